@@ -1,0 +1,69 @@
+# PoseTalk for Blender — the two commands: `make demo` and `make test`.
+# Each does the whole set-up on a fresh machine (Debian tools, .venv with the pinned
+# stack) and is fast when nothing changed (stamp files).
+
+PYTHON_SYS ?= python3.11
+VENV       := .venv
+PY         := $(VENV)/bin/python
+VENV45     := .venv-bpy45
+PY45       := $(VENV45)/bin/python
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEBS       := espeak-ng sox ffmpeg
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+DEMO_PROMPT ?= nods while talking, then looks to the left
+
+.PHONY: setup setup-bpy45 demo test test-engine test-blender test-blender45 lint format extension bench clean
+
+setup: .stamp-debs $(VENV)/.stamp
+
+.stamp-debs:
+	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v ffmpeg >/dev/null; then \
+		echo "installing Debian packages: $(DEBS)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
+	fi
+	@touch $@
+
+$(VENV)/.stamp: requirements.txt
+	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) is needed (Python 3.11)"; exit 2; }
+	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV45)/.stamp: requirements-bpy45.txt
+	@test -x $(PY45) || $(PYTHON_SYS) -m venv $(VENV45)
+	$(PY45) -m pip install -q --upgrade pip
+	$(PY45) -m pip install -q -r requirements-bpy45.txt
+	@touch $@
+
+setup-bpy45: setup $(VENV45)/.stamp
+
+demo: setup
+	@mkdir -p out
+	$(PY) -m engine pose --audio examples/speech.wav --prompt "$(DEMO_PROMPT)" --out out/demo_pose.json
+	@echo "demo: wrote out/demo_pose.json"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test-engine: setup
+	$(PY) -m pytest -q tests
+
+test: lint test-engine
+
+extension: setup
+	$(PY) scripts/build_extension.py
+
+bench: setup
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf out dist .pytest_cache .ruff_cache

@@ -1,0 +1,194 @@
+"""The procedural teacher: prosody-driven, speech-coupled head motion from a Style.
+
+Written from published findings on talking head motion: head movement tracks
+prosody (nods and beats fall on pitch accents and energy peaks, the head rises
+with pitch), motion calms in pauses, amplitudes are a few degrees, and most energy
+lies below ~3 Hz. A prompt's Style adds the requested actions (nod, shake, tilt,
+look, lean) segment by segment, and a mood sets posture, amplitude and tempo.
+
+It is seedable and deterministic per seed. It is the first pose backend and the
+generator of the training corpus for the learned pose model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.signal import butter, find_peaks, sosfiltfilt
+
+from .audio import AudioFeatures
+from .styles import Segment, Style
+
+# mood → (amplitude, tempo, posture offset [pitch, yaw, roll] in degrees, beat rate)
+MOODS: dict[str, tuple[float, float, tuple[float, float, float], float]] = {
+    "neutral": (1.0, 1.0, (0.0, 0.0, 0.0), 1.0),
+    "calm": (0.4, 0.7, (0.0, 0.0, 0.0), 0.5),
+    "energetic": (1.8, 1.35, (1.0, 0.0, 0.0), 1.6),
+    "sad": (0.5, 0.65, (-9.0, 0.0, 2.5), 0.6),
+    "confident": (1.1, 0.9, (4.0, 0.0, 0.0), 1.0),
+    "thinking": (0.5, 0.7, (5.0, -8.0, 6.0), 0.6),
+}
+
+# action → offsets reached and held during the segment [pitch, yaw, roll, x, y, scale-1]
+OFFSETS: dict[str, tuple[float, float, float, float, float, float]] = {
+    "tilt_left": (0.0, 0.0, 11.0, 0.0, 0.0, 0.0),
+    "tilt_right": (0.0, 0.0, -11.0, 0.0, 0.0, 0.0),
+    "look_left": (0.0, -18.0, 0.0, -0.04, 0.0, 0.0),
+    "look_right": (0.0, 18.0, 0.0, 0.04, 0.0, 0.0),
+    "look_up": (13.0, 0.0, 0.0, 0.0, 0.03, 0.0),
+    "look_down": (-13.0, 0.0, 0.0, 0.0, -0.03, 0.0),
+    "lean_in": (-2.0, 0.0, 0.0, 0.0, -0.04, 0.13),
+    "lean_back": (2.0, 0.0, 0.0, 0.0, 0.03, -0.09),
+}
+# action → (channel, frequency Hz, amplitude deg) of the requested oscillation
+OSCILLATIONS = {"nod": (0, 1.9, 6.0), "shake": (1, 2.3, 8.0)}
+
+
+def _lowpass(x: np.ndarray, fps: float, cutoff: float) -> np.ndarray:
+    cutoff = min(cutoff, 0.45 * fps)
+    if len(x) < 16:
+        return gaussian_filter1d(x, sigma=max(1.0, fps / (2 * math.pi * cutoff)), axis=0, mode="nearest")
+    sos = butter(2, cutoff, btype="low", fs=fps, output="sos")
+    pad = min(len(x) - 1, int(fps * 2))
+    return sosfiltfilt(sos, x, axis=0, padlen=pad)
+
+
+def _smooth_noise(rng: np.random.Generator, n: int, fps: float, cutoff: float, channels: int) -> np.ndarray:
+    """Unit-variance noise with its energy below ``cutoff`` Hz."""
+    white = rng.standard_normal((n + int(4 * fps), channels))
+    out = _lowpass(white, fps, cutoff)[int(2 * fps) : int(2 * fps) + n]
+    std = out.std(axis=0, keepdims=True) if n > 1 else np.ones((1, channels))
+    return out / np.maximum(std, 1e-6)
+
+
+def _segment_weights(n: int, count: int, fps: float) -> np.ndarray:
+    """(count, n) soft membership of each frame in each of ``count`` equal time segments."""
+    if count == 1:
+        return np.ones((1, n))
+    t = np.arange(n)
+    bounds = np.linspace(0, n, count + 1)
+    ramp = max(1.0, 0.35 * fps)
+    weights = np.zeros((count, n))
+    for k in range(count):
+        rise = 1.0 if k == 0 else 0.5 + 0.5 * np.tanh((t - bounds[k]) / (0.5 * ramp))
+        fall = 1.0 if k == count - 1 else 0.5 - 0.5 * np.tanh((t - bounds[k + 1]) / (0.5 * ramp))
+        weights[k] = rise * fall
+    return weights / np.maximum(weights.sum(axis=0, keepdims=True), 1e-9)
+
+
+def _beat_kernel(fps: float, tau: float) -> tuple[np.ndarray, int]:
+    """A nod pulse t·exp(1 − t/τ) and the index of its extreme."""
+    t = np.arange(int(math.ceil(5 * tau * fps)) + 1) / fps
+    k = (t / tau) * np.exp(1 - t / tau)
+    return k, int(round(tau * fps))
+
+
+def speech_envelope(features: AudioFeatures) -> np.ndarray:
+    """Speech activity smoothed over ~0.3 s (how 'in speech' each frame is)."""
+    return np.clip(gaussian_filter1d(features.speech.astype(np.float64), sigma=0.3 * features.fps), 0.0, 1.0)
+
+
+def accent_frames(features: AudioFeatures, rate: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Frames of prominent accents (onset × energy peaks inside speech) and their strengths 0..1."""
+    fps = features.fps
+    rms = features.rms.astype(np.float64)
+    loud = rms / (np.percentile(rms[features.speech > 0.5], 90) + 1e-9) if (features.speech > 0.5).any() else rms * 0
+    onset = features.onset.astype(np.float64)
+    onset = onset / (np.percentile(onset[onset > 0], 90) + 1e-9) if (onset > 0).any() else onset
+    voiced_boost = 0.6 + 0.4 * features.voiced
+    salience = gaussian_filter1d(onset * np.clip(loud, 0, 2) * voiced_boost, sigma=max(0.5, 0.03 * fps))
+    salience *= features.speech > 0.5
+    if not salience.any():
+        return np.zeros(0, int), np.zeros(0)
+    distance = max(1, int(0.42 * fps / max(rate, 0.2)))
+    peaks, props = find_peaks(salience, distance=distance, prominence=0.12 * salience.max())
+    strength = np.clip(props["prominences"] / (np.percentile(props["prominences"], 90) + 1e-9), 0.2, 1.3)
+    return peaks, strength
+
+
+def generate_motion(features: AudioFeatures, style: Style, seed: int = 0) -> np.ndarray:
+    """Head pose frames (n, 6): pitch, yaw, roll (deg), x, y (face heights), scale."""
+    n, fps = features.n_frames, features.fps
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x9051])
+    amp_mood, tempo_mood, posture, beat_rate = MOODS.get(style.mood, MOODS["neutral"])
+    amp = style.amplitude * amp_mood * rng.uniform(0.85, 1.15)
+    tempo = style.speed * tempo_mood * rng.uniform(0.9, 1.1)
+    env = speech_envelope(features)
+    gain = 0.35 + 0.65 * env  # the head calms in pauses
+
+    motion = np.zeros((n, 6))
+    # 1. slow idle drift (< 0.35 Hz): a person is never perfectly still
+    drift = _smooth_noise(rng, n, fps, 0.3 * tempo, 3) * np.array([1.1, 1.4, 0.7])
+    motion[:, :3] += drift * amp * (0.6 + 0.4 * gain[:, None])
+
+    # 2. prosody: the head rises with pitch (f0 relative to the speaker's median, in octaves)
+    voiced = features.f0 > 0
+    if voiced.sum() > 3:
+        lf0 = np.zeros(n)
+        lf0[voiced] = np.log2(features.f0[voiced] / np.median(features.f0[voiced]))
+        lf0 = np.interp(np.arange(n), np.flatnonzero(voiced), lf0[voiced]) * env
+        motion[:, 0] += gaussian_filter1d(lf0, sigma=0.12 * fps) * 5.0 * amp
+
+    # 3. beats: a nod-like pulse on each accent, its extreme on the accent
+    peaks, strength = accent_frames(features, beat_rate * tempo)
+    tau = 0.16 / math.sqrt(tempo)
+    kernel, lead = _beat_kernel(fps, tau)
+    impulses = np.zeros((n, 3))
+    sign_yaw = rng.choice([-1.0, 1.0], size=len(peaks))
+    for p, s, sy in zip(peaks, strength, sign_yaw):
+        start = p - lead
+        a, b = max(0, start), min(n, start + len(kernel))
+        if b <= a:
+            continue
+        k = kernel[a - start : b - start] * s * rng.uniform(0.7, 1.3)
+        impulses[a:b, 0] -= k * 2.6  # pitch dips (a nod down) on the accent
+        impulses[a:b, 1] += k * 0.9 * sy * rng.uniform(0.3, 1.0)
+        impulses[a:b, 2] += k * 0.5 * rng.normal()
+    motion[:, :3] += impulses * amp
+
+    # 4. the prompt's actions, segment by segment, and the mood's posture
+    weights = _segment_weights(n, len(style.segments), fps)
+    t = np.arange(n) / fps
+    ease = _ease_in(n, fps, 0.6 / max(0.5, tempo))[:, None]
+    for w, seg in zip(weights, style.segments):
+        motion += w[:, None] * ease * _action(seg, t, env, fps, rng, amp, tempo)
+    motion[:, :3] += np.array(posture) * min(1.5, style.amplitude) * _ease_in(n, fps)[:, None]
+
+    # 5. translation follows rotation (the head moves as it turns) plus a small sway
+    sway = _smooth_noise(rng, n, fps, 0.4 * tempo, 3) * np.array([0.006, 0.004, 0.004]) * amp
+    motion[:, 3] += 0.0012 * motion[:, 1] + sway[:, 0]
+    motion[:, 4] += 0.0010 * motion[:, 0] + sway[:, 1]
+    motion[:, 5] += sway[:, 2]
+
+    motion = _lowpass(motion, fps, 3.0)
+    motion[:, 5] += 1.0
+    return motion.astype(np.float32)
+
+
+def _ease_in(n: int, fps: float, seconds: float = 0.6) -> np.ndarray:
+    t = np.arange(n) / fps
+    return 0.5 - 0.5 * np.cos(np.pi * np.clip(t / seconds, 0.0, 1.0))
+
+
+def _action(
+    seg: Segment, t: np.ndarray, env: np.ndarray, fps: float, rng: np.random.Generator, amp: float, tempo: float
+) -> np.ndarray:
+    """(n, 6) motion of one action (offsets in scale-1 units for the last channel)."""
+    n = len(t)
+    out = np.zeros((n, 6))
+    a = seg.amplitude * min(amp, 1.6) / max(0.4, min(amp, 1.6)) ** 0.5  # actions stay visible when calm
+    speed = seg.speed * tempo
+    if seg.action in OSCILLATIONS:
+        ch, freq, deg = OSCILLATIONS[seg.action]
+        freq = freq * speed**0.8 * rng.uniform(0.88, 1.12)
+        phase = 2 * np.pi * freq * t + rng.uniform(0, 2 * np.pi)
+        burst = 0.55 + 0.45 * env  # keeps going in short pauses, stronger in speech
+        out[:, ch] = np.sin(phase) * deg * a * burst * rng.uniform(0.85, 1.15)
+        out[:, 1 - ch] = np.sin(phase * 0.5 + rng.uniform(0, 6)) * deg * 0.12 * a  # a little cross-talk
+    elif seg.action in OFFSETS:
+        target = np.array(OFFSETS[seg.action]) * a * rng.uniform(0.85, 1.15)
+        wobble = _smooth_noise(rng, n, fps, 0.6 * speed, 1)[:, 0] * 0.08
+        out[:] = target[None, :] * (1.0 + wobble[:, None])
+    return out

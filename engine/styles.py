@@ -1,0 +1,168 @@
+"""Prompt → motion style: keyword parsing of the text prompt.
+
+A prompt is split into time segments on sequencing words ("then", "after that",
+...). Each segment gets one head *action* (nod, shake, tilt, look, lean) and the
+whole prompt a *mood* plus amplitude and speed words. Left/right are the viewer's
+screen directions (DESIGN.md). The result drives the procedural teacher and labels
+the training corpus of the learned pose model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import BadInput
+
+MAX_PROMPT_CHARS = 1000
+
+ACTIONS = (
+    "none",
+    "nod",
+    "shake",
+    "tilt_left",
+    "tilt_right",
+    "look_left",
+    "look_right",
+    "look_up",
+    "look_down",
+    "lean_in",
+    "lean_back",
+)
+MOODS = ("neutral", "calm", "energetic", "sad", "confident", "thinking")
+
+_SPLIT = re.compile(
+    r"\b(?:and then|then|after that|afterwards|followed by|before finally|finally|next|later)\b|;|\.(?=\s|$)"
+)
+
+_MOODS = {
+    "calm": r"calm\w*|still|steady|relaxed|gentle|gently|serene|quiet\w*|subtle|peaceful\w*|composed|motionless|restful",
+    "energetic": r"energetic\w*|lively|animated|excited\w*|vigorous\w*|enthusiastic\w*|dynamic|bouncy|passionate\w*"
+    r"|emphatic\w*|expressive\w*",
+    "sad": r"sad\w*|downcast|gloomy|melanchol\w*|dejected\w*|sorrow\w*|unhappy|depressed|glum|mournful\w*|down-hearted",
+    "confident": r"confident\w*|assertive\w*|proud\w*|bold\w*|self-assured|assured|authoritative\w*|determined",
+    "thinking": r"think\w*|ponder\w*|thoughtful\w*|contemplat\w*|wonder\w*|consider\w*|pensive\w*|reflect\w*|musing"
+    r"|hesitant\w*|unsure|puzzled",
+}
+_SLOW = r"slow\w*|leisurely|unhurried|lazily|lazy|languid\w*|gradual\w*"
+_FAST = r"fast|faster|quick\w*|rapid\w*|brisk\w*|swift\w*|hurried\w*|snappy"
+_SMALL = r"slight\w*|small|subtl\w*|little|tiny|a bit|barely|minimal\w*|faint\w*|soft\w*|mild\w*|light\w*"
+_LARGE = r"big|bigger|large|larger|strong\w*|vigorous\w*|wide\w*|broad\w*|dramatic\w*|exaggerat\w*|firm\w*|deep\w*|hard"
+
+_LEFT = r"left\w*"
+_RIGHT = r"right\w*"
+_LOOK = r"look\w*|glanc\w*|gaz\w*|turn\w*|peer\w*|stare\w*|star\w*|face[sd]?|facing|eyes|rotat\w*|head|swivel\w*"
+_UP = r"up|upward\w*|skyward\w*|ceiling|above|chin up|rais\w*|lift\w*"
+_DOWN = r"down|downward\w*|floor|below|lower\w*|drop\w*|bow\w*|ground"
+
+_ACTION_PATTERNS: list[tuple[str, str]] = [
+    ("nod", r"nod\w*|agree\w*|bob\w*|nodd\w*|yes|affirm\w*"),
+    ("shake", r"shak\w*|disagree\w*|\bno\b|deny\w*|denial|refus\w*|side to side|side-to-side|wag\w*"),
+    ("tilt", r"tilt\w*|cock\w*|incline\w*|lean\w* (?:the |their |his |her )?head|slant\w*|canted"),
+    (
+        "lean_in",
+        r"lean\w* (?:in|forward|closer|toward\w*)|mov\w* closer|approach\w*|closer to|come[s]? closer|draw\w* near",
+    ),
+    ("lean_back", r"lean\w* back\w*|pull\w* (?:back|away)|back away|mov\w* (?:back|away)|withdraw\w*|recoil\w*"),
+]
+
+
+@dataclass
+class Segment:
+    """One stretch of the prompt's time line with a single head action."""
+
+    action: str = "none"
+    amplitude: float = 1.0
+    speed: float = 1.0
+
+
+@dataclass
+class Style:
+    """A parsed prompt: ordered action segments, a mood, global amplitude and speed."""
+
+    segments: list[Segment] = field(default_factory=lambda: [Segment()])
+    mood: str = "neutral"
+    amplitude: float = 1.0
+    speed: float = 1.0
+
+    def describe(self) -> str:
+        acts = " then ".join(s.action for s in self.segments)
+        return f"{acts} / {self.mood} / amp {self.amplitude:.2f} / speed {self.speed:.2f}"
+
+
+def check_prompt(prompt: str | None) -> str:
+    """Return the stripped prompt or raise BadInput if it is empty or too long."""
+    if prompt is None or not str(prompt).strip():
+        raise BadInput("the prompt is empty: describe the head motion, e.g. 'nods slowly, then looks to the left'")
+    text = " ".join(str(prompt).split())
+    if len(text) > MAX_PROMPT_CHARS:
+        raise BadInput(f"the prompt is {len(text)} characters long; the limit is {MAX_PROMPT_CHARS}")
+    return text
+
+
+def _has(pattern: str, text: str) -> bool:
+    return re.search(rf"\b(?:{pattern})\b", text) is not None
+
+
+def _scale_words(text: str) -> tuple[float, float]:
+    amp = 1.0
+    speed = 1.0
+    if _has(_SMALL, text):
+        amp *= 0.55
+    if _has(_LARGE, text):
+        amp *= 1.6
+    if _has(_SLOW, text):
+        speed *= 0.6
+    if _has(_FAST, text):
+        speed *= 1.6
+    if re.search(r"\bvery\b|\breally\b|\bextremely\b", text):
+        amp = amp * 1.25 if amp >= 1.0 else amp * 0.75
+    return amp, speed
+
+
+def _segment_action(text: str) -> str:
+    left, right = _has(_LEFT, text), _has(_RIGHT, text)
+    for name, pattern in _ACTION_PATTERNS:
+        if _has(pattern, text):
+            if name == "tilt":
+                if right and not left:
+                    return "tilt_right"
+                return "tilt_left" if left else "tilt_right"
+            return name
+    looking = _has(_LOOK, text) or _has(r"to the|towards?|over|aside|away", text)
+    if left and not right and looking:
+        return "look_left"
+    if right and not left and looking:
+        return "look_right"
+    if left != right:
+        return "look_left" if left else "look_right"
+    if _has(_UP, text) and (looking or _has(r"chin|head|upward\w*|skyward\w*|ceiling", text)):
+        return "look_up"
+    if _has(_DOWN, text) and (looking or _has(r"chin|head|downward\w*|floor|ground|bow\w*|lower\w*", text)):
+        return "look_down"
+    return "none"
+
+
+def parse_prompt(prompt: str) -> Style:
+    """Parse a free-text prompt into a Style (keyword based, deterministic)."""
+    text = check_prompt(prompt).lower()
+    text = text.replace("’", "'")
+    mood = "neutral"
+    for name, pattern in _MOODS.items():
+        if _has(pattern, text):
+            mood = name
+            break
+    amp, speed = _scale_words(text)
+    pieces = [p.strip(" ,") for p in _SPLIT.split(text)]
+    pieces = [p for p in pieces if p]
+    segments = []
+    for piece in pieces or [text]:
+        seg_amp, seg_speed = _scale_words(piece)
+        action = _segment_action(piece)
+        if action == "none" and segments and len(piece.split()) <= 2:
+            continue  # trailing modifier words ("slowly") belong to the previous segment
+        segments.append(Segment(action=action, amplitude=seg_amp / amp if amp else 1.0, speed=seg_speed / speed))
+    if not segments:
+        segments = [Segment()]
+    # a segment with no action of its own in a multi-part prompt keeps talking motion only
+    return Style(segments=segments, mood=mood, amplitude=amp, speed=speed)
