@@ -120,7 +120,7 @@ def generate_motion(features: AudioFeatures, style: Style, seed: int = 0) -> np.
 
     motion = np.zeros((n, 6))
     # 1. slow idle drift (< 0.35 Hz): a person is never perfectly still
-    drift = _smooth_noise(rng, n, fps, 0.3 * tempo, 3) * np.array([1.1, 1.4, 0.7])
+    drift = _smooth_noise(rng, n, fps, 0.3 * tempo, 3) * np.array([1.6, 2.0, 0.9])
     motion[:, :3] += drift * amp * (0.6 + 0.4 * gain[:, None])
 
     # 2. prosody: the head rises with pitch (f0 relative to the speaker's median, in octaves)
@@ -143,8 +143,8 @@ def generate_motion(features: AudioFeatures, style: Style, seed: int = 0) -> np.
         if b <= a:
             continue
         k = kernel[a - start : b - start] * s * rng.uniform(0.7, 1.3)
-        impulses[a:b, 0] -= k * 2.6  # pitch dips (a nod down) on the accent
-        impulses[a:b, 1] += k * 0.9 * sy * rng.uniform(0.3, 1.0)
+        impulses[a:b, 0] -= k * 4.0  # pitch dips (a nod down) on the accent
+        impulses[a:b, 1] += k * 1.5 * sy * rng.uniform(0.3, 1.0)
         impulses[a:b, 2] += k * 0.5 * rng.normal()
     motion[:, :3] += impulses * amp
 

@@ -1,0 +1,92 @@
+#!/usr/bin/env python
+"""Speed and memory benchmark of the engine; prints one JSON object.
+
+pose: seconds to turn 60 s of real espeak-ng speech into pose frames on the CPU
+(audio decoding and features included; model load and warm-up excluded and
+reported separately), for each pose backend; peak resident memory.
+Run: ``.venv/bin/python scripts/bench.py [--backend NAME] [--threads N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+TEXT = (
+    "Good evening, and welcome back. Tonight we talk about the weather, the markets, and a small town "
+    "that built its own railway. It took them eleven years, three mayors and a great deal of patience. "
+)
+
+
+def make_speech(seconds: float, folder: str) -> str:
+    """Real speech of at least ``seconds`` (espeak-ng, repeated with sox), trimmed exactly."""
+    raw = os.path.join(folder, "raw.wav")
+    subprocess.run(["espeak-ng", "-s", "165", "-w", raw, TEXT], check=True, capture_output=True)
+    out = os.path.join(folder, f"speech{int(seconds)}.wav")
+    subprocess.run(["sox", raw, out, "repeat", "20", "trim", "0", str(seconds)], check=True, capture_output=True)
+    return out
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_pose(backend: str, audio: str, warm_audio: str, repeats: int) -> dict:
+    from engine.jobs import Job, run_op
+
+    params = {"audio": audio, "prompt": "nods while talking, then looks to the left", "seed": 0, "backend": backend}
+    t0 = time.perf_counter()
+    run_op("pose", {**params, "audio": warm_audio}, Job())  # loads models, text encoder, caches
+    load_s = time.perf_counter() - t0
+    times = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        result = run_op("pose", {**params, "seed": i + 1, "prompt": f"{params['prompt']} take {i}"}, Job())
+        times.append(time.perf_counter() - t0)
+    return {
+        "backend": result["backend"],
+        "audio_seconds": 60.0,
+        "frames": result["n_frames"],
+        "load_and_warmup_s": round(load_s, 3),
+        "pose_60s_audio_s": round(statistics.median(times), 3),
+        "pose_60s_audio_runs_s": [round(t, 3) for t in times],
+        "target_s": 2.0,
+        "meets_target": statistics.median(times) <= 2.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", action="append", help="pose backend(s) to time (default: all)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2, as CI)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from engine.backends import available
+
+    report: dict = {"cpu_threads": args.threads, "cpu_count": os.cpu_count(), "torch": torch.__version__}
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = make_speech(60.0, tmp)
+        warm = make_speech(5.0, tmp)
+        report["pose"] = [bench_pose(b, audio, warm, args.repeats) for b in (args.backend or available())]
+    report["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The command line as a user runs it: pose.json, help, and one clear line for bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.errors import NotAvailable
+from engine.formats import POSE_CHANNELS, read_pose
+from engine.jobs import OPS, Job, load_ops, run_op
+
+
+def test_pose_writes_pose_json(run_engine, speech_wav, tmp_path):
+    out = tmp_path / "pose.json"
+    proc = run_engine(
+        "pose",
+        "--audio",
+        str(speech_wav),
+        "--prompt",
+        "nods slowly, then looks to the left",
+        "--seed",
+        "7",
+        "--fps",
+        "29.97",
+        "--out",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["format"] == "posetalk.pose/1"
+    assert doc["channels"] == POSE_CHANNELS
+    assert doc["fps"] == pytest.approx(29.97)
+    assert len(doc["frames"]) == math.ceil(sf.info(str(speech_wav)).duration * 29.97 - 1e-9)
+    assert doc["meta"]["prompt"] == "nods slowly, then looks to the left" and doc["meta"]["seed"] == 7
+    frames = np.array(doc["frames"])
+    assert np.all(np.abs(frames[:, :3]) < 30) and np.all(np.abs(frames[:, 5] - 1) < 0.3)
+    assert frames[-len(frames) // 4 :, 1].mean() < -5  # looks to the viewer's left at the end
+
+
+def test_same_seed_same_file(run_engine, speech_wav, tmp_path):
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"p{i}.json"
+        assert (
+            run_engine("pose", "--audio", str(speech_wav), "--prompt", "shakes head", "--out", str(out)).returncode == 0
+        )
+        outs.append(out.read_text())
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("command", ["pose", "lips", "render", "animate", "serve"])
+def test_help(run_engine, command):
+    proc = run_engine(command, "--help")
+    assert proc.returncode == 0 and "usage:" in proc.stdout
+
+
+def _bad(tmp_path, speech_wav):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "text.wav"
+    text.write_text("hello\n" * 100)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000 * 3), 16000)
+    ok = ["--audio", str(speech_wav), "--prompt", "nods"]
+    return {
+        "missing file": (["--audio", str(tmp_path / "nope.wav"), "--prompt", "nods"], "not found"),
+        "0-byte file": (["--audio", str(empty), "--prompt", "nods"], "empty"),
+        "not audio": (["--audio", str(text), "--prompt", "nods"], "not an audio file"),
+        "silent": (["--audio", str(silent), "--prompt", "nods"], "silent"),
+        "empty prompt": (["--audio", str(speech_wav), "--prompt", "  "], "prompt is empty"),
+        "huge prompt": (["--audio", str(speech_wav), "--prompt", "nod " * 1250], "limit is 1000"),
+        "fps zero": ([*ok, "--fps", "0"], "fps"),
+        "fps text": ([*ok, "--fps", "fast"], "fps"),
+        "bad pins": ([*ok, "--pins", str(text)], "pins"),
+        "bad seed": ([*ok, "--seed", "-4"], "seed"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing file",
+        "0-byte file",
+        "not audio",
+        "silent",
+        "empty prompt",
+        "huge prompt",
+        "fps zero",
+        "fps text",
+        "bad pins",
+        "bad seed",
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(run_engine, speech_wav, tmp_path, case):
+    args, expect = _bad(tmp_path, speech_wav)[case]
+    out = tmp_path / "out" / "pose.json"
+    out.parent.mkdir()
+    proc = run_engine("pose", *args, "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], proc.stderr
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["missing folder", "proc", "folder"])
+def test_unwritable_output(run_engine, speech_wav, tmp_path, where):
+    out = {"missing folder": tmp_path / "no" / "pose.json", "proc": "/proc/pose.json", "folder": tmp_path}[where]
+    proc = run_engine("pose", "--audio", str(speech_wav), "--prompt", "nods", "--out", str(out))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "output" in proc.stderr
+
+
+def test_pins_are_kept_exactly(run_engine, speech_wav, tmp_path):
+    base = tmp_path / "base.json"
+    assert run_engine("pose", "--audio", str(speech_wav), "--prompt", "talking", "--out", str(base)).returncode == 0
+    frames, fps, _ = read_pose(str(base))
+    pins = [None] * len(frames)
+    pins[40] = [10.0, -12.0, 3.0, 0.05, -0.02, 1.05]
+    pins[90] = [None, 8.0, None, None, None, None]
+    pin_file = tmp_path / "pins.json"
+    pin_file.write_text(
+        json.dumps({"format": "posetalk.pose/1", "fps": fps, "channels": POSE_CHANNELS, "frames": pins})
+    )
+    out = tmp_path / "pinned.json"
+    proc = run_engine(
+        "pose", "--audio", str(speech_wav), "--prompt", "talking", "--pins", str(pin_file), "--out", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    got, _, _ = read_pose(str(out))
+    np.testing.assert_allclose(got[40], pins[40], atol=1e-3)
+    assert got[90, 1] == pytest.approx(8.0, abs=1e-3)
+    # it flows into the pins: no jump next to them
+    step = np.abs(np.diff(got[:, :3], axis=0))
+    assert step[35:45].max() < 3.0 and step[85:95].max() < 3.0
+    # far from the pins the motion is what it was
+    np.testing.assert_allclose(got[-5:, :3], frames[-5:, :3], atol=0.5)
+
+
+def test_ops_not_built_yet_say_so(monkeypatch):
+    load_ops()
+    monkeypatch.delitem(OPS, "render", raising=False)
+    with pytest.raises(NotAvailable, match="not available yet"):
+        run_op("render", {}, Job())
+
+
+def test_argparse_errors_are_one_line(run_engine):
+    proc = run_engine("pose", "--prompt", "nods")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "--audio" in proc.stderr

@@ -1,0 +1,58 @@
+"""engine.styles: prompts → actions, moods and modifiers (left/right = viewer's screen)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import BadInput
+from engine.styles import parse_prompt
+
+
+@pytest.mark.parametrize(
+    ("prompt", "actions"),
+    [
+        ("nods slowly", ["nod"]),
+        ("Nodding in agreement while she talks", ["nod"]),
+        ("shakes his head", ["shake"]),
+        ("tilts the head to the left", ["tilt_left"]),
+        ("head tilted right", ["tilt_right"]),
+        ("looks to the left", ["look_left"]),
+        ("glancing right", ["look_right"]),
+        ("looks up at the ceiling", ["look_up"]),
+        ("looks down at the floor", ["look_down"]),
+        ("leans in closer", ["lean_in"]),
+        ("leans back", ["lean_back"]),
+        ("just talks", ["none"]),
+        ("nods slowly, then looks to the left", ["nod", "look_left"]),
+        ("looks right; then shakes head, and then finally looks up", ["look_right", "shake", "look_up"]),
+    ],
+)
+def test_actions(prompt, actions):
+    assert [s.action for s in parse_prompt(prompt).segments] == actions
+
+
+@pytest.mark.parametrize(
+    ("prompt", "mood"),
+    [
+        ("calm and still", "calm"),
+        ("very energetic and lively", "energetic"),
+        ("sad, downcast", "sad"),
+        ("confident speaker", "confident"),
+        ("thinking about the answer", "thinking"),
+        ("talks", "neutral"),
+    ],
+)
+def test_moods(prompt, mood):
+    assert parse_prompt(prompt).mood == mood
+
+
+def test_amplitude_and_speed_words():
+    base = parse_prompt("nods")
+    assert parse_prompt("nods slowly").speed < base.speed < parse_prompt("nods quickly").speed
+    assert parse_prompt("slight nods").amplitude < base.amplitude < parse_prompt("big nods").amplitude
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", None, "x" * 5000])
+def test_bad_prompts(prompt):
+    with pytest.raises(BadInput, match="prompt"):
+        parse_prompt(prompt)

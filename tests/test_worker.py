@@ -1,0 +1,112 @@
+"""The JSON-lines worker as a real subprocess: events, errors, cancel, robustness."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class WorkerProcess:
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "engine", "serve"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=1,
+        )
+        self.events: queue.Queue = queue.Queue()
+        self.raw: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.raw.append(line)
+            self.events.put(json.loads(line))
+        self.events.put(None)
+
+    def send(self, obj) -> None:
+        self.proc.stdin.write((obj if isinstance(obj, str) else json.dumps(obj)) + "\n")
+        self.proc.stdin.flush()
+
+    def until_done(self, job_id: str, timeout: float = 120) -> list[dict]:
+        seen = []
+        while True:
+            ev = self.events.get(timeout=timeout)
+            assert ev is not None, "worker died"
+            if ev.get("id") == job_id:
+                seen.append(ev)
+                if ev["event"] in ("result", "error"):
+                    return seen
+
+    def close(self) -> int:
+        self.send({"op": "shutdown"})
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def worker():
+    w = WorkerProcess()
+    ready = w.events.get(timeout=120)
+    assert ready["event"] == "ready" and "pose" in ready["ops"] and "procedural" in ready["backends"]
+    yield w
+    if w.proc.poll() is None:
+        w.proc.kill()
+
+
+def test_pose_job_streams_progress_then_result(worker, speech_wav, tmp_path):
+    out = tmp_path / "p.json"
+    worker.send({"id": "j1", "op": "pose", "params": {"audio": str(speech_wav), "prompt": "nods", "out": str(out)}})
+    events = worker.until_done("j1")
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress and all(0 <= e["done"] <= e["total"] for e in progress)
+    result = events[-1]
+    assert result["event"] == "result" and result["path"] == str(out)
+    assert result["pose"]["format"] == "posetalk.pose/1" and result["n_frames"] == len(result["pose"]["frames"])
+    assert json.loads(out.read_text()) == result["pose"]
+    assert worker.close() == 0
+    assert all(json.loads(line) for line in worker.raw)  # stdout carries protocol lines only
+
+
+def test_errors_are_structured_and_the_worker_survives(worker, tmp_path):
+    worker.send({"id": "bad", "op": "pose", "params": {"audio": str(tmp_path / "x.wav"), "prompt": "nods"}})
+    err = worker.until_done("bad")[-1]
+    assert err == {"id": "bad", "event": "error", "code": "bad_input", "message": err["message"]}
+    assert "not found" in err["message"]
+    worker.send("this is not json")
+    ev = worker.events.get(timeout=30)
+    assert ev["event"] == "error" and ev["code"] == "bad_request"
+    worker.send({"id": "u", "op": "explode"})
+    assert worker.until_done("u")[-1]["code"] == "bad_request"
+    worker.send({"id": "p", "op": "ping"})
+    assert worker.until_done("p")[-1]["version"]
+
+
+def test_cancel_running_and_queued_jobs(worker, speech_wav, sox_convert):
+    long = sox_convert(speech_wav, "long5min.wav", effects=("repeat", "45"))
+    worker.send({"id": "long", "op": "pose", "params": {"audio": str(long), "prompt": "talking"}})
+    worker.send({"id": "queued", "op": "pose", "params": {"audio": str(long), "prompt": "talking"}})
+    worker.send({"op": "cancel", "id": "queued"})
+    worker.send({"op": "cancel", "id": "long"})
+    assert worker.until_done("long")[-1]["code"] == "cancelled"
+    assert worker.until_done("queued")[-1]["code"] == "cancelled"
+    worker.send({"id": "after", "op": "pose", "params": {"audio": str(speech_wav), "prompt": "nods"}})
+    assert worker.until_done("after")[-1]["event"] == "result"
+
+
+def test_end_of_stdin_stops_the_worker(worker):
+    worker.proc.stdin.close()
+    assert worker.proc.wait(timeout=30) == 0
