@@ -38,6 +38,9 @@ def _add_pose_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", help="pose backend: auto, pld or procedural")
     p.add_argument("--strength", type=float, default=1.0, help="motion amplitude (default 1.0)")
     p.add_argument("--smoothing", type=float, default=0.0, help="extra smoothing in seconds (default 0)")
+    p.add_argument(
+        "--time-offset-ms", type=float, default=0.0, help="delay the motion against the audio (negative: lead)"
+    )
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (pld backend)")
 
 

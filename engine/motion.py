@@ -14,13 +14,26 @@ from scipy.ndimage import gaussian_filter1d
 NEUTRAL = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
 
 
-def shape_motion(frames: np.ndarray, fps: float, strength: float = 1.0, smoothing: float = 0.0) -> np.ndarray:
-    """Scale the motion about the neutral pose by ``strength`` and smooth it.
+def shift_in_time(frames: np.ndarray, fps: float, seconds: float) -> np.ndarray:
+    """Delay (``seconds`` > 0) or advance (< 0) a frame sequence, holding the ends."""
+    frames = np.asarray(frames, dtype=np.float64)
+    if seconds == 0 or len(frames) < 2:
+        return frames.copy()
+    src = np.arange(len(frames)) - seconds * fps
+    idx = np.arange(len(frames))
+    return np.stack([np.interp(src, idx, frames[:, c]) for c in range(frames.shape[1])], axis=1)
+
+
+def shape_motion(
+    frames: np.ndarray, fps: float, strength: float = 1.0, smoothing: float = 0.0, time_offset: float = 0.0
+) -> np.ndarray:
+    """Scale the motion about the neutral pose by ``strength``, smooth it and shift it in time.
 
     ``strength`` may be one number or six (one per channel); ``smoothing`` is a
-    Gaussian sigma in seconds (0 = none).
+    Gaussian sigma in seconds (0 = none); ``time_offset`` in seconds delays the
+    motion against the audio (negative: the head leads the voice).
     """
-    out = np.asarray(frames, dtype=np.float64).copy()
+    out = shift_in_time(frames, fps, time_offset)
     gain = np.broadcast_to(np.asarray(strength, dtype=np.float64), (6,))
     out = NEUTRAL + (out - NEUTRAL) * gain
     if smoothing > 0 and len(out) > 1:

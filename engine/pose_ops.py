@@ -66,7 +66,7 @@ def _pins(params: dict[str, Any], fps: float, n: int) -> np.ndarray | None:
 @register("pose")
 def pose_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     """Params: audio, prompt, seed, fps, pins, out, backend, strength[_rotation|_translation|_scale],
-    smoothing (s), audio_offset, audio_duration, guidance. Returns the pose document."""
+    smoothing (s), time_offset_ms (lead < 0 < lag), audio_offset, audio_duration, guidance. Returns the pose document."""
     audio = params.get("audio")
     if not audio:
         raise BadInput("no audio file given")
@@ -75,6 +75,7 @@ def pose_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     seed = _seed(params)
     strength = _strength(params)
     smoothing = _number(params, "smoothing", 0.0, 0.0, 5.0)
+    time_offset = _number(params, "time_offset_ms", 0.0, -2000.0, 2000.0) / 1000.0
     out = check_output_path(params["out"]) if params.get("out") else None
     backend = get_backend(params.get("backend"))
     options = {}
@@ -88,13 +89,15 @@ def pose_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
         raise BadInput(f"the audio is silent: there is no speech to move the head to ({audio})")
     pins = _pins(params, fps, features.n_frames)
     frames = backend.generate(features, prompt, seed, pins, job.sub(0.45, 0.95), **options)
-    frames = shape_motion(frames, fps, strength, smoothing)
+    frames = shape_motion(frames, fps, strength, smoothing, time_offset)
     frames = apply_pins(frames, pins, fps)
     job.check()
     meta = {"prompt": prompt, "seed": seed, "backend": backend.name, "engine": __version__}
     meta["strength"] = [round(float(s), 4) for s in strength]
     if smoothing:
         meta["smoothing"] = smoothing
+    if time_offset:
+        meta["time_offset_ms"] = round(time_offset * 1000.0, 3)
     doc = pose_document(frames, fps, meta)
     if out:
         write_json_atomic(out, doc)
