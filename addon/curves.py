@@ -1,0 +1,198 @@
+"""Pose and mouth channels as F-curves on the rig: channel mapping, layered actions, sparse keys, pins.
+
+Pose channels (DESIGN.md) map onto the head plane, whose parent is the camera, so its local axes are the
+camera's: X right, Y up, +Z toward the camera (the plane's front faces the camera):
+
+* pitch (deg, > 0 chin up)    → rotation_euler.x = -radians(pitch)  (the face normal tips toward +Y: looks up)
+* yaw   (deg, > 0 to viewer's right) → rotation_euler.y = +radians(yaw) (the normal tips toward +X)
+* roll  (deg, > 0 counter-clockwise on screen) → rotation_euler.z = +radians(roll) (top goes toward -X)
+* x, y  (face heights, > 0 right / up) → location.x/.y = value * face_height (Blender units)
+* scale (> 1 closer)          → scale.x = scale.y = scale.z = value
+Rotation mode is 'ZXY' (roll first, then pitch, then yaw: a head turning on its neck). The rest placement
+lives in the delta transforms, so the keyed values are the pose values themselves.
+
+Keys: a dense per-frame curve is reduced to a few Bezier keys (auto-clamped handles) by inserting a key at
+the worst frame of every segment that deviates more than a tolerance, measured with ``FCurve.evaluate`` (the
+curve exactly as Blender evaluates it). Generated keys have the keyframe type 'GENERATED'; every other type
+is an animator's key, i.e. a pin.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import bpy
+
+GENERATED = "GENERATED"
+ROTATION_MODE = "ZXY"
+# (data_path, index) per F-curve of the pose, and the pose channel each one carries
+POSE_FCURVES = [
+    ("rotation_euler", 0, "pitch"),
+    ("rotation_euler", 1, "yaw"),
+    ("rotation_euler", 2, "roll"),
+    ("location", 0, "x"),
+    ("location", 1, "y"),
+    ("scale", 0, "scale"),
+    ("scale", 1, "scale"),
+    ("scale", 2, "scale"),
+]
+POSE_CHANNELS = ["pitch", "yaw", "roll", "x", "y", "scale"]
+MOUTH_CHANNELS = ["mouth_open", "mouth_wide", "mouth_round", "lips_closed"]
+ROT_TOL_DEG = 0.4  # key reduction tolerance for rotations (target: max deviation <= 0.5 deg)
+MOVE_TOL = 0.003  # face heights
+SCALE_TOL = 0.002
+MOUTH_TOL = 0.02
+
+
+def pose_to_channel_value(channel: str, value: float, face_height: float) -> float:
+    """A pose value (degrees / face heights / factor) as the property value on the plane."""
+    if channel == "pitch":
+        return -math.radians(value)
+    if channel in ("yaw", "roll"):
+        return math.radians(value)
+    if channel in ("x", "y"):
+        return value * face_height
+    return value
+
+
+def channel_value_to_pose(channel: str, value: float, face_height: float) -> float:
+    """Inverse of ``pose_to_channel_value``."""
+    if channel == "pitch":
+        return -math.degrees(value)
+    if channel in ("yaw", "roll"):
+        return math.degrees(value)
+    if channel in ("x", "y"):
+        return value / face_height
+    return value
+
+
+def tolerance(channel: str, face_height: float) -> float:
+    if channel in ("pitch", "yaw", "roll"):
+        return math.radians(ROT_TOL_DEG)
+    if channel in ("x", "y"):
+        return MOVE_TOL * face_height
+    if channel == "scale":
+        return SCALE_TOL
+    return MOUTH_TOL
+
+
+# actions -------------------------------------------------------------------------------------------------------
+def ensure_fcurves(obj: bpy.types.Object) -> Any:
+    """The F-curve collection for ``obj``'s own action slot (created: action, slot, layer, strip, channelbag).
+
+    Blender 4.4+ (layered actions: slot + channelbag); falls back to ``action.fcurves`` on 4.2/4.3.
+    """
+    ad = obj.animation_data or obj.animation_data_create()
+    action = ad.action
+    if action is None:
+        action = bpy.data.actions.new(f"PoseTalk {obj.name}")
+        ad.action = action
+    if not hasattr(action, "layers"):  # Blender < 4.4
+        return action.fcurves
+    slot = ad.action_slot
+    if slot is None:
+        slot = next((s for s in action.slots if s.target_id_type == "OBJECT" and not s.users()), None) or (
+            action.slots.new(id_type="OBJECT", name=obj.name)
+        )
+        ad.action_slot = slot
+    layer = action.layers[0] if action.layers else action.layers.new("Layer")
+    strip = layer.strips[0] if layer.strips else layer.strips.new(type="KEYFRAME")
+    return strip.channelbag(slot, ensure=True).fcurves
+
+
+def find_fcurves(obj: bpy.types.Object) -> Any | None:
+    """The object's F-curves (its slot's channelbag), or None when it has no animation."""
+    ad = obj.animation_data
+    if ad is None or ad.action is None:
+        return None
+    action = ad.action
+    if not hasattr(action, "layers"):
+        return action.fcurves
+    if ad.action_slot is None or not action.layers or not action.layers[0].strips:
+        return None
+    bag = action.layers[0].strips[0].channelbag(ad.action_slot)
+    return bag.fcurves if bag is not None else None
+
+
+def find_fcurve(fcurves: Any, data_path: str, index: int = 0) -> bpy.types.FCurve | None:
+    if fcurves is None:
+        return None
+    return fcurves.find(data_path, index=index)
+
+
+def ensure_fcurve(fcurves: Any, data_path: str, index: int = 0) -> bpy.types.FCurve:
+    fc = fcurves.find(data_path, index=index)
+    return fc if fc is not None else fcurves.new(data_path, index=index)
+
+
+# sparse keys ---------------------------------------------------------------------------------------------------
+def _insert(fc: bpy.types.FCurve, frame: float, value: float) -> None:
+    kp = fc.keyframe_points.insert(frame, value, options={"FAST"}, keyframe_type=GENERATED)
+    kp.interpolation = "BEZIER"
+    kp.handle_left_type = kp.handle_right_type = "AUTO_CLAMPED"
+
+
+def write_sparse(
+    fc: bpy.types.FCurve,
+    first_frame: int,
+    values: Sequence[float],
+    tol: float,
+    keep_keys: bool = True,
+    clear_all: bool = True,
+) -> tuple[int, float]:
+    """Replace the generated keys of ``fc`` by sparse keys following ``values`` (one per frame from
+    ``first_frame``); returns (keys in the range, max deviation from the dense values).
+
+    Keys of other types (the animator's pins) are kept when ``keep_keys``. ``clear_all`` removes generated keys
+    outside the range as well (a whole regeneration); otherwise only those inside it go.
+    """
+    n = len(values)
+    last_frame = first_frame + n - 1
+    points = fc.keyframe_points
+    for i in range(len(points) - 1, -1, -1):
+        kp = points[i]
+        inside = first_frame - 0.5 <= kp.co.x <= last_frame + 0.5
+        if (inside or clear_all) and (kp.type == GENERATED or (inside and not keep_keys)):
+            points.remove(kp, fast=True)
+    fc.update()
+    keyed = {round(kp.co.x) for kp in points}
+    for frame in (first_frame, last_frame):
+        if frame not in keyed:
+            _insert(fc, frame, values[frame - first_frame])
+            keyed.add(frame)
+    fc.update()
+    frames = range(first_frame, last_frame + 1)
+    while True:
+        devs = [abs(fc.evaluate(f) - v) for f, v in zip(frames, values)]
+        key_frames = sorted(k for k in keyed if first_frame <= k <= last_frame)
+        added = False
+        for a, b in zip(key_frames, key_frames[1:]):
+            if b - a < 2:
+                continue
+            seg = range(a + 1 - first_frame, b - first_frame)
+            worst = max(seg, key=devs.__getitem__)
+            if devs[worst] > tol:
+                _insert(fc, first_frame + worst, values[worst])
+                keyed.add(first_frame + worst)
+                added = True
+        if not added:
+            break
+        fc.update()
+    count = sum(1 for kp in points if first_frame - 0.5 <= kp.co.x <= last_frame + 0.5)
+    return count, max(devs) if devs else 0.0
+
+
+def pins_of(fc: bpy.types.FCurve | None, first_frame: int, n: int) -> dict[int, float]:
+    """Animator keys (any type but GENERATED) inside the range, as {pose frame index: value}."""
+    out: dict[int, float] = {}
+    if fc is None:
+        return out
+    for kp in fc.keyframe_points:
+        if kp.type == GENERATED:
+            continue
+        i = round(kp.co.x) - first_frame
+        if 0 <= i < n:
+            out[i] = fc.evaluate(first_frame + i)
+    return out

@@ -1,0 +1,70 @@
+"""Settings stored in the .blend: ``Scene.posetalk`` (what the panels edit) and ``Object.posetalk`` (a rig)."""
+
+from __future__ import annotations
+
+import bpy
+
+
+def _rig_poll(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
+    return obj.type == "MESH" and obj.posetalk.is_rig
+
+
+class PoseTalkObjectSettings(bpy.types.PropertyGroup):
+    is_rig: bpy.props.BoolProperty(name="PoseTalk Rig", default=False)
+    image: bpy.props.PointerProperty(name="Portrait", type=bpy.types.Image)
+    strip: bpy.props.StringProperty(name="Sound Strip", description="The sound strip this head speaks")
+    face_height: bpy.props.FloatProperty(
+        name="Face Height",
+        description="Face height in Blender units: the pose's x/y offsets are keyed in multiples of it",
+        default=0.4,
+        min=1e-4,
+        subtype="DISTANCE",
+    )
+    keys_per_second: bpy.props.FloatProperty(name="Keys/s", description="Sparse keys per second per channel")
+    max_deviation: bpy.props.FloatProperty(name="Max Deviation", description="Max deviation of the keys, degrees")
+    render_strip: bpy.props.StringProperty(name="Render Strip", description="The image strip of the last render")
+
+
+class PoseTalkSceneSettings(bpy.types.PropertyGroup):
+    rig: bpy.props.PointerProperty(name="Talking Head", type=bpy.types.Object, poll=_rig_poll)
+    image_path: bpy.props.StringProperty(
+        name="Portrait", description="Portrait image for a new rig", subtype="FILE_PATH"
+    )
+    prompt: bpy.props.StringProperty(
+        name="Prompt",
+        description="How the head moves, e.g. 'nods slowly, then looks to the left'",
+        default="nods while talking",
+    )
+    seed: bpy.props.IntProperty(name="Seed", description="Variation of the motion", default=0, min=0)
+    strength: bpy.props.FloatProperty(
+        name="Strength", description="Amplitude of the motion", default=1.0, min=0.0, max=5.0, soft_max=2.0
+    )
+    smoothing: bpy.props.FloatProperty(
+        name="Smoothing",
+        description="Extra smoothing of the motion (seconds)",
+        default=0.0,
+        min=0.0,
+        max=5.0,
+        soft_max=1.0,
+        unit="TIME_ABSOLUTE",
+    )
+    backend: bpy.props.StringProperty(
+        name="Backend", description="Pose backend of the engine ('auto': its default)", default="auto"
+    )
+    keep_keys: bpy.props.BoolProperty(
+        name="Keep My Keys",
+        description="Keep the keys you set (pins) and regenerate the motion around them",
+        default=True,
+    )
+    use_range: bpy.props.BoolProperty(
+        name="Frame Range", description="Regenerate only a range of frames", default=False
+    )
+    frame_start: bpy.props.IntProperty(name="Start", description="First frame to regenerate", default=1)
+    frame_end: bpy.props.IntProperty(name="End", description="Last frame to regenerate", default=250)
+    lips_strength: bpy.props.FloatProperty(
+        name="Lips Strength", description="Amplitude of the mouth motion", default=1.0, min=0.0, max=2.0
+    )
+    render_size: bpy.props.IntProperty(
+        name="Size", description="Rendered frame size (pixels)", default=512, min=64, max=2048
+    )
+    blinks: bpy.props.BoolProperty(name="Blinks", description="Natural eye blinks in the render", default=True)

@@ -1,0 +1,247 @@
+"""Engine jobs inside Blender: one shared worker, one job at a time, blocking or drained by a modal timer.
+
+``EngineJobOperator`` is the mixin every engine-backed operator uses: it builds a request, runs it (blocking in
+background mode or when called from a script with ``execute``; modal with a timer when invoked from the UI, ESC
+cancels), and changes the scene only when the engine's result arrives, so an error, a cancel or a crash of the
+worker leaves the scene as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from typing import Any
+
+import bpy
+
+from . import prefs
+from .engine_client import EngineClient, EngineUnavailable
+
+READY_TIMEOUT = 300.0  # seconds to wait for the worker's ready line (first start loads torch)
+
+
+class UserError(Exception):
+    """Bad input found on the Blender side: reported as is, nothing changed."""
+
+
+class Job:
+    """State of one engine job, shown by the panels."""
+
+    def __init__(self, op: str, label: str) -> None:
+        self.op = op
+        self.label = label
+        self.id: str | None = None
+        self.done = 0
+        self.total = 0
+        self.message = "starting the engine"
+        self.state = "running"  # running | done | error | cancelled
+        self.result: dict[str, Any] | None = None
+        self.error = ""
+        self.started = time.monotonic()
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.state != "running"
+
+
+_client: EngineClient | None = None
+current: Job | None = None
+
+
+def client() -> EngineClient:
+    """The shared worker client for the engine set in the preferences (recreated when they change)."""
+    global _client
+    python, root = prefs.engine_python(), prefs.engine_root()
+    if _client is not None and (_client.python != python or _client.root != root):
+        _client.stop()
+        _client = None
+    if _client is None:
+        _client = EngineClient(python, root, os.path.join(prefs.cache_dir(), "engine.log"))
+    return _client
+
+
+def engine_running() -> bool:
+    return _client is not None and _client.alive()
+
+
+def busy() -> bool:
+    return current is not None and not current.finished
+
+
+def stop_engine() -> None:
+    """Stop the worker (frees its memory); a running job ends as cancelled."""
+    global _client
+    if current is not None and not current.finished:
+        current.state, current.error = "cancelled", "cancelled: the engine was stopped"
+    if _client is not None:
+        _client.stop()
+        _client = None
+
+
+def start(op: str, params: dict[str, Any], label: str) -> Job:
+    """Submit a job to the worker (starting it if needed)."""
+    global current
+    if busy():
+        raise UserError("a PoseTalk job is already running: wait for it or cancel it")
+    job = Job(op, label)
+    eng = client()
+    job.id = eng.submit(op, params)  # raises EngineUnavailable
+    current = job
+    return job
+
+
+def _handle(job: Job, event: dict[str, Any]) -> None:
+    kind = event.get("event")
+    if kind == "exit":
+        if not job.finished:
+            job.state = "error"
+            tail = event.get("message") or "no message"
+            job.error = f"the engine stopped unexpectedly (exit code {event.get('code')}): {tail}"
+        return
+    if event.get("id") != job.id or job.finished:
+        return
+    if kind == "progress":
+        job.done, job.total = int(event.get("done", 0)), int(event.get("total", 0))
+        job.message = str(event.get("message", ""))
+    elif kind == "result":
+        job.result = {k: v for k, v in event.items() if k not in ("id", "event")}
+        job.state = "done"
+    elif kind == "error":
+        job.state = "cancelled" if event.get("code") == "cancelled" else "error"
+        job.error = str(event.get("message") or event.get("code") or "engine error")
+
+
+def pump(job: Job, timeout: float = 0.0) -> bool:
+    """Handle the worker's pending events for ``job``; True once it has finished."""
+    eng = _client
+    if eng is None:
+        if not job.finished:
+            job.state, job.error = "error", "the engine was stopped"
+        return True
+    deadline = time.monotonic() + timeout
+    while not job.finished:
+        wait = max(0.0, deadline - time.monotonic())
+        try:
+            event = eng.events.get(timeout=wait) if wait > 0 else eng.events.get_nowait()
+        except queue.Empty:
+            break
+        _handle(job, event)
+    if not job.finished and eng.hello is None and time.monotonic() - job.started > READY_TIMEOUT:
+        job.state, job.error = "error", f"the engine did not start within {READY_TIMEOUT:.0f} s: {eng.log_tail()}"
+    return job.finished
+
+
+def cancel_job(job: Job | None = None) -> None:
+    """Ask the worker to cancel ``job`` (default: the current one); the job ends as cancelled."""
+    job = job or current
+    if job is None or job.finished:
+        return
+    if _client is not None and job.id:
+        _client.cancel(job.id)
+    job.state, job.error = "cancelled", "cancelled"
+
+
+def wait(job: Job) -> Job:
+    """Block until the job finishes (background mode and scripts). Ctrl-C cancels it."""
+    try:
+        while not pump(job, timeout=0.2):
+            pass
+    except KeyboardInterrupt:
+        cancel_job(job)
+        raise
+    return job
+
+
+def tag_redraw() -> None:
+    wm = bpy.context.window_manager
+    for window in wm.windows if wm else ():
+        for area in window.screen.areas:
+            if area.type in {"VIEW_3D", "SEQUENCE_EDITOR", "PROPERTIES"}:
+                area.tag_redraw()
+
+
+class EngineJobOperator:
+    """Mixin for operators backed by an engine job.
+
+    Subclasses define ``job_op`` (the worker op), ``build(context) -> params`` (raise UserError on bad input,
+    change nothing) and ``apply(context, result)`` (the only place that changes the scene).
+    """
+
+    job_op = ""
+    _job: Job | None = None
+    _timer = None
+
+    def build(self, context: bpy.types.Context) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _start(self, context: bpy.types.Context) -> bool:
+        try:
+            params = self.build(context)
+            self._job = start(self.job_op, params, self.bl_label)
+        except (UserError, EngineUnavailable) as exc:
+            self.report({"ERROR"}, str(exc))
+            return False
+        return True
+
+    def _finish(self, context: bpy.types.Context) -> set[str]:
+        job = self._job
+        if job.state == "done":
+            try:
+                self.apply(context, job.result or {})
+            except UserError as exc:
+                job.state, job.error = "error", str(exc)
+                self.report({"ERROR"}, str(exc))
+                return {"CANCELLED"}
+            return {"FINISHED"}
+        if job.state == "cancelled":
+            self.report({"WARNING"}, f"{self.bl_label}: {job.error or 'cancelled'}")
+        else:
+            self.report({"ERROR"}, f"{self.bl_label}: {job.error}")
+        return {"CANCELLED"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if not self._start(context):
+            return {"CANCELLED"}
+        wait(self._job)
+        return self._finish(context)
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        if not self._start(context):
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        tag_redraw()
+        return {"RUNNING_MODAL"}
+
+    def _end_modal(self, context: bpy.types.Context) -> None:
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        tag_redraw()
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            cancel_job(job)
+        if event.type == "TIMER" or job.finished:
+            pump(job)
+            tag_redraw()
+            if job.finished:
+                self._end_modal(context)
+                return self._finish(context)
+        return {"PASS_THROUGH"}
+
+    def cancel(self, context: bpy.types.Context) -> None:  # Blender calls this when the modal is aborted
+        cancel_job(self._job)
+        self._end_modal(context)
