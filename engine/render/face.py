@@ -1,0 +1,170 @@
+"""Portrait set-up: load the image, find the face with mediapipe's face mesh, segment the person.
+
+The result (:class:`Portrait`) is everything the renderer needs per portrait and is cached in memory
+(LRU keyed by path, mtime, size and options) and optionally on disk as ``.npz``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import BadInput
+
+DETECT_MAX = 1024  # longest side the detector sees; larger images are downscaled for it
+MAX_PIXELS = 20000 * 20000
+_LOCK = threading.Lock()
+_CACHE: OrderedDict[tuple, Portrait] = OrderedDict()
+_CACHE_SIZE = 4
+
+
+@dataclass
+class Portrait:
+    """A portrait at working size: ``image`` (H, W, C) float32 0..1 (C = 3 or 4), ``landmarks`` (478, 3) in
+    working pixels (x right, y down, z like mediapipe: more negative is nearer the viewer, same unit as x),
+    ``person`` (H, W) soft mask of the person (head, hair, body)."""
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    person: np.ndarray
+    path: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[1], self.image.shape[0]
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.image.shape[2] == 4
+
+
+def working_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """Longest side ``size``, aspect kept, both sides even (video encoders need it)."""
+    scale = size / max(width, height)
+    w = max(2, int(round(width * scale / 2)) * 2)
+    h = max(2, int(round(height * scale / 2)) * 2)
+    return w, h
+
+
+def read_image(path: str) -> Image.Image:
+    """Open an image file as RGB or RGBA; BadInput when it is missing or not an image."""
+    if not path or not os.path.isfile(path):
+        raise BadInput(f"image file not found: {path}")
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        img = Image.open(path)
+        img.load()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise BadInput(f"cannot read image {path}: {exc}") from None
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    return img.convert("RGBA" if has_alpha else "RGB")
+
+
+def _mesh_faces(rgb: np.ndarray) -> list[np.ndarray]:
+    """All faces in ``rgb`` (uint8 H, W, 3) as (478, 3) normalized landmarks, sorted left to right."""
+    import mediapipe as mp  # noqa: PLC0415 (slow import, only when needed)
+
+    face_mesh = mp.solutions.face_mesh
+
+    with face_mesh.FaceMesh(static_image_mode=True, max_num_faces=8, refine_landmarks=True) as mesh:
+        result = mesh.process(np.ascontiguousarray(rgb))
+    faces = [
+        np.array([[p.x, p.y, p.z] for p in f.landmark], dtype=np.float32) for f in result.multi_face_landmarks or []
+    ]
+    return sorted(faces, key=lambda f: float(f[:, 0].mean()))
+
+
+def _segment_person(rgb: np.ndarray) -> np.ndarray:
+    """Soft person mask (H, W) in 0..1 from mediapipe's selfie segmentation."""
+    import mediapipe as mp  # noqa: PLC0415
+
+    selfie_segmentation = mp.solutions.selfie_segmentation
+
+    with selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+        mask = seg.process(np.ascontiguousarray(rgb)).segmentation_mask
+    return np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)
+
+
+def detect(path: str, face: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks (478, 3) normalized to the image (z in units of the width) and the person mask at detection
+    size. BadInput when there is no face, or several and ``face`` is not given."""
+    img = read_image(path)
+    det = img.copy()
+    det.thumbnail((DETECT_MAX, DETECT_MAX), Image.LANCZOS)
+    rgba = np.asarray(det)
+    rgb = rgba[..., :3]
+    if rgba.shape[2] == 4:  # detect on the portrait composited over grey, not over black
+        a = rgba[..., 3:4].astype(np.float32) / 255.0
+        rgb = (rgb * a + 128.0 * (1.0 - a)).astype(np.uint8)
+    name = os.path.basename(path)
+    faces = _mesh_faces(rgb)
+    if not faces:
+        raise BadInput(f"no face found in {name}")
+    if face is None:
+        if len(faces) > 1:
+            raise BadInput(f"{len(faces)} faces found in {name}; pass face=N (0..{len(faces) - 1}, left to right)")
+        face = 0
+    if not 0 <= int(face) < len(faces):
+        raise BadInput(f"face {face} does not exist in {name}: {len(faces)} face(s) found (0..{len(faces) - 1})")
+    person = _segment_person(rgb)
+    if rgba.shape[2] == 4:
+        person = np.minimum(person, rgba[..., 3].astype(np.float32) / 255.0)
+    return faces[int(face)], person
+
+
+def _disk_key(path: str, face: int | None) -> str:
+    st = os.stat(path)
+    raw = f"{os.path.abspath(path)}|{st.st_mtime_ns}|{st.st_size}|{face}|v1"
+    return hashlib.sha1(raw.encode()).hexdigest()[:20]
+
+
+def _detect_cached(path: str, face: int | None, cache_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+    if not cache_dir:
+        return detect(path, face)
+    file = os.path.join(cache_dir, f"face-{_disk_key(path, face)}.npz")
+    if os.path.isfile(file):
+        try:
+            with np.load(file) as data:
+                return data["landmarks"], data["person"]
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache entry is simply recomputed
+    landmarks, person = detect(path, face)
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        tmp = f"{file}.{os.getpid()}.tmp.npz"
+        np.savez_compressed(tmp, landmarks=landmarks, person=person)
+        os.replace(tmp, file)
+    except OSError:
+        pass  # caching is best effort
+    return landmarks, person
+
+
+def load_portrait(path: str, size: int = 512, face: int | None = None, cache_dir: str | None = None) -> Portrait:
+    """The portrait at working size (longest side ``size``) with its face landmarks and person mask."""
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(path):
+        raise BadInput(f"image file not found: {path}")
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size, int(size), face)
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    landmarks, person = _detect_cached(path, face, cache_dir)
+    img = read_image(path)
+    w, h = working_size(img.width, img.height, size)
+    image = np.asarray(img.resize((w, h), Image.LANCZOS), dtype=np.float32) / 255.0
+    person = np.asarray(Image.fromarray(person).resize((w, h), Image.BILINEAR), dtype=np.float32)
+    lm = landmarks.astype(np.float32) * np.array([w, h, w], dtype=np.float32)
+    portrait = Portrait(image=image, landmarks=lm, person=np.clip(person, 0.0, 1.0), path=path)
+    with _LOCK:
+        _CACHE[key] = portrait
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return portrait

@@ -1,0 +1,88 @@
+"""The renderer: one portrait, many frames. RefineNet edits mouth and eyes, then CoarseNet warps by the pose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from ..errors import BadInput
+from .blinks import blink_curve
+from .coarse import CoarseWarp
+from .face import Portrait, load_portrait
+from .refine import Refiner
+
+MOUTH_CHANNELS = ("mouth_open", "mouth_wide", "mouth_round", "lips_closed")
+
+
+def pick_device(device: str | None = "auto") -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; ``"cuda"`` without a GPU is a BadInput."""
+    name = (device or "auto").lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BadInput("device 'cuda' requested but no CUDA GPU is available")
+    if name not in ("cpu", "cuda"):
+        raise BadInput(f"device must be auto, cpu or cuda, got {device!r}")
+    return torch.device(name)
+
+
+def mouth_matrix(lips: np.ndarray | None, channels: list[str] | None, n: int) -> np.ndarray:
+    """(n, 4) open/wide/round/closed from a lips array with named channels (missing channels and frames: 0)."""
+    out = np.zeros((n, len(MOUTH_CHANNELS)), dtype=np.float32)
+    if lips is None or not channels:
+        return out
+    lips = np.asarray(lips, dtype=np.float32).reshape(len(lips), -1)
+    m = min(n, len(lips))
+    for j, name in enumerate(MOUTH_CHANNELS):
+        if name in channels:
+            out[:m, j] = lips[:m, channels.index(name)]
+    return np.clip(out, 0.0, 1.0)
+
+
+class Renderer:
+    """Render frames of ``image_path`` at longest side ``size`` (even dimensions)."""
+
+    def __init__(
+        self, image_path: str, size: int = 512, device: str = "auto", face: int | None = None,
+        cache_dir: str | None = None,
+    ) -> None:  # fmt: skip
+        if not isinstance(size, int) or not 64 <= size <= 4096:
+            raise BadInput(f"size must be a whole number between 64 and 4096, got {size!r}")
+        self.device = pick_device(device)
+        self.portrait: Portrait = load_portrait(image_path, size=size, face=face, cache_dir=cache_dir)
+        self.width, self.height = self.portrait.size
+        self.channels = self.portrait.image.shape[2]
+        img = torch.from_numpy(np.ascontiguousarray(self.portrait.image.transpose(2, 0, 1)))
+        self.image = img.to(self.device)
+        self.coarse = CoarseWarp(self.portrait, self.device)
+        self.refiner = Refiner(self.portrait, self.device)
+
+    @torch.inference_mode()
+    def render_batch(self, pose: np.ndarray, mouth: np.ndarray, blink: np.ndarray) -> np.ndarray:
+        """(b, 6) pose, (b, 4) mouth, (b,) blink → uint8 frames (b, H, W, C)."""
+        b = len(pose)
+        pose_t = torch.as_tensor(np.asarray(pose, dtype=np.float32), device=self.device)
+        mouth_t = torch.as_tensor(np.asarray(mouth, dtype=np.float32), device=self.device)
+        blink_t = torch.as_tensor(np.asarray(blink, dtype=np.float32), device=self.device)
+        images = self.image.unsqueeze(0).repeat(b, 1, 1, 1)
+        images = self.refiner.apply(images, mouth_t, blink_t)
+        if bool((pose_t - pose_t.new_tensor([0, 0, 0, 0, 0, 1.0])).abs().max() > 1e-6):
+            images = self.coarse.warp(images, pose_t)
+        frames = (images.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).permute(0, 2, 3, 1)
+        return frames.contiguous().cpu().numpy()
+
+    def render(
+        self, pose: np.ndarray, lips: np.ndarray | None = None, lip_channels: list[str] | None = None,
+        fps: float = 25.0, blinks: bool = True, seed: int = 0, batch: int = 16,
+    ) -> Iterator[np.ndarray]:  # fmt: skip
+        """Yield uint8 frames (b, H, W, C) in batches of up to ``batch`` for ``pose`` (n, 6)."""
+        pose = np.asarray(pose, dtype=np.float32).reshape(-1, 6)
+        n = len(pose)
+        mouth = mouth_matrix(lips, lip_channels, n)
+        blink = blink_curve(n, fps, seed) if blinks else np.zeros(n, dtype=np.float32)
+        batch = max(1, int(batch))
+        for start in range(0, n, batch):
+            end = min(n, start + batch)
+            yield self.render_batch(pose[start:end], mouth[start:end], blink[start:end])

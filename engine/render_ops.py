@@ -1,0 +1,219 @@
+"""The ``render`` op (portrait + pose + lips → PNG frames, optional MP4) and ``animate`` (pose + lips + render)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .errors import BadInput, EngineError, NotAvailable
+from .formats import check_output_path, read_lips, read_pose
+from .jobs import Job, register, run_op
+
+PATTERN = "frame_%05d.png"
+PNG_LEVEL = 1  # fast PNG compression: frames are intermediate files
+
+
+def _int(params: dict[str, Any], key: str, default: int | None, lo: int, hi: int) -> int | None:
+    value = params.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise BadInput(f"{key} must be a whole number, got {value!r}")
+    if not lo <= int(value) <= hi:
+        raise BadInput(f"{key} must be between {lo} and {hi}, got {int(value)}")
+    return int(value)
+
+
+def _existing_file(params: dict[str, Any], key: str, what: str, required: bool = True) -> str | None:
+    path = params.get(key)
+    if not path:
+        if required:
+            raise BadInput(f"no {what} given")
+        return None
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(path):
+        raise BadInput(f"{what} file not found: {path}")
+    return path
+
+
+def _resample(values: np.ndarray, src_fps: float, dst_fps: float, n: int) -> np.ndarray:
+    """Channels sampled at ``src_fps`` → ``n`` frames at ``dst_fps`` (linear in time, held at the ends)."""
+    if abs(src_fps - dst_fps) < 1e-6:
+        return values
+    t_src = np.arange(len(values)) / src_fps
+    t_dst = np.arange(n) / dst_fps
+    return np.stack([np.interp(t_dst, t_src, values[:, j], right=0.0) for j in range(values.shape[1])], axis=1)
+
+
+def _write_png(path: str, frame: np.ndarray) -> None:
+    code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    if not cv2.imwrite(path, cv2.cvtColor(frame, code), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL]):
+        raise EngineError(f"could not write {path}")
+
+
+def encode_video(frames_dir: str, fps: float, out: str, audio: str | None = None) -> None:
+    """PNG frames → H.264 yuv420p MP4 (+ AAC audio), written atomically."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise NotAvailable("ffmpeg is not installed: it is needed to write the video")
+    tmp = os.path.join(os.path.dirname(out), f".posetalk-{os.getpid()}-{os.path.basename(out)}")
+    cmd = [ffmpeg, "-y", "-v", "error", "-framerate", f"{fps:g}", "-i", os.path.join(frames_dir, PATTERN)]
+    if audio:
+        cmd += ["-i", audio, "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "160k", "-shortest"]
+    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-preset", "veryfast"]
+    cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-movflags", "+faststart", "-f", "mp4", tmp]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines()
+            raise EngineError(f"ffmpeg failed: {lines[-1] if lines else proc.returncode}")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_lips(source: Any, fps: float, n: int) -> tuple[np.ndarray | None, list[str] | None]:
+    if source in (None, ""):
+        return None, None
+    lips, channels, lips_fps, _doc = read_lips(source)
+    return _resample(lips, lips_fps, fps, n), channels
+
+
+class _Child(Job):
+    """A sub-job: its progress maps onto part of the parent's bar and it is cancelled with the parent."""
+
+    def __init__(self, parent: Job, start: float, end: float) -> None:
+        super().__init__(parent.id, parent.sub(start, end))
+        self.parent = parent
+
+    def check(self) -> None:
+        self.parent.check()
+        super().check()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.parent.cancelled or super().cancelled
+
+
+@register("render")
+def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
+    """Params: image, pose (path or document), lips (optional), audio (optional, muxed), size, out (folder),
+    video (optional .mp4), face, blinks, seed, device, batch. Returns frames_dir, pattern, n_frames, fps, video."""
+    from .render import Renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
+
+    image = _existing_file(params, "image", "image")
+    audio = _existing_file(params, "audio", "audio", required=False)
+    if params.get("pose") in (None, ""):
+        raise BadInput("no pose given")
+    pose, fps, _doc = read_pose(params["pose"])
+    if len(pose) == 0:
+        raise BadInput("the pose has no frames")
+    n = len(pose)
+    lips, channels = _load_lips(params.get("lips"), fps, n)
+    size = _int(params, "size", 512, 64, 4096)
+    face = _int(params, "face", None, 0, 64)
+    seed = _int(params, "seed", 0, 0, 2**32 - 1)
+    batch = _int(params, "batch", 16, 1, 1024)
+    out = params.get("out")
+    if not out:
+        raise BadInput("no output folder given (out)")
+    out = os.path.abspath(os.fspath(out))
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise BadInput(f"output path is not a folder: {out}")
+    video = check_output_path(params["video"]) if params.get("video") else None
+    if video and not video.lower().endswith((".mp4", ".m4v", ".mov")):
+        raise BadInput(f"video must be an .mp4 file: {video}")
+
+    job.progress(0, n, "loading the portrait")
+    renderer = Renderer(image, size=size, device=str(params.get("device") or "auto"), face=face,
+                        cache_dir=params.get("cache_dir"))  # fmt: skip
+    parent = os.path.dirname(out)
+    if not os.path.isdir(parent):
+        raise BadInput(f"output folder's parent does not exist: {parent}")
+    os.makedirs(out, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".posetalk-render-", dir=out)
+    wrote_video = False
+    try:
+        done = 0
+        frames = renderer.render(pose, lips, channels, fps, blinks=bool(params.get("blinks", True)), seed=seed,
+                                 batch=batch)  # fmt: skip
+        for chunk in frames:
+            for frame in chunk:
+                done += 1
+                _write_png(os.path.join(tmp, PATTERN % done), frame)
+            job.progress(done, n, f"rendered frame {done}/{n}")
+        if video:
+            job.progress(n, n, "encoding the video")
+            encode_video(tmp, fps, video, audio)
+            wrote_video = True
+            job.check()
+        for old in glob.glob(os.path.join(out, "frame_*.png")):  # an earlier render's frames are replaced
+            os.unlink(old)
+        for i in range(1, n + 1):
+            os.replace(os.path.join(tmp, PATTERN % i), os.path.join(out, PATTERN % i))
+    except BaseException:
+        if wrote_video and os.path.exists(video):
+            os.unlink(video)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "frames_dir": out,
+        "pattern": PATTERN,
+        "n_frames": n,
+        "fps": fps,
+        "video": video,
+        "width": renderer.width,
+        "height": renderer.height,
+    }
+
+
+@register("animate")
+def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
+    """Params: image, audio, prompt, seed, fps (25), size, face, device, out (.mp4), plus the pose op's options.
+    Runs pose, lips and render; returns video, n_frames, fps."""
+    image = _existing_file(params, "image", "image")
+    audio = _existing_file(params, "audio", "audio")
+    out = params.get("out")
+    if not out:
+        raise BadInput("no output video given (out)")
+    video = check_output_path(out)
+    if not video.lower().endswith((".mp4", ".m4v", ".mov")):
+        raise BadInput(f"out must be an .mp4 file: {video}")
+    fps = params.get("fps", 25.0)
+    skip = {"image", "out", "size", "face", "device", "video", "lips", "pose", "blinks", "cache_dir", "batch"}
+    pose_params = {k: v for k, v in params.items() if k not in skip}
+    pose_params["fps"] = fps
+    pose_res = run_op("pose", pose_params, _Child(job, 0.0, 0.1))
+    try:
+        lips_res = run_op("lips", {"audio": audio, "fps": fps}, _Child(job, 0.1, 0.2))
+        lips_doc = lips_res["lips"]
+    except NotAvailable:
+        lips_doc = None  # no lip-sync in this engine build: the mouth stays closed
+    with tempfile.TemporaryDirectory(prefix=".posetalk-animate-", dir=os.path.dirname(video)) as tmp:
+        render_params = {
+            "image": image,
+            "audio": audio,
+            "pose": pose_res["pose"],
+            "lips": lips_doc,
+            "size": params.get("size", 512),
+            "face": params.get("face"),
+            "device": params.get("device", "auto"),
+            "seed": params.get("seed", 0),
+            "blinks": params.get("blinks", True),
+            "cache_dir": params.get("cache_dir"),
+            "out": os.path.join(tmp, "frames"),
+            "video": video,
+        }
+        res = render_op(render_params, _Child(job, 0.2, 1.0))
+    job.progress(1000, 1000, "done")
+    return {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": lips_doc is not None,
+            "width": res["width"], "height": res["height"]}  # fmt: skip
