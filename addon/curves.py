@@ -128,10 +128,58 @@ def ensure_fcurve(fcurves: Any, data_path: str, index: int = 0) -> bpy.types.FCu
 
 
 # sparse keys ---------------------------------------------------------------------------------------------------
-def _insert(fc: bpy.types.FCurve, frame: float, value: float) -> None:
+def _insert(fc: bpy.types.FCurve, frame: float, value: float) -> bpy.types.Keyframe:
     kp = fc.keyframe_points.insert(frame, value, options={"FAST"}, keyframe_type=GENERATED)
     kp.interpolation = "BEZIER"
     kp.handle_left_type = kp.handle_right_type = "AUTO_CLAMPED"
+    return kp
+
+
+def _extrema(values: Sequence[float], tol: float) -> list[int]:
+    """Indices of the turning points of ``values`` that stand out by more than ``tol`` (zig-zag with hysteresis)."""
+    out: list[int] = []
+    if len(values) < 3:
+        return out
+    hi = lo = 0  # candidate maximum and minimum since the last turning point
+    direction = 0
+    for i in range(1, len(values)):
+        v = values[i]
+        if v > values[hi]:
+            hi = i
+        if v < values[lo]:
+            lo = i
+        if direction >= 0 and values[hi] - v > tol:  # came down from a peak
+            if direction > 0 or hi > 0:
+                out.append(hi)
+            direction, lo = -1, i
+        elif direction <= 0 and v - values[lo] > tol:  # came up from a trough
+            if direction < 0 or lo > 0:
+                out.append(lo)
+            direction, hi = 1, i
+    return sorted(set(out))
+
+
+def _fit_handles(fc: bpy.types.FCurve, first_frame: int, values: Sequence[float]) -> None:
+    """Give every generated key the dense curve's slope (aligned handles a third of the way to its
+    neighbours): a cubic Hermite fit, far closer than automatic handles for the same keys."""
+    n = len(values)
+    points = fc.keyframe_points
+    xs = [kp.co.x for kp in points]
+    for k, kp in enumerate(points):
+        i = round(kp.co.x) - first_frame
+        if kp.type != GENERATED or not 0 <= i < n:
+            continue
+        if 0 < i < n - 1:
+            slope = (values[i + 1] - values[i - 1]) / 2.0
+        elif n > 1:
+            slope = values[1] - values[0] if i == 0 else values[-1] - values[-2]
+        else:
+            slope = 0.0
+        left = (xs[k] - xs[k - 1]) / 3.0 if k > 0 else 1.0
+        right = (xs[k + 1] - xs[k]) / 3.0 if k + 1 < len(xs) else 1.0
+        kp.handle_left_type = kp.handle_right_type = "ALIGNED"
+        kp.handle_left = (kp.co.x - left, kp.co.y - slope * left)
+        kp.handle_right = (kp.co.x + right, kp.co.y + slope * right)
 
 
 def write_sparse(
@@ -141,12 +189,15 @@ def write_sparse(
     tol: float,
     keep_keys: bool = True,
     clear_all: bool = True,
+    fit: bool = True,
 ) -> tuple[int, float]:
     """Replace the generated keys of ``fc`` by sparse keys following ``values`` (one per frame from
     ``first_frame``); returns (keys in the range, max deviation from the dense values).
 
-    Keys of other types (the animator's pins) are kept when ``keep_keys``. ``clear_all`` removes generated keys
-    outside the range as well (a whole regeneration); otherwise only those inside it go.
+    Keys go on the range's ends and the curve's turning points, then on the worst frame of every segment that
+    is off by more than ``tol`` until none is; ``fit`` gives them the dense curve's slopes. Keys of other types
+    (the animator's pins) are kept when ``keep_keys``. ``clear_all`` removes generated keys outside the range
+    as well (a whole regeneration); otherwise only those inside it go.
     """
     n = len(values)
     last_frame = first_frame + n - 1
@@ -158,13 +209,15 @@ def write_sparse(
             points.remove(kp, fast=True)
     fc.update()
     keyed = {round(kp.co.x) for kp in points}
-    for frame in (first_frame, last_frame):
-        if frame not in keyed:
-            _insert(fc, frame, values[frame - first_frame])
-            keyed.add(frame)
-    fc.update()
+    for i in [0, n - 1, *_extrema(values, tol)]:
+        if first_frame + i not in keyed:
+            _insert(fc, first_frame + i, values[i])
+            keyed.add(first_frame + i)
     frames = range(first_frame, last_frame + 1)
     while True:
+        fc.update()
+        if fit:
+            _fit_handles(fc, first_frame, values)
         devs = [abs(fc.evaluate(f) - v) for f, v in zip(frames, values)]
         key_frames = sorted(k for k in keyed if first_frame <= k <= last_frame)
         added = False
@@ -179,9 +232,97 @@ def write_sparse(
                 added = True
         if not added:
             break
-        fc.update()
+    devs = _prune(fc, first_frame, values, tol, fit, devs)
     count = sum(1 for kp in points if first_frame - 0.5 <= kp.co.x <= last_frame + 0.5)
     return count, max(devs) if devs else 0.0
+
+
+def _prune(
+    fc: bpy.types.FCurve, first_frame: int, values: Sequence[float], tol: float, fit: bool, devs: list[float]
+) -> list[float]:
+    """Drop generated keys the curve can do without (deviation stays within ``tol``); returns the deviations."""
+    n = len(values)
+    last_frame = first_frame + n - 1
+    points = fc.keyframe_points
+    k = 1
+    while k < len(points) - 1:
+        kp = points[k]
+        frame = round(kp.co.x)
+        if kp.type != GENERATED or not first_frame < frame < last_frame:
+            k += 1
+            continue
+        co, hl, hr = tuple(kp.co), tuple(kp.handle_left), tuple(kp.handle_right)
+        lo = max(first_frame, round(points[max(0, k - 2)].co.x))
+        hi = min(last_frame, round(points[min(len(points) - 1, k + 2)].co.x))
+        points.remove(kp, fast=True)
+        fc.update()
+        if fit:
+            _fit_handles(fc, first_frame, values)
+        local = [abs(fc.evaluate(f) - values[f - first_frame]) for f in range(lo, hi + 1)]
+        if max(local) <= tol:
+            devs[lo - first_frame : hi - first_frame + 1] = local
+            continue  # removed: the next key now sits at index k
+        kp = _insert(fc, co[0], co[1])
+        kp.handle_left, kp.handle_right = hl, hr
+        fc.update()
+        if fit:
+            _fit_handles(fc, first_frame, values)
+        k += 1
+    return [abs(fc.evaluate(f) - v) for f, v in zip(range(first_frame, last_frame + 1), values)]
+
+
+def _bezier_split(p0, p1, p2, p3, t):
+    """De Casteljau: the control points of both halves of a cubic Bezier split at ``t``."""
+
+    def lerp(a, b):
+        return (a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
+
+    q0, q1, q2 = lerp(p0, p1), lerp(p1, p2), lerp(p2, p3)
+    r0, r1 = lerp(q0, q1), lerp(q1, q2)
+    s = lerp(r0, r1)
+    return q0, r0, s, r1, q2
+
+
+def freeze_at(fc: bpy.types.FCurve, frame: float) -> None:
+    """Put a key at ``frame`` without changing the curve's shape anywhere (the Bezier segment is split exactly),
+    and freeze the handles around it, so later key changes on one side leave the other side as it is."""
+    points = fc.keyframe_points
+    fc.update()
+    for kp in points:  # freeze: automatic handles would follow later changes of their neighbours
+        if kp.handle_left_type in {"AUTO", "AUTO_CLAMPED"}:
+            kp.handle_left_type = kp.handle_right_type = "ALIGNED"
+    existing = next((kp for kp in points if abs(kp.co.x - frame) < 1e-4), None)
+    if existing is not None:
+        return
+    before = [kp for kp in points if kp.co.x < frame]
+    after = [kp for kp in points if kp.co.x > frame]
+    value = fc.evaluate(frame)
+    if not before or not after or before[-1].interpolation != "BEZIER":
+        kp = _insert(fc, frame, value)
+        kp.handle_left_type = kp.handle_right_type = "ALIGNED"
+        kp.handle_left, kp.handle_right = (frame - 1.0, value), (frame + 1.0, value)
+        if before and after:  # constant / linear segment: a flat key keeps it only for constant ones
+            kp.interpolation = before[-1].interpolation
+        return
+    k0, k1 = before[-1], after[0]
+    p0, p1, p2, p3 = tuple(k0.co), tuple(k0.handle_right), tuple(k1.handle_left), tuple(k1.co)
+    lo, hi = 0.0, 1.0
+    for _ in range(60):  # x(t) is monotonic on a valid segment: bisection
+        t = (lo + hi) / 2
+        x = (1 - t) ** 3 * p0[0] + 3 * (1 - t) ** 2 * t * p1[0] + 3 * (1 - t) * t * t * p2[0] + t**3 * p3[0]
+        lo, hi = (t, hi) if x < frame else (lo, t)
+    q0, r0, s, r1, q2 = _bezier_split(p0, p1, p2, p3, (lo + hi) / 2)
+    k0_right, k1_left = q0, q2
+    kp = _insert(fc, frame, value)
+    kp.handle_left_type = kp.handle_right_type = "FREE"
+    kp.handle_left, kp.handle_right = r0, r1
+    for key in points:  # the insert may have re-ordered the points: find the neighbours again
+        if abs(key.co.x - p0[0]) < 1e-6:
+            key.handle_right_type = "FREE"
+            key.handle_right = k0_right
+        elif abs(key.co.x - p3[0]) < 1e-6:
+            key.handle_left_type = "FREE"
+            key.handle_left = k1_left
 
 
 def pins_of(fc: bpy.types.FCurve | None, first_frame: int, n: int) -> dict[int, float]:

@@ -118,14 +118,21 @@ class EngineClient:
 
     # protocol --------------------------------------------------------------------------------------------------
     def _send(self, request: dict[str, Any]) -> None:
-        if not self.alive():
+        if self._proc is None:
             raise EngineUnavailable("the engine is not running")
         with self._lock:
             try:
+                if self._proc.poll() is not None:
+                    raise OSError("the engine process has exited")
                 self._proc.stdin.write(json.dumps(request) + "\n")
                 self._proc.stdin.flush()
             except (OSError, ValueError) as exc:
-                raise EngineUnavailable(f"the engine stopped: {self.log_tail() or exc}") from None
+                try:
+                    code = self._proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    code = "?"
+                tail = self.log_tail() or exc
+                raise EngineUnavailable(f"the engine stopped unexpectedly (exit code {code}): {tail}") from None
 
     def submit(self, op: str, params: dict[str, Any]) -> str:
         """Queue a job; returns its id. Starts the process if needed."""

@@ -229,6 +229,9 @@ class POSETALK_OT_generate_motion(EngineJobOperator, bpy.types.Operator):
             ci = curves.POSE_CHANNELS.index(channel)
             values = [curves.pose_to_channel_value(channel, frames[i][ci], fh) for i in range(a - f0, b - f0 + 1)]
             fc = curves.ensure_fcurve(fcurves, path, index)
+            if st["span"] is not None:  # the curve outside the range keeps its exact shape
+                curves.freeze_at(fc, a - 1)
+                curves.freeze_at(fc, b + 1)
             count, dev = curves.write_sparse(
                 fc, a, values, curves.tolerance(channel, fh), keep_keys=st["keep"], clear_all=st["span"] is None
             )

@@ -1,0 +1,217 @@
+"""generate_motion through the real worker (``python -m engine serve`` from the project's venv): timing against
+the sound strip, sparse keys, pins, frame ranges, undo, and the engine being missing, crashing or cancelled."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import bpy
+import pytest
+from conftest import ENGINE_PYTHON, ROOT
+
+PROMPT = "nods slowly, then looks to the left"
+
+
+def snapshot(obj: bpy.types.Object, curves) -> list:
+    fcs = curves.find_fcurves(obj)
+    if fcs is None:
+        return []
+    return [
+        (
+            fc.data_path,
+            fc.array_index,
+            [(*kp.co, *kp.handle_left, *kp.handle_right, kp.type) for kp in fc.keyframe_points],
+        )
+        for fc in fcs
+    ]
+
+
+def engine_pose(audio: Path, tmp: Path, fps: float, seed: int, offset: float, duration: float) -> list[list[float]]:
+    """The engine's own CLI on the same audio window: the reference the curves must reproduce."""
+    out = tmp / "ref_pose.json"
+    cmd = [ENGINE_PYTHON, "-m", "engine", "pose", "--audio", str(audio), "--prompt", PROMPT, "--seed", str(seed)]
+    cmd += ["--fps", repr(fps), "--audio-offset", repr(offset), "--audio-duration", repr(duration), "--out", str(out)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True, timeout=300)
+    return json.loads(out.read_text())["frames"]
+
+
+def make_rig(portrait: Path) -> bpy.types.Object:
+    assert bpy.ops.posetalk.create_rig(image_path=str(portrait)) == {"FINISHED"}
+    return bpy.context.scene.posetalk.rig
+
+
+def test_curves_follow_the_trimmed_strip(addon, scene_with_speech, portrait, tmp_path):
+    scene, strip = scene_with_speech
+    head = make_rig(portrait)
+    assert head.posetalk.strip == strip.name
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=7) == {"FINISHED"}
+    first, end = strip.frame_final_start, strip.frame_final_end
+    assert (first, end) == (49, strip.frame_start + strip.frame_duration - 10)
+    fcs = addon.curves.find_fcurves(head)
+    rot = [fcs.find("rotation_euler", index=i) for i in range(3)]
+    for fc in rot:
+        frames = [kp.co.x for kp in fc.keyframe_points]
+        assert min(frames) == first and max(frames) == end - 1  # keys span exactly the visible audio
+        assert all(kp.type == "GENERATED" and kp.interpolation == "BEZIER" for kp in fc.keyframe_points)
+
+    # the visible window of the file (the strip's trims, in seconds), through the engine's CLI
+    fps = scene.render.fps / scene.render.fps_base
+    offset, duration = 12 / fps, (end - first) / fps
+    ref = engine_pose(Path(strip.sound.filepath), tmp_path, fps, 7, offset, duration)
+    n = end - first
+    assert abs(len(ref) - n) <= 1
+    errs = []
+    for i in range(min(n, len(ref))):
+        pitch = -math.degrees(rot[0].evaluate(first + i))
+        yaw = math.degrees(rot[1].evaluate(first + i))
+        errs.append(max(abs(pitch - ref[i][0]), abs(yaw - ref[i][1])))
+    assert max(errs) <= 0.5, f"curves do not match the trimmed audio's pose: max {max(errs):.2f} deg"
+    # shifted by a few frames, the match is clearly worse: the timing is right, not just the shape
+    shifted = [abs(math.degrees(rot[1].evaluate(first + i + 4)) - ref[i][1]) for i in range(min(n, len(ref)) - 4)]
+    assert max(shifted) > max(errs)
+
+
+@pytest.mark.parametrize("prompt", ["nods while talking", "shakes the head, then looks up"])
+def test_sparse_keys_meet_the_targets(addon, scene_with_speech, portrait, prompt):
+    scene, strip = scene_with_speech
+    head = make_rig(portrait)
+    assert bpy.ops.posetalk.generate_motion(prompt=prompt, seed=3) == {"FINISHED"}
+    fps = scene.render.fps / scene.render.fps_base
+    seconds = strip.frame_final_duration / fps
+    fcs = addon.curves.find_fcurves(head)
+    assert len(fcs) == 8
+    for fc in fcs:
+        assert len(fc.keyframe_points) / seconds <= 6.0, (fc.data_path, fc.array_index, len(fc.keyframe_points))
+    assert head.posetalk.keys_per_second <= 6.0
+    assert head.posetalk.max_deviation <= 0.5
+    assert sum(len(fc.keyframe_points) for fc in fcs) < 8 * strip.frame_final_duration / 3  # far from dense
+
+
+def test_pins_are_kept_and_regeneration_flows_around_them(addon, scene_with_speech, portrait):
+    scene, strip = scene_with_speech
+    head = make_rig(portrait)
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=1) == {"FINISHED"}
+    fcs = addon.curves.find_fcurves(head)
+    yaw = fcs.find("rotation_euler", index=1)
+    pin_frame, pin_value = strip.frame_final_start + 40, math.radians(12.0)
+    kp = yaw.keyframe_points.insert(pin_frame, pin_value, keyframe_type="KEYFRAME")  # the animator's key
+    assert kp.type == "KEYFRAME"
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=2) == {"FINISHED"}
+    pins = [k for k in yaw.keyframe_points if k.type != "GENERATED"]
+    assert len(pins) == 1 and pins[0].co.x == pin_frame and pins[0].co.y == pytest.approx(pin_value, abs=1e-7)
+    assert abs(math.degrees(yaw.evaluate(pin_frame)) - 12.0) < 0.05
+    # the motion flows into the pin: neighbouring frames are close to it, no spike
+    assert abs(math.degrees(yaw.evaluate(pin_frame - 1)) - 12.0) < 3.0
+    assert any(k.type == "GENERATED" for k in yaw.keyframe_points)
+
+    # keep_keys=False replaces everything
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=2, keep_keys=False) == {"FINISHED"}
+    assert all(k.type == "GENERATED" for k in yaw.keyframe_points)
+
+
+def test_frame_range_regenerates_only_inside(addon, scene_with_speech, portrait):
+    scene, strip = scene_with_speech
+    head = make_rig(portrait)
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=1) == {"FINISHED"}
+    fcs = addon.curves.find_fcurves(head)
+    pitch = fcs.find("rotation_euler", index=0)
+    a, b = strip.frame_final_start + 30, strip.frame_final_start + 60
+    outside = [f for f in range(strip.frame_final_start - 5, strip.frame_final_end + 5) if f < a or f > b]
+    before = {f: pitch.evaluate(f) for f in outside}
+    inside_before = [pitch.evaluate(f) for f in range(a, b + 1)]
+    keys_before = [tuple(k.co) for k in pitch.keyframe_points if k.co.x < a - 1 or k.co.x > b + 1]
+    r = bpy.ops.posetalk.generate_motion(prompt="shakes the head", seed=9, frame_start=a, frame_end=b)
+    assert r == {"FINISHED"}
+    assert [tuple(k.co) for k in pitch.keyframe_points if k.co.x < a - 1 or k.co.x > b + 1] == keys_before
+    changed = [f for f, v in before.items() if abs(pitch.evaluate(f) - v) > 1e-5]
+    assert changed == [], "the curve outside the range moved"
+    inside = [abs(pitch.evaluate(f) - before_in) for f, before_in in zip(range(a, b + 1), inside_before)]
+    assert max(inside) > math.radians(0.5), "the range was not regenerated"
+
+
+def test_undo_restores_the_previous_curves_exactly(addon, scene_with_speech, portrait):
+    head = make_rig(portrait)
+    bpy.ops.ed.undo_push(message="rig")
+    assert bpy.ops.posetalk.generate_motion("EXEC_DEFAULT", True, prompt=PROMPT, seed=1) == {"FINISHED"}
+    first = snapshot(head, addon.curves)
+    assert first
+    assert bpy.ops.posetalk.generate_motion("EXEC_DEFAULT", True, prompt="shakes the head", seed=2) == {"FINISHED"}
+    head = bpy.data.objects["PoseTalk Head"]
+    assert snapshot(head, addon.curves) != first
+    bpy.ops.ed.undo()
+    assert snapshot(bpy.data.objects["PoseTalk Head"], addon.curves) == first
+    bpy.ops.ed.undo()
+    assert snapshot(bpy.data.objects["PoseTalk Head"], addon.curves) == []
+
+
+def test_no_strip_is_refused_with_a_reason(addon, portrait):
+    make_rig(portrait)
+    with pytest.raises(RuntimeError, match="no sound strip"):
+        bpy.ops.posetalk.generate_motion(prompt=PROMPT)
+
+
+def test_no_rig_is_refused_with_a_reason(addon, scene_with_speech):
+    with pytest.raises(RuntimeError, match="create one first"):
+        bpy.ops.posetalk.generate_motion(prompt=PROMPT)
+
+
+def test_missing_engine_is_refused_with_what_to_do(addon, scene_with_speech, portrait):
+    head = make_rig(portrait)
+    prefs = bpy.context.preferences.addons[addon.__name__].preferences
+    addon.runner.stop_engine()
+    prefs.engine_python = "/nonexistent/python"
+    with pytest.raises(RuntimeError, match="(?i)engine Python not found.*make setup"):
+        bpy.ops.posetalk.generate_motion(prompt=PROMPT)
+    prefs.engine_python = ENGINE_PYTHON
+    prefs.engine_root = "/tmp"
+    with pytest.raises(RuntimeError, match="(?i)engine folder not found"):
+        bpy.ops.posetalk.generate_motion(prompt=PROMPT)
+    assert addon.curves.find_fcurves(head) is None
+
+
+def test_engine_crash_leaves_the_scene_unchanged(addon, scene_with_speech, portrait, tmp_path):
+    head = make_rig(portrait)
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=1) == {"FINISHED"}
+    before = snapshot(head, addon.curves)
+    fake = tmp_path / "crashing-python"  # an "engine" that dies at once, like a broken install
+    fake.write_text("#!/bin/sh\necho 'Segmentation fault (simulated engine crash)' >&2\nexit 139\n")
+    fake.chmod(0o755)
+    prefs = bpy.context.preferences.addons[addon.__name__].preferences
+    prefs.engine_python = str(fake)
+    # the operator returns CANCELLED with the engine's message as an error report (bpy.ops raises it)
+    with pytest.raises(RuntimeError, match=r"engine stopped unexpectedly \(exit code 139\).*simulated engine crash"):
+        bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=5)
+    assert snapshot(head, addon.curves) == before
+    prefs.engine_python = ""
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=5) == {"FINISHED"}  # a new engine starts
+
+
+def test_bad_prompt_is_reported_by_the_engine(addon, scene_with_speech, portrait):
+    head = make_rig(portrait)
+    with pytest.raises(RuntimeError, match="prompt is empty"):
+        bpy.ops.posetalk.generate_motion(prompt="   ")
+    with pytest.raises(RuntimeError, match="(?i)prompt"):
+        bpy.ops.posetalk.generate_motion(prompt="nod " * 2000)
+    assert addon.runner.current.state == "error"
+    assert addon.curves.find_fcurves(head) is None
+
+
+def test_cancel_ends_the_job_and_the_worker_survives(addon, speech_wav):
+    runner = addon.runner
+    params = {"audio": str(speech_wav), "prompt": PROMPT, "fps": 25.0, "seed": 0}
+    job = runner.start("pose", params, "test")
+    runner.cancel_job(job)
+    assert job.state == "cancelled"
+    job2 = runner.wait(runner.start("pose", params, "test"))
+    assert job2.state == "done" and len(job2.result["pose"]["frames"]) > 100
+    assert runner.engine_running()
+    pid = runner._client.pid
+    assert bpy.ops.posetalk.stop_engine() == {"FINISHED"}
+    assert not runner.engine_running()
+    with pytest.raises(ProcessLookupError):
+        import os
+
+        os.kill(pid, 0)
