@@ -380,7 +380,7 @@ class POSETALK_OT_render_frames(EngineJobOperator, bpy.types.Operator):
             stamp = time.strftime("%Y%m%d-%H%M%S")
             out = os.path.join(prefs.cache_dir(), "render", f"{_safe(head.name)}-{stamp}")
         try:
-            os.makedirs(out, exist_ok=True)
+            os.makedirs(os.path.dirname(out), exist_ok=True)  # the engine creates the folder itself
         except OSError as exc:
             raise UserError(f"cannot create the output folder {out}: {exc.strerror}") from None
         params: dict[str, Any] = {
@@ -391,6 +391,7 @@ class POSETALK_OT_render_frames(EngineJobOperator, bpy.types.Operator):
             "device": prefs.device(),
             "blinks": _setting(self, context, "blinks"),
             "seed": _setting(self, context, "seed"),
+            "cache_dir": os.path.join(prefs.cache_dir(), "portraits"),
         }
         if lips is not None:
             params["lips"] = lips

@@ -143,7 +143,7 @@ def _load_image(path: str) -> bpy.types.Image:
     w, h = image.size
     if w == 0 or h == 0:
         bpy.data.images.remove(image)
-        raise RigError(f"the image is empty or unreadable: {abspath}")
+        raise RigError(f"not an image Blender can read (empty or corrupt): {abspath}")
     image.alpha_mode = "STRAIGHT"
     if not image.is_float:
         image.colorspace_settings.name = "sRGB"

@@ -134,3 +134,19 @@ def scene_with_speech(addon, speech_wav: Path):
     strip.frame_offset_start = 12
     strip.frame_offset_end = 10
     return scene, strip
+
+
+@pytest.fixture
+def engine_ops(addon) -> set[str]:
+    """The ops the real worker offers now (from its ready line)."""
+    import time
+
+    client = addon.runner.client()
+    if not client.alive():
+        client.start()
+    deadline = time.monotonic() + 300
+    while client.hello is None:
+        if not client.alive() or time.monotonic() > deadline:
+            pytest.fail(f"the engine did not start: {client.log_tail()}")
+        time.sleep(0.05)
+    return set(client.hello.get("ops", []))
