@@ -23,7 +23,7 @@ def draw_panel(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     box = layout.box()
     box.label(text="Talking Head", icon="USER")
     box.prop(st, "image_path")
-    box.operator("posetalk.create_rig", icon="IMAGE_PLANE" if hasattr(bpy.types, "IMAGE_PLANE") else "IMAGE_DATA")
+    box.operator("posetalk.create_rig", icon="IMAGE_DATA")
     box.prop(st, "rig")
     if head is not None:
         if scene.sequence_editor is not None:
@@ -65,7 +65,7 @@ def draw_panel(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     _hint(box, operators.why_not(context))
 
     box = layout.box()
-    box.label(text="Lip Sync", icon="MOD_SMOOTH" if False else "SPEAKER")
+    box.label(text="Lip Sync", icon="SPEAKER")
     box.prop(st, "lips_strength")
     box.operator("posetalk.generate_lipsync", icon="PLAY")
     if head is not None:

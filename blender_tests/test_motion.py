@@ -10,7 +10,7 @@ from pathlib import Path
 
 import bpy
 import pytest
-from conftest import ENGINE_PYTHON, ROOT
+from conftest import ENGINE_PYTHON, ROOT, strips_of
 
 PROMPT = "nods slowly, then looks to the left"
 
@@ -43,8 +43,12 @@ def make_rig(portrait: Path) -> bpy.types.Object:
     return bpy.context.scene.posetalk.rig
 
 
-def test_curves_follow_the_trimmed_strip(addon, scene_with_speech, portrait, tmp_path):
-    scene, strip = scene_with_speech
+@pytest.mark.parametrize("fps,fps_base", [(24, 1.0), (30, 1.001)])
+def test_curves_follow_the_trimmed_strip(addon, speech_wav, portrait, tmp_path, fps, fps_base):
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = fps, fps_base
+    strip = strips_of(scene).new_sound("speech", str(speech_wav), 1, 37)  # placed at frame 37
+    strip.frame_offset_start, strip.frame_offset_end = 12, 10  # trimmed at both ends
     head = make_rig(portrait)
     assert head.posetalk.strip == strip.name
     assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=7) == {"FINISHED"}
@@ -58,7 +62,7 @@ def test_curves_follow_the_trimmed_strip(addon, scene_with_speech, portrait, tmp
         assert all(kp.type == "GENERATED" and kp.interpolation == "BEZIER" for kp in fc.keyframe_points)
 
     # the visible window of the file (the strip's trims, in seconds), through the engine's CLI
-    fps = scene.render.fps / scene.render.fps_base
+    fps = scene.render.fps / scene.render.fps_base  # as Blender has it (fps_base is a float32)
     offset, duration = 12 / fps, (end - first) / fps
     ref = engine_pose(Path(strip.sound.filepath), tmp_path, fps, 7, offset, duration)
     n = end - first
