@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import cv2
@@ -56,6 +58,31 @@ def _write_png(path: str, frame: np.ndarray) -> None:
     code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
     if not cv2.imwrite(path, cv2.cvtColor(frame, code), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL]):
         raise EngineError(f"could not write {path}")
+
+
+def _write_chunk(chunk: np.ndarray, folder: str, first: int) -> None:
+    for i, frame in enumerate(chunk):
+        _write_png(os.path.join(folder, PATTERN % (first + i)), frame)
+
+
+def _write_frames(frames: Iterator[np.ndarray], folder: str, n: int, job: Job) -> None:
+    """Write batches of frames as PNGs, one batch on a writer thread while the next is synthesized."""
+    done = 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        try:
+            for chunk in frames:
+                if pending is not None:
+                    pending.result()
+                    job.progress(done, n, f"rendered frame {done}/{n}")
+                pending = pool.submit(_write_chunk, chunk, folder, done + 1)
+                done += len(chunk)
+            if pending is not None:
+                pending.result()
+                job.progress(done, n, f"rendered frame {done}/{n}")
+        finally:
+            if pending is not None:
+                pending.exception()  # let a running write finish before the folder is removed
 
 
 def encode_video(frames_dir: str, fps: float, out: str, audio: str | None = None) -> None:
@@ -142,14 +169,9 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     tmp = tempfile.mkdtemp(prefix=".posetalk-render-", dir=out)
     wrote_video = False
     try:
-        done = 0
         frames = renderer.render(pose, lips, channels, fps, blinks=bool(params.get("blinks", True)), seed=seed,
                                  batch=batch)  # fmt: skip
-        for chunk in frames:
-            for frame in chunk:
-                done += 1
-                _write_png(os.path.join(tmp, PATTERN % done), frame)
-            job.progress(done, n, f"rendered frame {done}/{n}")
+        _write_frames(frames, tmp, n, job)
         if video:
             job.progress(n, n, "encoding the video")
             encode_video(tmp, fps, video, audio)

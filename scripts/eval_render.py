@@ -165,7 +165,7 @@ def main() -> None:
         "head_jitter_px_mouth_moving": round(head_jitter, 3),
         "targets": {"pose_error_deg": 2.0, "mouth_corr": 0.7, "ssim": 0.95, "jitter_px": 0.3},
     }
-    out["pass"] = bool(pose_err["mean"] <= 2.0 and corr >= 0.7 and out["ssim_neutral"] >= 0.95 and jitter <= 0.3)
+    out["pass"] = bool(pose_err["mean"] <= 2.0 and corr >= 0.7 and out["ssim_neutral"] >= 0.95 and still_jitter <= 0.3)
     print(json.dumps(out, indent=1))
 
 

@@ -16,13 +16,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.interpolate import LinearNDInterpolator
-from scipy.ndimage import gaussian_filter, grey_dilation
+from scipy.ndimage import distance_transform_edt, gaussian_filter, grey_dilation
 
 from .face import Portrait
 from .landmarks import CHEEK_L, CHEEK_R, CHIN, FACE_OVAL, face_geometry
 
 NECK_WEIGHT = 0.35  # share of the head motion the neck follows
 SHOULDER_WEIGHT = 0.1  # ... and the shoulders
+DAMPING = 0.6  # fixed-point step of the flow inversion
+DEPTH_GAIN = 1.2  # mesh depth is a little flat: calibrated so re-detected yaw and pitch match (eval_render.py)
 
 
 def _ellipse_r2(xx: np.ndarray, yy: np.ndarray, c: np.ndarray, ax: float, ay: float) -> np.ndarray:
@@ -42,15 +44,15 @@ def build_maps(portrait: Portrait, max_side: int = 256) -> tuple[np.ndarray, np.
     toward = -lm[:, 2]  # mediapipe z is negative toward the camera
     z_back = float(toward[[CHEEK_L, CHEEK_R]].mean()) - 0.15 * geo.width  # rotation axis behind the cheeks
     depth_lm = toward - z_back
-    head_c = geo.center + geo.up * 0.12 * geo.height
-    ax, ay = 0.75 * geo.width, 0.72 * geo.height
-    r2 = _ellipse_r2(xx, yy, head_c, ax, ay)
-    cheek_depth = float(depth_lm[[CHEEK_L, CHEEK_R]].mean())
-    depth = cheek_depth * np.sqrt(np.clip(1.0 - r2, 0.0, 1.0))  # hair and skull: an ellipsoid cap
+    # face: the mesh's depth; outside it the nearest face depth falls off like a sphere (hair, skull, ears)
     inside = LinearNDInterpolator(lm[:, :2], depth_lm)(xx, yy)
     face = np.isfinite(inside)
-    depth[face] = inside[face]
-    depth = gaussian_filter(depth, sigma=max(0.6, 0.02 * geo.width * scale))
+    dist, (iy, ix) = distance_transform_edt(~face, return_indices=True)
+    radius = 0.45 * geo.width * scale  # in map pixels
+    depth = np.where(face, inside, inside[iy, ix] * np.sqrt(np.clip(1.0 - (dist / radius) ** 2, 0.0, 1.0)))
+    depth = gaussian_filter(np.nan_to_num(depth), sigma=max(0.8, 0.035 * geo.width * scale))
+    head_c = geo.center + geo.up * 0.12 * geo.height
+    r2 = _ellipse_r2(xx, yy, head_c, 0.75 * geo.width, 0.72 * geo.height)
 
     # rigidity: person mask with a vertical profile below the chin, the face oval always rigid
     person = np.asarray(
@@ -84,7 +86,7 @@ def _pix_to_norm(p: torch.Tensor, w: int, h: int) -> torch.Tensor:
 class CoarseWarp:
     """Pose warp of one portrait on one device."""
 
-    def __init__(self, portrait: Portrait, device: torch.device, grid: int = 128, iterations: int = 6) -> None:
+    def __init__(self, portrait: Portrait, device: torch.device, grid: int = 128, iterations: int = 8) -> None:
         self.device = device
         self.w, self.h = portrait.size
         depth, weight, pivot = build_maps(portrait)
@@ -105,7 +107,7 @@ class CoarseWarp:
             self.maps.expand(b, -1, -1, -1), _pix_to_norm(src, self.w, self.h), align_corners=False,
             padding_mode="border",
         )  # fmt: skip
-        z, wgt = dw[:, 0], dw[:, 1]
+        z, wgt = dw[:, 0] * DEPTH_GAIN, dw[:, 1]
         rad = pose[:, :3] * (math.pi / 180.0)
         cp, sp = torch.cos(rad[:, 0]).view(b, 1, 1), torch.sin(rad[:, 0]).view(b, 1, 1)
         cy, sy = torch.cos(rad[:, 1]).view(b, 1, 1), torch.sin(rad[:, 1]).view(b, 1, 1)
@@ -128,8 +130,8 @@ class CoarseWarp:
         b = pose.shape[0]
         q = self.q.expand(b, -1, -1, -1)
         src = q.clone()
-        for _ in range(self.iterations):
-            src = q - self.displacement(src, pose)
+        for _ in range(self.iterations):  # damped: converges even where the warp stretches steeply
+            src = src + DAMPING * (q - self.displacement(src, pose) - src)
         norm = _pix_to_norm(src, self.w, self.h).permute(0, 3, 1, 2)  # (B, 2, gh, gw)
         dense = F.interpolate(norm, size=(self.h, self.w), mode="bilinear", align_corners=True)
         return dense.permute(0, 2, 3, 1)

@@ -37,7 +37,7 @@ LIFT_MAX = 0.03  # upper-lip lift at mouth_open = 1
 TOOTH_H = 0.045  # visible upper-teeth band, face heights
 CAVITY = (0.16, 0.045, 0.05)
 TEETH = (0.9, 0.87, 0.8)
-TONGUE = (0.62, 0.27, 0.28)
+TONGUE = (0.74, 0.36, 0.36)
 
 
 def _smooth(x: torch.Tensor) -> torch.Tensor:
@@ -58,12 +58,16 @@ class _Crop:
     du: float
     tables: dict[str, torch.Tensor]
 
-    def lookup(self, name: str, u: torch.Tensor) -> torch.Tensor:
-        table = self.tables[name]
+    def lookup(self, names: str, u: torch.Tensor) -> list[torch.Tensor]:
+        """The curves ``names`` (space separated) at ``u``, linearly interpolated, with one shared index."""
+        keys = names.split()
+        table = torch.stack([self.tables[k] for k in keys])  # (k, TABLE)
         idx = ((u - self.u0) / self.du).clamp(0.0, TABLE - 1.0)
         i0 = idx.floor().long().clamp(max=TABLE - 2)
         frac = idx - i0
-        return table[i0] * (1.0 - frac) + table[i0 + 1] * frac
+        lo, hi = table[:, i0], table[:, i0 + 1]
+        vals = lo + (hi - lo) * frac
+        return list(vals.unbind(0))
 
     def to_pixels(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         o, eu, ev = self.frame.origin, self.frame.eu, self.frame.ev
@@ -190,7 +194,7 @@ class Refiner:
     def _blink(self, images: torch.Tensor, crop: _Crop, blink: torch.Tensor) -> None:
         b = blink.view(-1, 1, 1)
         u, v = crop.u.unsqueeze(0), crop.v.unsqueeze(0)
-        up, gap, inside = crop.lookup("up", u), crop.lookup("gap", u), crop.lookup("inside", u)
+        up, gap, inside = crop.lookup("up gap inside", u)
         band = crop.tables["band"]
         lid = up + 0.97 * b * gap  # where the upper lid edge is now
         top = up - band
@@ -210,19 +214,21 @@ class Refiner:
         bsz = mouth.shape[0]
         m_open, m_wide, m_round, m_closed = (mouth[:, i].clamp(0.0, 1.0).view(bsz, 1, 1) for i in range(4))
         c = m_closed
-        jaw = OPEN_MAX * fh * m_open * (1.0 - c)
+        jaw = OPEN_MAX * fh * m_open * (1.0 - c) * (1.0 + 0.25 * m_round)
         lift = LIFT_MAX * fh * m_open * (1.0 - c)
-        kw = 0.16 * m_wide - 0.22 * m_round  # relative spread of the corners
+        kw = 0.16 * m_wide - 0.45 * m_round  # relative spread of the corners
         u_o, v_o = crop.u.unsqueeze(0), crop.v.unsqueeze(0)
 
         # corners: horizontal spread (fixed point, it is a gentle map)
-        u = u_o.expand(bsz, -1, -1)
-        seam_o = crop.lookup("seam", u_o)
-        vw = (1.0 - (v_o - seam_o).abs() / (4.0 * m["band"])).clamp(min=0.0)
-        for _ in range(3):
-            u = u_o - kw * u * (1.0 - (u / (2.0 * m["hw"])) ** 2).clamp(min=0.0) ** 2 * vw
-        seam, gap = crop.lookup("seam", u), crop.lookup("gap", u)
-        lens, broad = crop.lookup("lens", u), crop.lookup("broad", u)
+        if bool((kw != 0).any()):
+            u = u_o.expand(bsz, -1, -1)
+            (seam_o,) = crop.lookup("seam", u_o)
+            vw = (1.0 - (v_o - seam_o).abs() / (4.0 * m["band"])).clamp(min=0.0)
+            for _ in range(3):
+                u = u_o - kw * u * (1.0 - (u / (2.0 * m["hw"])) ** 2).clamp(min=0.0) ** 2 * vw
+        else:  # no spread: the crop's own pixels, shared by the batch
+            u = u_o
+        seam, gap, lens, broad, teeth = crop.lookup("seam gap lens broad teeth", u)
         round_lens = lens ** (1.0 - 0.5 * m_round)  # pursed lips open rounder
         vv_o = v_o - seam
 
@@ -263,12 +269,12 @@ class Refiner:
             ),
         )
         patch = _sample(images, crop.to_pixels(u, vv + seam))
-        patch = self._interior(patch, u, vv_o, top, bottom, gap * (1.0 - c), crop)
+        patch = self._interior(patch, u, vv_o, top, bottom, gap * (1.0 - c), teeth)
         self._paste(images, crop, patch)
 
     def _interior(
         self, patch: torch.Tensor, u: torch.Tensor, vv: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor,
-        shown: torch.Tensor, crop: _Crop,
+        shown: torch.Tensor, teeth_u: torch.Tensor,
     ) -> torch.Tensor:  # fmt: skip
         """Paint the mouth interior into the part between the parted lips."""
         dev = patch.device
@@ -282,7 +288,6 @@ class Refiner:
         cavity = torch.tensor(CAVITY, device=dev).view(1, 3, 1, 1) * lum
         depth_shade = (0.55 + 0.45 * (2 * t - 1).abs() ** 2) * (1.0 - 0.35 * across.abs())
         color = cavity * depth_shade.unsqueeze(1)
-        teeth_u = crop.lookup("teeth", u)
         tooth_px = TOOTH_H * self.fh
         band = torch.minimum(0.45 * height, torch.full_like(height, tooth_px))
         band = band * (1.0 - shown / tooth_px).clamp(0.0, 1.0)  # the portrait may already show the teeth
@@ -293,13 +298,17 @@ class Refiner:
             1
         )
         color = color * (1 - upper) + teeth_c * teeth_shade * upper
-        # tongue low in the cavity, lower teeth edge just above the lower lip
+        # tongue: a rounded hump low in the cavity; the lower teeth's edge just above the lower lip
+        tongue_top = 0.55 + 0.3 * across**2
+        tongue = _smooth((t - tongue_top) / 0.12) * _smooth((0.85 - across.abs()) / 0.25) * 0.85 * (height > 4)
         tongue_c = torch.tensor(TONGUE, device=dev).view(1, 3, 1, 1) * lum
-        tongue = (_smooth((t - 0.55) / 0.3) * _smooth((0.75 - across.abs()) / 0.3) * 0.75 * (height > 4)).unsqueeze(1)
-        color = color * (1 - tongue) + tongue_c * (0.7 + 0.3 * t.unsqueeze(1)) * tongue
+        tongue_shade = (0.6 + 0.4 * _smooth((t - tongue_top) / 0.35)).unsqueeze(1)
+        tongue = tongue.unsqueeze(1)
+        color = color * (1 - tongue) + tongue_c * tongue_shade * tongue
+        full_band = torch.minimum(0.45 * height, torch.full_like(height, tooth_px))
         d_bot = bottom - vv
-        lower = (_smooth((0.3 * band - d_bot) / 1.2) * teeth_u * 0.5 * (height > 6)).unsqueeze(1)
-        color = color * (1 - lower) + teeth_c * 0.75 * lower
+        lower = (_smooth((0.3 * full_band - d_bot) / 1.0) * teeth_u * 0.55 * (height > 6)).unsqueeze(1)
+        color = color * (1 - lower) + teeth_c * 0.8 * lower
         rgb = patch[:, :3] * (1 - alpha) + color * alpha
         if patch.shape[1] == 4:
             return torch.cat([rgb, torch.maximum(patch[:, 3:], alpha)], dim=1)
