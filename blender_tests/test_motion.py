@@ -219,3 +219,24 @@ def test_cancel_ends_the_job_and_the_worker_survives(addon, speech_wav):
         import os
 
         os.kill(pid, 0)
+
+
+def test_an_existing_action_is_reused_and_its_keys_are_pins(addon, scene_with_speech, portrait):
+    scene, strip = scene_with_speech
+    head = make_rig(portrait)
+    frame = strip.frame_final_start + 30
+    head.rotation_euler.z = math.radians(-6.0)
+    assert head.keyframe_insert("rotation_euler", index=2, frame=frame)  # keyed the usual way (I key)
+    action = head.animation_data.action
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=3) == {"FINISHED"}
+    assert head.animation_data.action == action and len(bpy.data.actions) == 1
+    roll = addon.curves.find_fcurves(head).find("rotation_euler", index=2)
+    (pin,) = [k for k in roll.keyframe_points if k.type != "GENERATED"]
+    assert pin.co.x == frame and math.degrees(roll.evaluate(frame)) == pytest.approx(-6.0, abs=0.05)
+    assert len(roll.keyframe_points) > 2
+
+
+def test_progress_reaches_the_panel_state(addon, speech_wav):
+    params = {"audio": str(speech_wav), "prompt": PROMPT, "fps": 25.0, "seed": 0}
+    job = addon.runner.wait(addon.runner.start("pose", params, "Generate Motion"))
+    assert job.state == "done" and job.total > 0 and job.done == job.total and job.fraction == 1.0
