@@ -1,0 +1,69 @@
+"""Conditions of the latent denoiser: "then" segments of the prompt, audio pooled to the latent rate, progress.
+
+A prompt such as "nods slowly, then looks to the left" is split into time segments
+(the same sequencing words as engine.styles); each latent token is conditioned on the
+embedding of the whole prompt plus that of the segment it falls in (equal time
+segments over the clip, soft borders), and on its relative position in the clip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..styles import _SPLIT, _segment_action, check_prompt
+
+MAX_SEGMENTS = 3
+DOWN = 4  # pose frames per latent token
+
+
+def segment_texts(prompt: str) -> list[str]:
+    """The prompt's pieces between sequencing words (1..MAX_SEGMENTS); short modifier pieces join the previous."""
+    text = check_prompt(prompt)
+    pieces = [p.strip(" ,") for p in _SPLIT.split(text)]
+    out: list[str] = []
+    for piece in pieces:
+        if not piece:
+            continue
+        if out and len(piece.split()) <= 2 and _segment_action(piece.lower()) == "none":
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    if not out:
+        out = [text]
+    if len(out) > MAX_SEGMENTS:
+        out = out[: MAX_SEGMENTS - 1] + [" ".join(out[MAX_SEGMENTS - 1 :])]
+    return out
+
+
+def segment_weights(positions: np.ndarray, total: float, count: int) -> np.ndarray:
+    """(len(positions), MAX_SEGMENTS) soft membership of frame positions in ``count`` equal segments of ``total``."""
+    w = np.zeros((len(positions), MAX_SEGMENTS), np.float32)
+    if count <= 1:
+        w[:, 0] = 1.0
+        return w
+    bounds = np.linspace(0.0, total, count + 1)
+    ramp = max(1.0, 0.0175 * 25 * 4)  # about the teacher's 0.35 s ramp, in frames
+    t = positions.astype(np.float64)
+    for k in range(count):
+        rise = 1.0 if k == 0 else 0.5 + 0.5 * np.tanh((t - bounds[k]) / (0.5 * ramp))
+        fall = 1.0 if k == count - 1 else 0.5 - 0.5 * np.tanh((t - bounds[k + 1]) / (0.5 * ramp))
+        w[:, k] = rise * fall
+    return w / np.maximum(w.sum(axis=1, keepdims=True), 1e-9)
+
+
+def pool_audio(matrix: np.ndarray, n_tokens: int) -> np.ndarray:
+    """(n_frames, F) → (n_tokens, DOWN * F): the frames of each latent token side by side (zero padded)."""
+    f = matrix.shape[1]
+    padded = np.zeros((n_tokens * DOWN, f), np.float32)
+    m = min(len(matrix), n_tokens * DOWN)
+    padded[:m] = matrix[:m]
+    return padded.reshape(n_tokens, DOWN * f)
+
+
+def token_conditions(n_frames: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per latent token of a clip of ``n_frames``: segment weights (T, MAX_SEGMENTS) and progress (T,) in 0..1."""
+    n_tokens = -(-n_frames // DOWN)
+    centres = np.arange(n_tokens) * DOWN + DOWN / 2.0
+    weights = segment_weights(centres, float(n_frames), count)
+    progress = np.clip(centres / max(1.0, float(n_frames)), 0.0, 1.0).astype(np.float32)
+    return weights, progress

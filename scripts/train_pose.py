@@ -1,0 +1,248 @@
+"""Train the Pose Latent Diffusion model on the motion corpus (CPU works; CUDA if present).
+
+    .venv/bin/python scripts/build_corpus.py --seed 0            # data/corpus.npz
+    .venv/bin/python scripts/train_pose.py --seed 0              # engine/weights/pld.safetensors
+
+Stage 1 trains the pose VAE on random pose windows; stage 2 encodes every motion and
+trains the latent denoiser on random windows with a random caption of the motion,
+text dropout (classifier-free guidance) and random inpainting masks. Clips of 5 % of the
+audio (with all their captions) are held out for validation. Losses are logged as JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from engine.pose.conditioning import DOWN, MAX_SEGMENTS, pool_audio, token_conditions  # noqa: E402
+from engine.pose.pipeline import WINDOW, PLDModel, edge_seconds  # noqa: E402
+from engine.pose.schedule import add_noise, sample_times  # noqa: E402
+from engine.pose.weights import DEFAULT_PATH, git_commit  # noqa: E402
+
+
+class Corpus:
+    """The corpus npz as per-motion latents/audio and per-caption text conditions."""
+
+    def __init__(self, path: str, val_fraction: float, seed: int) -> None:
+        d = np.load(path)
+        self.meta = json.loads(str(d["meta"]))
+        feats, offs = d["features"].astype(np.float32), d["clip_offsets"]
+        self.clip_feats = [feats[offs[i] : offs[i + 1]] for i in range(len(offs) - 1)]
+        poses, poffs = d["poses"], d["pose_offsets"]
+        self.poses = [poses[poffs[i] : poffs[i + 1]] for i in range(len(poffs) - 1)]
+        self.pose_clip = d["pose_clip"]
+        self.cap_pose = d["caption_pose"]
+        emb = d["text_embeddings"].astype(np.float32)
+        self.cap_text = emb[d["caption_text_index"]]
+        seg = d["caption_segments"]
+        self.cap_count = (seg >= 0).sum(axis=1)
+        self.cap_segs = np.where((seg >= 0)[..., None], emb[np.maximum(seg, 0)], 0.0).astype(np.float32)
+        rng = np.random.default_rng(seed)
+        n_clips = len(self.clip_feats)
+        val_clips = set(rng.choice(n_clips, max(1, int(n_clips * val_fraction)), replace=False).tolist())
+        is_val = np.array([self.pose_clip[p] in val_clips for p in self.cap_pose])
+        self.train_caps, self.val_caps = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+        self.train_poses = sorted({int(self.cap_pose[c]) for c in self.train_caps})
+        self.latents: list[np.ndarray] = []
+        self.audio_tokens = [pool_audio(f, -(-len(f) // DOWN)) for f in self.clip_feats]
+
+
+def pose_windows(corpus: Corpus, idx: list[int], length: int, rng: np.random.Generator) -> torch.Tensor:
+    out = np.zeros((len(idx), length, 6), np.float32)
+    for i, p in enumerate(idx):
+        pose = corpus.poses[p]
+        s = int(rng.integers(0, max(1, len(pose) - length + 1)))
+        w = pose[s : s + length]
+        out[i, : len(w)] = w
+        out[i, len(w) :] = w[-1]
+    return torch.from_numpy(out)
+
+
+def train_vae(model: PLDModel, corpus: Corpus, steps: int, rng: np.random.Generator, log) -> None:
+    vae = model.vae.train()
+    opt = torch.optim.AdamW(vae.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1)
+    for step in range(steps):
+        batch = pose_windows(corpus, rng.choice(corpus.train_poses, 32).tolist(), 64, rng)
+        loss, parts = vae.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(
+                {
+                    "stage": "vae",
+                    "step": step,
+                    "loss": round(loss.item(), 5),
+                    **{k: round(v, 5) for k, v in parts.items()},
+                }
+            )
+    vae.eval()
+
+
+@torch.no_grad()
+def encode_corpus(model: PLDModel, corpus: Corpus) -> dict[str, float]:
+    """Latent means of every motion; sets the VAE's diffusion normalization; returns reconstruction error (deg)."""
+    mus, errs = [], []
+    for pose in corpus.poses:
+        n = -(-len(pose) // DOWN) * DOWN
+        padded = np.concatenate([pose, np.repeat(pose[-1:], n - len(pose), axis=0)])
+        mu, _ = model.vae.encode(torch.from_numpy(padded)[None])
+        mus.append(mu[0])
+        rec = model.vae.decode(mu)[0, : len(pose)].numpy()
+        errs.append(np.abs(rec[:, :3] - pose[:, :3]).mean())
+    allz = torch.cat(mus)
+    model.vae.z_shift.copy_(allz.mean(0))
+    model.vae.z_scale.copy_(allz.std(0).clamp(min=1e-3))
+    corpus.latents = [model.vae.to_diffusion(m).numpy() for m in mus]
+    return {"vae_rec_mae_deg": float(np.mean(errs))}
+
+
+def denoiser_batch(corpus: Corpus, caps: np.ndarray, tokens: int, rng: np.random.Generator, text_drop: float):
+    b = len(caps)
+    z = np.zeros((b, tokens, corpus.latents[0].shape[1]), np.float32)
+    audio = np.zeros((b, tokens, corpus.audio_tokens[0].shape[1]), np.float32)
+    segs = corpus.cap_segs[caps].copy()
+    weights = np.zeros((b, tokens, MAX_SEGMENTS), np.float32)
+    edges = np.zeros((b, tokens, 2), np.float32)
+    text = corpus.cap_text[caps].copy()
+    mask = np.zeros((b, tokens, 1), np.float32)
+    for i, c in enumerate(caps):
+        p = corpus.cap_pose[c]
+        lat = corpus.latents[p]
+        n_frames = len(corpus.poses[p])
+        s = int(rng.integers(0, max(1, len(lat) - tokens + 1)))
+        e = min(len(lat), s + tokens)
+        z[i, : e - s] = lat[s:e]
+        audio[i, : e - s] = corpus.audio_tokens[corpus.pose_clip[p]][s:e]
+        weights[i, : e - s] = token_conditions(n_frames, int(corpus.cap_count[c]))[0][s:e]
+        edges[i, : e - s] = edge_seconds(n_frames)[s:e]
+        r = rng.random()
+        if r < 0.4:  # continuation of a previous window
+            mask[i, : int(rng.integers(2, 12))] = 1.0
+        elif r < 0.5:  # scattered known tokens
+            mask[i, rng.random(tokens) < 0.15] = 1.0
+        if rng.random() < text_drop:
+            text[i] = 0.0
+            segs[i] = 0.0
+    t = lambda a: torch.from_numpy(a)  # noqa: E731
+    return t(z), t(audio), t(text), t(segs), t(weights), t(edges), t(mask)
+
+
+def denoiser_loss(model: PLDModel, batch, gen: torch.Generator | None = None) -> torch.Tensor:
+    z, audio, text, segs, weights, edges, mask = batch
+    times = sample_times(len(z), gen)
+    eps = torch.randn(z.shape, generator=gen)
+    x_t, v = add_noise(z, eps, times)
+    pred = model.denoiser(x_t, times, z, mask, audio, text, segs, weights, edges)
+    w = 1.0 - mask
+    return ((pred - v) ** 2 * w).sum() / (w.sum() * z.shape[-1]).clamp(min=1.0)
+
+
+def train_denoiser(model: PLDModel, corpus: Corpus, steps: int, rng: np.random.Generator, log, batch: int) -> None:
+    den = model.denoiser.train()
+    opt = torch.optim.AdamW(den.parameters(), lr=6e-4, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=6e-4, total_steps=steps, pct_start=0.05)
+    val_rng = np.random.default_rng(1234)
+    val_caps = val_rng.choice(corpus.val_caps, min(256, len(corpus.val_caps)), replace=False)
+    val_batch = denoiser_batch(corpus, val_caps, WINDOW, val_rng, 0.0)
+    ema = None
+    t0 = time.time()
+    for step in range(steps):
+        tokens = WINDOW if rng.random() < 0.8 else int(rng.integers(8, WINDOW))
+        caps = rng.choice(corpus.train_caps, batch)
+        loss = denoiser_loss(model, denoiser_batch(corpus, caps, tokens, rng, 0.15))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if step % 250 == 0 or step == steps - 1:
+            den.eval()
+            with torch.no_grad():
+                val = denoiser_loss(model, val_batch, torch.Generator().manual_seed(0)).item()
+            den.train()
+            log(
+                {
+                    "stage": "denoiser",
+                    "step": step,
+                    "loss": round(ema, 5),
+                    "val_loss": round(val, 5),
+                    "seconds": round(time.time() - t0, 1),
+                }
+            )
+    den.eval()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "corpus.npz"))
+    ap.add_argument("--out", default=DEFAULT_PATH)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vae-steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=8000, help="denoiser steps")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--config", default="{}", help="JSON overrides of the model config (tiny runs in tests)")
+    ap.add_argument("--log", default=None, help="also append the JSON log lines to this file")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    t0 = time.time()
+
+    def log(row: dict) -> None:
+        line = json.dumps(row)
+        print(line, flush=True)
+        if args.log:
+            with open(args.log, "a") as fh:
+                fh.write(line + "\n")
+
+    corpus = Corpus(args.corpus, 0.05, args.seed)
+    log(
+        {
+            "stage": "corpus",
+            "motions": len(corpus.poses),
+            "train_captions": len(corpus.train_caps),
+            "val_captions": len(corpus.val_caps),
+            "corpus_seed": corpus.meta["seed"],
+        }
+    )
+    model = PLDModel(json.loads(args.config))
+    log(
+        {
+            "stage": "model",
+            "vae_params": sum(p.numel() for p in model.vae.parameters()),
+            "denoiser_params": sum(p.numel() for p in model.denoiser.parameters()),
+        }
+    )
+    train_vae(model, corpus, args.vae_steps, rng, log)
+    log({"stage": "encode", **encode_corpus(model, corpus), "seconds": round(time.time() - t0, 1)})
+    train_denoiser(model, corpus, args.steps, rng, log, args.batch)
+    meta = {
+        "corpus_seed": corpus.meta["seed"],
+        "train_seed": args.seed,
+        "vae_steps": args.vae_steps,
+        "denoiser_steps": args.steps,
+        "git_commit": git_commit(ROOT),
+        "max_segments": MAX_SEGMENTS,
+        "train_seconds": round(time.time() - t0, 1),
+    }
+    model.save(args.out, meta)
+    log({"stage": "done", "out": args.out, "bytes": os.path.getsize(args.out), **meta})
+
+
+if __name__ == "__main__":
+    main()
