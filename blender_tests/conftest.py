@@ -8,32 +8,19 @@ installed extension, survive it) and Blender's user folders live in a temporary 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-USER_RESOURCES = Path(tempfile.mkdtemp(prefix="posetalk-blender-user-"))
-os.environ["BLENDER_USER_RESOURCES"] = str(USER_RESOURCES)  # before bpy is imported
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# the engine runs from the project's venv, whatever Python runs bpy (the 4.5 venv has no torch)
-ENGINE_PYTHON = os.environ.get("POSETALK_ENGINE_PYTHON") or str(ROOT / ".venv" / "bin" / "python")
-
-import bpy  # noqa: E402
+# bt_env first: it points Blender's user folders at a temporary folder before bpy loads
+from bt_env import ENGINE_PYTHON, ROOT, USER_RESOURCES, bpy, strips_of  # noqa: F401
 
 MODULE = "bl_ext.user_default.posetalk"
 SENTENCE = "The quick brown fox jumps over the lazy dog. Then it stops, looks around, and runs far away."
-
-
-def strips_of(scene: bpy.types.Scene):
-    sed = scene.sequence_editor_create()
-    return sed.strips if hasattr(sed, "strips") else sed.sequences
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def read_manifest(path: Path) -> dict:
     with open(path, "rb") as fh:
         manifest = tomllib.load(fh)
-    for key in ("schema_version", "id", "version", "name", "tagline", "maintainer", "type", "blender_version_min", "license"):
+    for key in (
+        "schema_version",
+        "id",
+        "version",
+        "name",
+        "tagline",
+        "maintainer",
+        "type",
+        "blender_version_min",
+        "license",
+    ):
         if key not in manifest:
             raise SystemExit(f"error: {path} lacks {key!r}")
     perms = manifest.get("permissions", {})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import bpy
 import pytest
-from conftest import ENGINE_PYTHON, ROOT, strips_of
+from bt_env import ENGINE_PYTHON, ROOT, strips_of
 
 PROMPT = "nods slowly, then looks to the left"
 

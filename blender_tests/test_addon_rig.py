@@ -8,7 +8,7 @@ from pathlib import Path
 import bpy
 import pytest
 from bpy_extras.object_utils import world_to_camera_view
-from conftest import strips_of
+from bt_env import strips_of
 from mathutils import Vector
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import bpy
 import pytest
-from conftest import ENGINE_PYTHON, ROOT, USER_RESOURCES
+from bt_env import ENGINE_PYTHON, ROOT, USER_RESOURCES
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,0 +1,24 @@
+"""Shared set-up of the add-on tests (a uniquely named module, so ``tests/`` and ``blender_tests/`` can be
+collected in one pytest run): Blender's user folders in a temporary folder, set before bpy is imported, and
+the engine's Python."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+USER_RESOURCES = Path(tempfile.mkdtemp(prefix="posetalk-blender-user-"))
+os.environ["BLENDER_USER_RESOURCES"] = str(USER_RESOURCES)  # before bpy is imported
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# the engine runs from the project's venv, whatever Python runs bpy (the 4.5 venv has no torch)
+ENGINE_PYTHON = os.environ.get("POSETALK_ENGINE_PYTHON") or str(ROOT / ".venv" / "bin" / "python")
+
+import bpy  # noqa: E402
+
+
+def strips_of(scene: bpy.types.Scene):
+    """The scene's top-level strips: ``strips`` in Blender 5.0, ``sequences`` in 4.x."""
+    sed = scene.sequence_editor_create()
+    return sed.strips if hasattr(sed, "strips") else sed.sequences
