@@ -42,7 +42,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--image", default=str(ROOT / "examples" / "portrait.png"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "contact_sheet.png"))
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=240)
     ap.add_argument("--crop", action="store_true", help="zoom on the face")
     args = ap.parse_args()
     r = Renderer(args.image, size=args.size, device="cpu")

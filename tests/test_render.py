@@ -305,3 +305,22 @@ def test_animate_op(tmp_path: Path, speech_wav: Path) -> None:
                            check=True)  # fmt: skip
     assert int(probe.stdout.strip()) == res["n_frames"]
     assert [p.name for p in tmp_path.iterdir()] == ["talk.mp4"]
+
+
+def test_cli_render_and_no_face(tmp_path: Path, run_engine) -> None:
+    pose, lips = _docs(6)
+    (tmp_path / "pose.json").write_text(json.dumps(pose))
+    (tmp_path / "lips.json").write_text(json.dumps(lips))
+    args = ["render", "--image", str(PORTRAIT), "--pose", str(tmp_path / "pose.json"), "--lips",
+            str(tmp_path / "lips.json"), "--size", "128", "--out", str(tmp_path / "frames"), "--device", "cpu"]  # fmt: skip
+    proc = run_engine(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert len(list((tmp_path / "frames").glob("frame_*.png"))) == 6
+    grey = tmp_path / "grey.png"
+    Image.new("RGB", (200, 200), (128, 128, 128)).save(grey)
+    args[2] = str(grey)
+    args[-3] = str(tmp_path / "frames2")
+    proc = run_engine(*args)
+    assert proc.returncode == 2
+    assert "no face found in grey.png" in proc.stderr
+    assert not (tmp_path / "frames2").exists()

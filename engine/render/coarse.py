@@ -86,7 +86,7 @@ def _pix_to_norm(p: torch.Tensor, w: int, h: int) -> torch.Tensor:
 class CoarseWarp:
     """Pose warp of one portrait on one device."""
 
-    def __init__(self, portrait: Portrait, device: torch.device, grid: int = 128, iterations: int = 8) -> None:
+    def __init__(self, portrait: Portrait, device: torch.device, grid: int = 96, iterations: int = 6) -> None:
         self.device = device
         self.w, self.h = portrait.size
         depth, weight, pivot = build_maps(portrait)
