@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 from pathlib import Path
 
@@ -216,8 +217,6 @@ def test_cancel_ends_the_job_and_the_worker_survives(addon, speech_wav):
     assert bpy.ops.posetalk.stop_engine() == {"FINISHED"}
     assert not runner.engine_running()
     with pytest.raises(ProcessLookupError):
-        import os
-
         os.kill(pid, 0)
 
 
@@ -240,3 +239,19 @@ def test_progress_reaches_the_panel_state(addon, speech_wav):
     params = {"audio": str(speech_wav), "prompt": PROMPT, "fps": 25.0, "seed": 0}
     job = addon.runner.wait(addon.runner.start("pose", params, "Generate Motion"))
     assert job.state == "done" and job.total > 0 and job.done == job.total and job.fraction == 1.0
+
+
+def test_engine_killed_mid_job_is_reported_and_replaced(addon, speech_wav, tmp_path):
+    import signal
+
+    runner = addon.runner
+    params = {"audio": str(speech_wav), "prompt": PROMPT, "fps": 25.0, "seed": 0}
+    runner.wait(runner.start("pose", params, "warm-up"))
+    long_wav = tmp_path / "long.wav"  # a minute of speech: the job is surely running when the engine dies
+    subprocess.run(["sox", str(speech_wav), str(long_wav), "repeat", "9"], check=True)
+    job = runner.start("pose", {**params, "audio": str(long_wav)}, "test")
+    os.kill(runner._client.pid, signal.SIGKILL)
+    runner.wait(job)
+    assert job.state == "error" and "exit code -9" in job.error
+    again = runner.wait(runner.start("pose", params, "test"))  # a fresh engine takes over
+    assert again.state == "done"

@@ -33,6 +33,7 @@ def main() -> int:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--long", type=float, default=60.0)
+    parser.add_argument("--backend", default="auto", help="pose backend (auto: the engine's default)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="posetalk-keys-"))
     os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
@@ -61,7 +62,7 @@ def main() -> int:
         for seed in range(args.seeds):
             scene, strip, head = scene_with(args.audio)
             t0 = time.perf_counter()
-            bpy.ops.posetalk.generate_motion(prompt=prompt, seed=seed)
+            bpy.ops.posetalk.generate_motion(prompt=prompt, seed=seed, backend=args.backend)
             wall = time.perf_counter() - t0
             seconds = strip.frame_final_duration / args.fps
             fcs = pkg.curves.find_fcurves(head)
@@ -73,6 +74,7 @@ def main() -> int:
                          "max_dev_deg": round(head.posetalk.max_deviation, 3), "seconds": round(wall, 2)})  # fmt: skip
     out = {
         "fps": args.fps,
+        "backend": args.backend,
         "audio": args.audio,
         "runs": rows,
         "worst_channel_keys_per_s": max(r["max_keys_per_s"] for r in rows),
@@ -86,7 +88,7 @@ def main() -> int:
         subprocess.run(["sox", args.audio, str(long_wav), "repeat", str(reps), "trim", "0", str(args.long)], check=True)
         scene, strip, head = scene_with(str(long_wav))
         t0 = time.perf_counter()
-        bpy.ops.posetalk.generate_motion(prompt="nods while talking", seed=0)
+        bpy.ops.posetalk.generate_motion(prompt="nods while talking", seed=0, backend=args.backend)
         out["long"] = {"seconds_audio": args.long, "generate_wall_s": round(time.perf_counter() - t0, 2),
                        "mean_keys_per_s": round(head.posetalk.keys_per_second, 2),
                        "max_dev_deg": round(head.posetalk.max_deviation, 3)}  # fmt: skip
