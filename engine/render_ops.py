@@ -67,19 +67,25 @@ def _write_chunk(chunk: np.ndarray, folder: str, first: int) -> None:
 
 def _write_frames(frames: Iterator[np.ndarray], folder: str, n: int, job: Job) -> None:
     """Write batches of frames as PNGs, one batch on a writer thread while the next is synthesized."""
-    done = 0
+    done = written = 0
+
+    def report() -> None:
+        nonlocal written
+        pending.result()
+        for k in range(written + 1, done + 1):
+            job.progress(k, n, f"rendered frame {k}/{n}")
+        written = done
+
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         try:
             for chunk in frames:
                 if pending is not None:
-                    pending.result()
-                    job.progress(done, n, f"rendered frame {done}/{n}")
+                    report()
                 pending = pool.submit(_write_chunk, chunk, folder, done + 1)
                 done += len(chunk)
             if pending is not None:
-                pending.result()
-                job.progress(done, n, f"rendered frame {done}/{n}")
+                report()
         finally:
             if pending is not None:
                 pending.exception()  # let a running write finish before the folder is removed

@@ -324,3 +324,15 @@ def test_cli_render_and_no_face(tmp_path: Path, run_engine) -> None:
     assert proc.returncode == 2
     assert "no face found in grey.png" in proc.stderr
     assert not (tmp_path / "frames2").exists()
+
+
+def test_portrait_with_turned_head(tmp_path: Path, mesh) -> None:
+    """A portrait whose face is already turned ~22° still gets a face mesh and renders turning back."""
+    turned = Renderer(str(PORTRAIT), size=512, device="cpu")
+    frame = render_one(turned, [0, 22, 0, 0, 0, 1])
+    path = tmp_path / "turned.png"
+    Image.fromarray(frame).save(path)
+    r = Renderer(str(path), size=256, device="cpu")
+    base = detect(mesh, render_one(r))
+    back = detect(mesh, render_one(r, [0, -15, 0, 0, 0, 1], mouth=(0.5, 0, 0, 0)))
+    assert back[1, 0] < base[1, 0] - 3
