@@ -171,9 +171,10 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     parent = os.path.dirname(out)
     if not os.path.isdir(parent):
         raise BadInput(f"output folder's parent does not exist: {parent}")
+    created = not os.path.isdir(out)
     os.makedirs(out, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".posetalk-render-", dir=out)
-    wrote_video = False
+    wrote_video = finished = False
     try:
         frames = renderer.render(pose, lips, channels, fps, blinks=bool(params.get("blinks", True)), seed=seed,
                                  batch=batch)  # fmt: skip
@@ -187,12 +188,14 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
             os.unlink(old)
         for i in range(1, n + 1):
             os.replace(os.path.join(tmp, PATTERN % i), os.path.join(out, PATTERN % i))
-    except BaseException:
-        if wrote_video and os.path.exists(video):
-            os.unlink(video)
-        raise
+        finished = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not finished:  # failed or cancelled: leave nothing behind
+            if wrote_video and os.path.exists(video):
+                os.unlink(video)
+            if created and not os.listdir(out):
+                os.rmdir(out)
     return {
         "frames_dir": out,
         "pattern": PATTERN,

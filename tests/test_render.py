@@ -280,7 +280,16 @@ def test_render_op_cancel_leaves_nothing(tmp_path: Path) -> None:
         run_op("render", {"image": str(PORTRAIT), "pose": pose, "size": 128, "out": str(out), "video": str(video),
                           "batch": 4, "device": "cpu"}, job)  # fmt: skip
     assert not video.exists()
-    assert list(out.iterdir()) == []
+    assert not out.exists()
+    # into an existing folder with an earlier render: the earlier frames stay as they were
+    out.mkdir()
+    (out / "frame_00001.png").write_bytes(b"earlier")
+    job = Job("c2", progress)
+    with pytest.raises(Cancelled):
+        run_op("render", {"image": str(PORTRAIT), "pose": pose, "size": 128, "out": str(out), "batch": 4,
+                          "device": "cpu"}, job)  # fmt: skip
+    assert [p.name for p in out.iterdir()] == ["frame_00001.png"]
+    assert (out / "frame_00001.png").read_bytes() == b"earlier"
 
 
 def test_render_op_bad_params(tmp_path: Path) -> None:
