@@ -159,9 +159,13 @@ def _extrema(values: Sequence[float], tol: float) -> list[int]:
     return sorted(set(out))
 
 
-def _fit_handles(fc: bpy.types.FCurve, first_frame: int, values: Sequence[float]) -> None:
+def _fit_handles(
+    fc: bpy.types.FCurve, first_frame: int, values: Sequence[float], bounds: tuple[float, float] | None = None
+) -> None:
     """Give every generated key the dense curve's slope (aligned handles a third of the way to its
-    neighbours): a cubic Hermite fit, far closer than automatic handles for the same keys."""
+    neighbours): a cubic Hermite fit, far closer than automatic handles for the same keys. With ``bounds``
+    the slopes are flattened so that every handle stays inside them; a Bezier curve stays inside the hull of
+    its keys and handles, so the curve never leaves the channel's range (a mouth never opens below 0)."""
     n = len(values)
     points = fc.keyframe_points
     xs = [kp.co.x for kp in points]
@@ -177,6 +181,13 @@ def _fit_handles(fc: bpy.types.FCurve, first_frame: int, values: Sequence[float]
             slope = 0.0
         left = (xs[k] - xs[k - 1]) / 3.0 if k > 0 else 1.0
         right = (xs[k + 1] - xs[k]) / 3.0 if k + 1 < len(xs) else 1.0
+        if bounds is not None and slope:
+            lo, hi = bounds
+            y = kp.co.y
+            room = (hi - y) if slope > 0 else (y - lo)  # the right handle rises with the slope ...
+            room_left = (y - lo) if slope > 0 else (hi - y)  # ... the left one falls
+            limit = min(room / right, room_left / left) if right > 0 and left > 0 else 0.0
+            slope = math.copysign(min(abs(slope), max(0.0, limit)), slope)
         kp.handle_left_type = kp.handle_right_type = "ALIGNED"
         kp.handle_left = (kp.co.x - left, kp.co.y - slope * left)
         kp.handle_right = (kp.co.x + right, kp.co.y + slope * right)
@@ -190,6 +201,7 @@ def write_sparse(
     keep_keys: bool = True,
     clear_all: bool = True,
     fit: bool = True,
+    bounds: tuple[float, float] | None = None,
 ) -> tuple[int, float]:
     """Replace the generated keys of ``fc`` by sparse keys following ``values`` (one per frame from
     ``first_frame``); returns (keys in the range, max deviation from the dense values).
@@ -217,7 +229,7 @@ def write_sparse(
     while True:
         fc.update()
         if fit:
-            _fit_handles(fc, first_frame, values)
+            _fit_handles(fc, first_frame, values, bounds)
         devs = [abs(fc.evaluate(f) - v) for f, v in zip(frames, values)]
         key_frames = sorted(k for k in keyed if first_frame <= k <= last_frame)
         added = False
@@ -232,13 +244,19 @@ def write_sparse(
                 added = True
         if not added:
             break
-    devs = _prune(fc, first_frame, values, tol, fit, devs)
+    devs = _prune(fc, first_frame, values, tol, fit, devs, bounds)
     count = sum(1 for kp in points if first_frame - 0.5 <= kp.co.x <= last_frame + 0.5)
     return count, max(devs) if devs else 0.0
 
 
 def _prune(
-    fc: bpy.types.FCurve, first_frame: int, values: Sequence[float], tol: float, fit: bool, devs: list[float]
+    fc: bpy.types.FCurve,
+    first_frame: int,
+    values: Sequence[float],
+    tol: float,
+    fit: bool,
+    devs: list[float],
+    bounds: tuple[float, float] | None = None,
 ) -> list[float]:
     """Drop generated keys the curve can do without (deviation stays within ``tol``); returns the deviations."""
     n = len(values)
@@ -257,7 +275,7 @@ def _prune(
         points.remove(kp, fast=True)
         fc.update()
         if fit:
-            _fit_handles(fc, first_frame, values)
+            _fit_handles(fc, first_frame, values, bounds)
         local = [abs(fc.evaluate(f) - values[f - first_frame]) for f in range(lo, hi + 1)]
         if max(local) <= tol:
             devs[lo - first_frame : hi - first_frame + 1] = local
@@ -266,7 +284,7 @@ def _prune(
         kp.handle_left, kp.handle_right = hl, hr
         fc.update()
         if fit:
-            _fit_handles(fc, first_frame, values)
+            _fit_handles(fc, first_frame, values, bounds)
         k += 1
     return [abs(fc.evaluate(f) - v) for f, v in zip(range(first_frame, last_frame + 1), values)]
 

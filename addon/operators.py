@@ -304,7 +304,9 @@ class POSETALK_OT_generate_lipsync(EngineJobOperator, bpy.types.Operator):
                 head.id_properties_ui(channel).update(min=0.0, max=1.0, soft_min=0.0, soft_max=1.0, precision=3)
             fc = curves.ensure_fcurve(fcurves, f'["{channel}"]', 0)
             values = [float(frames[i][ci]) for i in range(n)]
-            count, dev = curves.write_sparse(fc, t["first_frame"], values, curves.MOUTH_TOL, keep_keys=st["keep"])
+            count, dev = curves.write_sparse(
+                fc, t["first_frame"], values, curves.MOUTH_TOL, keep_keys=st["keep"], bounds=(0.0, 1.0)
+            )
             total += count
             max_dev = max(max_dev, dev)
         kps = total / len(channels) / (n / t["fps"])
