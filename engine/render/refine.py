@@ -293,10 +293,15 @@ class Refiner:
         band = band * (1.0 - shown / tooth_px).clamp(0.0, 1.0)  # the portrait may already show the teeth
         d_top = vv - top
         teeth_c = torch.tensor(TEETH, device=dev).view(1, 3, 1, 1) * lum
-        upper = (_smooth((band - d_top) / 1.2) * teeth_u * (band > 0.5)).unsqueeze(1)
-        teeth_shade = (1.0 - 0.3 * (d_top / band.clamp(min=1.0)).clamp(0.0, 1.0) - 0.35 * across.abs() ** 2).unsqueeze(
-            1
-        )
+        # separate teeth: the incisors are widest in the middle, each with a rounded lower edge and a faint gap
+        tooth_w = 0.26 * self.m["inner"] * (1.0 - 0.3 * across.abs())
+        frac = u / tooth_w + 0.5
+        frac = (frac - frac.round()).abs() * 2.0  # 0 at a tooth's centre, 1 between two teeth
+        edge = band * (1.0 - 0.3 * frac**4)
+        upper = (_smooth((edge - d_top) / 1.2) * teeth_u * (band > 0.5)).unsqueeze(1)
+        shade = 1.0 - 0.15 * (d_top / band.clamp(min=1.0)).clamp(0.0, 1.0) - 0.3 * across.abs() ** 2
+        shade = shade * (1.0 - 0.3 * _smooth((frac - 0.8) / 0.2)) * (0.8 + 0.2 * _smooth(d_top / 2.0))
+        teeth_shade = shade.unsqueeze(1)
         color = color * (1 - upper) + teeth_c * teeth_shade * upper
         # tongue: a rounded hump low in the cavity; the lower teeth's edge just above the lower lip
         tongue_top = 0.55 + 0.3 * across**2
