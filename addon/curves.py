@@ -19,6 +19,7 @@ is an animator's key, i.e. a pin.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -160,16 +161,26 @@ def _extrema(values: Sequence[float], tol: float) -> list[int]:
 
 
 def _fit_handles(
-    fc: bpy.types.FCurve, first_frame: int, values: Sequence[float], bounds: tuple[float, float] | None = None
+    fc: bpy.types.FCurve,
+    first_frame: int,
+    values: Sequence[float],
+    bounds: tuple[float, float] | None = None,
+    near: float | None = None,
 ) -> None:
     """Give every generated key the dense curve's slope (aligned handles a third of the way to its
     neighbours): a cubic Hermite fit, far closer than automatic handles for the same keys. With ``bounds``
     the slopes are flattened so that every handle stays inside them; a Bezier curve stays inside the hull of
-    its keys and handles, so the curve never leaves the channel's range (a mouth never opens below 0)."""
+    its keys and handles, so the curve never leaves the channel's range (a mouth never opens below 0).
+    ``near``: only the keys around this frame (two on each side), after a local change."""
     n = len(values)
     points = fc.keyframe_points
     xs = [kp.co.x for kp in points]
-    for k, kp in enumerate(points):
+    keys = range(len(points))
+    if near is not None:
+        at = bisect.bisect_left(xs, near)
+        keys = range(max(0, at - 2), min(len(points), at + 3))
+    for k in keys:
+        kp = points[k]
         i = round(kp.co.x) - first_frame
         if kp.type != GENERATED or not 0 <= i < n:
             continue
@@ -275,7 +286,7 @@ def _prune(
         points.remove(kp, fast=True)
         fc.update()
         if fit:
-            _fit_handles(fc, first_frame, values, bounds)
+            _fit_handles(fc, first_frame, values, bounds, near=co[0])
         local = [abs(fc.evaluate(f) - values[f - first_frame]) for f in range(lo, hi + 1)]
         if max(local) <= tol:
             devs[lo - first_frame : hi - first_frame + 1] = local
@@ -284,7 +295,7 @@ def _prune(
         kp.handle_left, kp.handle_right = hl, hr
         fc.update()
         if fit:
-            _fit_handles(fc, first_frame, values, bounds)
+            _fit_handles(fc, first_frame, values, bounds, near=co[0])
         k += 1
     return [abs(fc.evaluate(f) - v) for f, v in zip(range(first_frame, last_frame + 1), values)]
 
