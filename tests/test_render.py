@@ -345,3 +345,22 @@ def test_portrait_with_turned_head(tmp_path: Path, mesh) -> None:
     base = detect(mesh, render_one(r))
     back = detect(mesh, render_one(r, [0, -15, 0, 0, 0, 1], mouth=(0.5, 0, 0, 0)))
     assert back[1, 0] < base[1, 0] - 3
+
+
+def test_exif_orientation_and_16_bit(tmp_path: Path) -> None:
+    img = Image.open(PORTRAIT).convert("RGB")
+    wide = Image.new("RGB", (img.width * 2, img.height), (120, 130, 140))
+    wide.paste(img, (img.width // 2, 0))
+    stored = wide.transpose(Image.Transpose.ROTATE_90)  # stored on its side, EXIF says: turn it back
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    stored.save(path, exif=exif.tobytes(), quality=95)
+    r = Renderer(str(path), size=256, device="cpu")
+    assert (r.width, r.height) == (256, 128)
+    grey16 = tmp_path / "grey16.png"
+    arr = (np.asarray(img.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(arr).save(grey16)
+    r16 = Renderer(str(grey16), size=200, device="cpu")
+    frame = render_one(r16)
+    assert frame.shape == (200, 200, 3) and 60 < frame.mean() < 200

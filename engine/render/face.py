@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import BadInput
 
@@ -62,7 +62,11 @@ def read_image(path: str) -> Image.Image:
         img.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise BadInput(f"cannot read image {path}: {exc}") from None
-    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    img = ImageOps.exif_transpose(img)  # phone photos: show it the way it is displayed
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit / float greyscale: scale to 8 bits
+        arr = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray(np.clip(arr * (255.0 / max(float(arr.max()), 1e-9)), 0, 255).astype(np.uint8))
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa") or (img.mode == "P" and "transparency" in img.info)
     return img.convert("RGBA" if has_alpha else "RGB")
 
 
