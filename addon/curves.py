@@ -44,7 +44,7 @@ MOUTH_CHANNELS = ["mouth_open", "mouth_wide", "mouth_round", "lips_closed"]
 ROT_TOL_DEG = 0.4  # key reduction tolerance for rotations (target: max deviation <= 0.5 deg)
 MOVE_TOL = 0.003  # face heights
 SCALE_TOL = 0.002
-MOUTH_TOL = 0.02
+MOUTH_TOL = 0.05  # mouth channels (0..1): 5 % of the range
 
 
 def pose_to_channel_value(channel: str, value: float, face_height: float) -> float:
