@@ -140,7 +140,7 @@ class _Child(Job):
 def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     """Params: image, pose (path or document), lips (optional), audio (optional, muxed), size, out (folder),
     video (optional .mp4), face, blinks, seed, device, batch. Returns frames_dir, pattern, n_frames, fps, video."""
-    from .render import Renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
+    from .render import get_renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
 
     image = _existing_file(params, "image", "image")
     audio = _existing_file(params, "audio", "audio", required=False)
@@ -166,7 +166,7 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
         raise BadInput(f"video must be an .mp4 file: {video}")
 
     job.progress(0, n, "loading the portrait")
-    renderer = Renderer(image, size=size, device=str(params.get("device") or "auto"), face=face,
+    renderer = get_renderer(image, size=size, device=str(params.get("device") or "auto"), face=face,
                         cache_dir=params.get("cache_dir"))  # fmt: skip
     parent = os.path.dirname(out)
     if not os.path.isdir(parent):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
@@ -14,6 +17,8 @@ from .face import Portrait, load_portrait
 from .refine import Refiner
 
 MOUTH_CHANNELS = ("mouth_open", "mouth_wide", "mouth_round", "lips_closed")
+_RENDERERS: OrderedDict[tuple, Renderer] = OrderedDict()
+_RENDERERS_LOCK = threading.Lock()
 
 
 def pick_device(device: str | None = "auto") -> torch.device:
@@ -86,3 +91,23 @@ class Renderer:
         for start in range(0, n, batch):
             end = min(n, start + batch)
             yield self.render_batch(pose[start:end], mouth[start:end], blink[start:end])
+
+
+def get_renderer(
+    image_path: str, size: int = 512, device: str = "auto", face: int | None = None, cache_dir: str | None = None,
+    keep: int = 2,
+) -> Renderer:  # fmt: skip
+    """A :class:`Renderer`, reused while the image file is unchanged (a long-lived worker re-renders often)."""
+    path = os.path.abspath(os.fspath(image_path))
+    st = os.stat(path) if os.path.isfile(path) else None
+    key = (path, st.st_mtime_ns if st else None, st.st_size if st else None, size, str(pick_device(device)), face)
+    with _RENDERERS_LOCK:
+        if key in _RENDERERS:
+            _RENDERERS.move_to_end(key)
+            return _RENDERERS[key]
+    renderer = Renderer(path, size=size, device=device, face=face, cache_dir=cache_dir)
+    with _RENDERERS_LOCK:
+        _RENDERERS[key] = renderer
+        while len(_RENDERERS) > keep:
+            _RENDERERS.popitem(last=False)
+    return renderer
