@@ -255,3 +255,22 @@ def test_engine_killed_mid_job_is_reported_and_replaced(addon, speech_wav, tmp_p
     assert job.state == "error" and "exit code -9" in job.error
     again = runner.wait(runner.start("pose", params, "test"))  # a fresh engine takes over
     assert again.state == "done"
+
+
+def test_non_ascii_sound_path(addon, speech_wav, portrait, tmp_path):
+    target = tmp_path / "Sprüche – ünïcødé.wav"
+    target.write_bytes(speech_wav.read_bytes())
+    strips_of(bpy.context.scene).new_sound("speech", str(target), 1, 1)
+    make_rig(portrait)
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT) == {"FINISHED"}
+
+
+def test_missing_sound_file_is_refused(addon, speech_wav, portrait, tmp_path):
+    target = tmp_path / "gone.wav"
+    target.write_bytes(speech_wav.read_bytes())
+    strip = strips_of(bpy.context.scene).new_sound("speech", str(target), 1, 1)
+    head = make_rig(portrait)
+    target.unlink()
+    with pytest.raises(RuntimeError, match="sound file of strip 'speech' is missing"):
+        bpy.ops.posetalk.generate_motion(prompt=PROMPT)
+    assert addon.curves.find_fcurves(head) is None and strip.name == "speech"
