@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import BadInput
+from .errors import BadInput, EngineError
 
 SAMPLE_RATE = 16000
 HOP = 160  # 10 ms analysis hop: the internal 100 Hz grid
@@ -91,7 +91,7 @@ def _stream_soundfile(path: str, progress: Progress) -> tuple[np.ndarray, float]
             out[n_out : n_out + len(res)] = res
             n_out += len(res)
             progress(done, info.frames, "decoding audio")
-    except BadInput:
+    except EngineError:  # bad input found on the way, or a cancel from the progress callback
         raise
     except Exception as exc:
         raise BadInput(f"audio file is corrupt or unreadable: {path} ({exc})") from None
@@ -273,7 +273,9 @@ def _yin(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return f0.astype(np.float32), np.clip(ap, 0.0, 1.0).astype(np.float32)
 
 
-def _analysis_chunk(audio: np.ndarray, k0: int, k1: int, mel_basis: np.ndarray) -> dict[str, np.ndarray]:
+def _analysis_chunk(
+    audio: np.ndarray, k0: int, k1: int, mel_basis: np.ndarray, pitch: bool = True
+) -> dict[str, np.ndarray]:
     """Features on the 100 Hz grid for analysis frames ``[k0, k1)``.
 
     Frame k is centred at sample ``k * HOP + HOP // 2``; windows reach into the
@@ -294,7 +296,10 @@ def _analysis_chunk(audio: np.ndarray, k0: int, k1: int, mel_basis: np.ndarray) 
     logmel = np.log10(mel + 1e-8).astype(np.float32)
     rms_frames = _frames(seg, n, 2 * HOP, half - HOP)
     rms = np.sqrt(np.mean(rms_frames.astype(np.float64) ** 2, axis=1)).astype(np.float32)
-    f0, ap = _yin(_frames(seg, n, YIN_WIN, half - YIN_WIN // 2).astype(np.float64))
+    if pitch:
+        f0, ap = _yin(_frames(seg, n, YIN_WIN, half - YIN_WIN // 2).astype(np.float64))
+    else:
+        f0, ap = np.zeros(n, np.float32), np.ones(n, np.float32)
     return {"logmel": logmel, "rms": rms, "f0": f0, "ap": ap}
 
 
@@ -322,9 +327,12 @@ def _pool(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarr
 
 
 def compute_features(
-    audio: np.ndarray, duration: float, fps: float, progress: Progress = _no_progress
+    audio: np.ndarray, duration: float, fps: float, progress: Progress = _no_progress, pitch: bool = True
 ) -> AudioFeatures:
-    """Per-frame features of 16 kHz mono ``audio`` at ``fps`` (see AudioFeatures)."""
+    """Per-frame features of 16 kHz mono ``audio`` at ``fps`` (see AudioFeatures).
+
+    ``pitch=False`` skips the pitch tracker (f0 and voicing come back as zeros).
+    """
     fps = check_fps(fps)
     n_video = frame_count(duration, fps)
     if n_video == 0:
@@ -334,7 +342,7 @@ def compute_features(
     parts: dict[str, list[np.ndarray]] = {"logmel": [], "rms": [], "f0": [], "ap": []}
     for k0 in range(0, n_an, CHUNK_FRAMES):
         k1 = min(n_an, k0 + CHUNK_FRAMES)
-        for key, val in _analysis_chunk(audio, k0, k1, basis).items():
+        for key, val in _analysis_chunk(audio, k0, k1, basis, pitch).items():
             parts[key].append(val)
         progress(k1, n_an, "analysing audio")
     logmel = np.concatenate(parts["logmel"])

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lips", help="audio → lips.json (mouth channels and visemes)")
     _add_audio(p)
     p.add_argument("--strength", type=float, default=1.0, help="mouth opening strength (default 1.0)")
+    p.add_argument(
+        "--time-offset-ms", type=float, default=0.0, help="delay the mouth against the audio (negative: lead)"
+    )
     p.add_argument("--out", required=True, help="output lips.json")
 
     p = sub.add_parser("render", help="portrait + pose.json + lips.json → frames (and an MP4)")
