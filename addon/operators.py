@@ -94,12 +94,23 @@ class POSETALK_OT_create_rig(bpy.types.Operator):
     bl_label = "Create Talking Head"
     bl_options = {"REGISTER", "UNDO"}
 
-    image_path: bpy.props.StringProperty(name="Image", subtype="FILE_PATH", description="Portrait image")
-    strip: bpy.props.StringProperty(name="Sound Strip", description="Sound strip to link (default: the active one)")
-    name: bpy.props.StringProperty(name="Name", default="PoseTalk Head")
-    distance: bpy.props.FloatProperty(name="Distance", default=2.0, min=0.01, description="Distance from the camera")
+    image_path: bpy.props.StringProperty(
+        name="Image", subtype="FILE_PATH", description="Portrait image", options={"SKIP_SAVE"}
+    )
+    strip: bpy.props.StringProperty(
+        name="Sound Strip", description="Sound strip to link (default: the active one)", options={"SKIP_SAVE"}
+    )
+    name: bpy.props.StringProperty(name="Name", default="PoseTalk Head", options={"SKIP_SAVE"})
+    distance: bpy.props.FloatProperty(
+        name="Distance", default=2.0, min=0.01, description="Distance from the camera", options={"SKIP_SAVE"}
+    )
     pivot_height: bpy.props.FloatProperty(
-        name="Neck Pivot", default=0.3, min=0.0, max=1.0, description="Height of the neck pivot, fraction of the image"
+        name="Neck Pivot",
+        default=0.3,
+        min=0.0,
+        max=1.0,
+        description="Height of the neck pivot, fraction of the image",
+        options={"SKIP_SAVE"},
     )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
@@ -136,15 +147,21 @@ class POSETALK_OT_generate_motion(EngineJobOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
     job_op = "pose"
 
-    prompt: bpy.props.StringProperty(name="Prompt")
-    seed: bpy.props.IntProperty(name="Seed", min=0)
-    strength: bpy.props.FloatProperty(name="Strength", default=1.0, min=0.0, max=5.0)
-    smoothing: bpy.props.FloatProperty(name="Smoothing", default=0.0, min=0.0, max=5.0)
-    backend: bpy.props.StringProperty(name="Backend", default="auto")
-    keep_keys: bpy.props.BoolProperty(name="Keep My Keys", default=True)
-    frame_start: bpy.props.IntProperty(name="Start", default=0, description="First frame to regenerate (with End)")
-    frame_end: bpy.props.IntProperty(name="End", default=0, description="Last frame to regenerate; 0: whole strip")
-    rig: bpy.props.StringProperty(name="Rig", description="Talking head object (default: the panel's)")
+    prompt: bpy.props.StringProperty(name="Prompt", options={"SKIP_SAVE"})
+    seed: bpy.props.IntProperty(name="Seed", min=0, options={"SKIP_SAVE"})
+    strength: bpy.props.FloatProperty(name="Strength", default=1.0, min=0.0, max=5.0, options={"SKIP_SAVE"})
+    smoothing: bpy.props.FloatProperty(name="Smoothing", default=0.0, min=0.0, max=5.0, options={"SKIP_SAVE"})
+    backend: bpy.props.StringProperty(name="Backend", default="auto", options={"SKIP_SAVE"})
+    keep_keys: bpy.props.BoolProperty(name="Keep My Keys", default=True, options={"SKIP_SAVE"})
+    frame_start: bpy.props.IntProperty(
+        name="Start", default=0, description="First frame to regenerate (with End)", options={"SKIP_SAVE"}
+    )
+    frame_end: bpy.props.IntProperty(
+        name="End", default=0, description="Last frame to regenerate; 0: whole strip", options={"SKIP_SAVE"}
+    )
+    rig: bpy.props.StringProperty(
+        name="Rig", description="Talking head object (default: the panel's)", options={"SKIP_SAVE"}
+    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -260,9 +277,9 @@ class POSETALK_OT_generate_lipsync(EngineJobOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
     job_op = "lips"
 
-    strength: bpy.props.FloatProperty(name="Lips Strength", default=1.0, min=0.0, max=2.0)
-    keep_keys: bpy.props.BoolProperty(name="Keep My Keys", default=True)
-    rig: bpy.props.StringProperty(name="Rig")
+    strength: bpy.props.FloatProperty(name="Lips Strength", default=1.0, min=0.0, max=2.0, options={"SKIP_SAVE"})
+    keep_keys: bpy.props.BoolProperty(name="Keep My Keys", default=True, options={"SKIP_SAVE"})
+    rig: bpy.props.StringProperty(name="Rig", options={"SKIP_SAVE"})
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -353,11 +370,13 @@ class POSETALK_OT_render_frames(EngineJobOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
     job_op = "render"
 
-    size: bpy.props.IntProperty(name="Size", default=512, min=64, max=2048)
-    blinks: bpy.props.BoolProperty(name="Blinks", default=True)
-    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
-    out: bpy.props.StringProperty(name="Output Folder", subtype="DIR_PATH", description="Default: the cache folder")
-    rig: bpy.props.StringProperty(name="Rig")
+    size: bpy.props.IntProperty(name="Size", default=512, min=64, max=2048, options={"SKIP_SAVE"})
+    blinks: bpy.props.BoolProperty(name="Blinks", default=True, options={"SKIP_SAVE"})
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0, options={"SKIP_SAVE"})
+    out: bpy.props.StringProperty(
+        name="Output Folder", subtype="DIR_PATH", description="Default: the cache folder", options={"SKIP_SAVE"}
+    )
+    rig: bpy.props.StringProperty(name="Rig", options={"SKIP_SAVE"})
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:

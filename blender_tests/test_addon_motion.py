@@ -274,3 +274,19 @@ def test_missing_sound_file_is_refused(addon, speech_wav, portrait, tmp_path):
     with pytest.raises(RuntimeError, match="sound file of strip 'speech' is missing"):
         bpy.ops.posetalk.generate_motion(prompt=PROMPT)
     assert addon.curves.find_fcurves(head) is None and strip.name == "speech"
+
+
+def test_unset_operator_settings_come_from_the_panel(addon, scene_with_speech, portrait):
+    """Settings the caller leaves unset come from the panel (scene.posetalk); the seed used is shown there.
+    (In the UI, SKIP_SAVE also keeps Blender from re-using a previous call's values; bpy calls never do.)"""
+    scene, _strip = scene_with_speech
+    make_rig(portrait)
+    assert bpy.ops.posetalk.generate_motion("INVOKE_DEFAULT", prompt=PROMPT, seed=5) == {"FINISHED"}
+    assert scene.posetalk.seed == 5  # the seed used is shown in the panel
+    scene.posetalk.seed = 2
+    scene.posetalk.prompt = "   "  # the panel's prompt is used: an empty one is refused
+    with pytest.raises(RuntimeError, match="prompt is empty"):
+        bpy.ops.posetalk.generate_motion("INVOKE_DEFAULT")
+    scene.posetalk.prompt = PROMPT
+    assert bpy.ops.posetalk.generate_motion("INVOKE_DEFAULT") == {"FINISHED"}
+    assert scene.posetalk.seed == 2
