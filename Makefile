@@ -41,10 +41,14 @@ $(VENV45)/.stamp: requirements-bpy45.txt
 
 setup-bpy45: setup $(VENV45)/.stamp
 
+# the main job on the bundled example: pose.json, lips.json and the talking-head MP4
 demo: setup
 	@mkdir -p out
 	$(PY) -m engine pose --audio examples/speech.wav --prompt "$(DEMO_PROMPT)" --out out/demo_pose.json
-	@echo "demo: wrote out/demo_pose.json"
+	$(PY) -m engine lips --audio examples/speech.wav --out out/demo_lips.json
+	$(PY) -m engine render --image examples/portrait.png --audio examples/speech.wav --pose out/demo_pose.json \
+		--lips out/demo_lips.json --out out/demo_frames --video out/demo.mp4
+	@echo "demo: wrote out/demo_pose.json, out/demo_lips.json, out/demo_frames/ and out/demo.mp4"
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -57,7 +61,15 @@ format: setup
 test-engine: setup
 	$(PY) -m pytest -q tests
 
-test: lint test-engine
+# the add-on inside Blender 5.0 (bpy 5.0.1 in .venv) and Blender 4.5 LTS (.venv-bpy45);
+# the engine worker always runs from .venv
+test-blender: setup
+	$(PY) -m pytest -q blender_tests
+
+test-blender45: setup-bpy45
+	POSETALK_ENGINE_PYTHON=$(abspath $(PY)) $(PY45) -m pytest -q -p no:cacheprovider blender_tests
+
+test: lint test-engine test-blender test-blender45
 
 extension: setup
 	$(PY) scripts/build_extension.py
