@@ -129,7 +129,7 @@ def generate_lips(
     # lips close on recognized bilabials and on short stop closures between open sounds
     closed = (track == "A") | (_closures(feats.rms, speech) & ~np.isin(track, list(OPEN_VISEMES)))
     chans = np.empty((n, 4))
-    chans[:, 0] = np.where(closed, 0.0, 0.3 * targets[:, 0] + 0.8 * acoustic)
+    chans[:, 0] = np.where(closed, 0.0, 0.25 * targets[:, 0] + 0.65 * acoustic)
     chans[:, 1] = targets[:, 1]
     chans[:, 2] = targets[:, 2]
     chans[:, 3] = np.where(closed, 1.0, np.where(speech < 0.5, 0.8, targets[:, 3] * 0.5))
