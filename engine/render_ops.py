@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import cv2
@@ -58,6 +59,21 @@ def _write_png(path: str, frame: np.ndarray) -> None:
     code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
     if not cv2.imwrite(path, cv2.cvtColor(frame, code), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL]):
         raise EngineError(f"could not write {path}")
+
+
+@contextmanager
+def _cpu_threads(device: str) -> Iterator[None]:
+    """On CPU, leave one core to the PNG writer thread: synthesis and writing then run side by side instead of
+    fighting over every core (which on a busy 2-core machine slows both down several times)."""
+    import torch  # noqa: PLC0415
+
+    before = torch.get_num_threads()
+    if device == "cpu":
+        torch.set_num_threads(max(1, min(before, (os.cpu_count() or 2) - 1)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _write_chunk(chunk: np.ndarray, folder: str, first: int) -> None:
@@ -178,7 +194,8 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     try:
         frames = renderer.render(pose, lips, channels, fps, blinks=bool(params.get("blinks", True)), seed=seed,
                                  batch=batch)  # fmt: skip
-        _write_frames(frames, tmp, n, job)
+        with _cpu_threads(renderer.device.type):
+            _write_frames(frames, tmp, n, job)
         if video:
             job.progress(n, n, "encoding the video")
             encode_video(tmp, fps, video, audio)
