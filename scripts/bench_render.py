@@ -87,7 +87,7 @@ def main() -> None:
                   "size": 512, "out": os.path.join(tmp, "frames"), "device": "cpu", "batch": args.batch}  # fmt: skip
         t0 = time.perf_counter()
         run_op("render", params, Job("bench"))
-        result["cpu_render_op_fps"] = round(  # set-up includedargs.frames / (time.perf_counter() - t0), 1)
+        result["cpu_render_op_fps"] = round(args.frames / (time.perf_counter() - t0), 1)  # set-up included
     if torch.cuda.is_available():
         rc = Renderer(args.image, size=512, device="cuda")
         result["cuda_device"] = torch.cuda.get_device_name(0)
