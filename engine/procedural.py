@@ -103,8 +103,12 @@ def accent_frames(features: AudioFeatures, rate: float = 1.0) -> tuple[np.ndarra
     if not salience.any():
         return np.zeros(0, int), np.zeros(0)
     distance = max(1, int(0.42 * fps / max(rate, 0.2)))
-    peaks, props = find_peaks(salience, distance=distance, prominence=0.12 * salience.max())
-    strength = np.clip(props["prominences"] / (np.percentile(props["prominences"], 90) + 1e-9), 0.2, 1.3)
+    threshold = 0.12 * salience.max()
+    peaks, props = find_peaks(salience, distance=distance, prominence=threshold)
+    # strength ramps up from zero at the threshold, so a small change of the audio (a
+    # trim, a rounding of the fps) cannot make a whole nod appear or vanish
+    prom = props["prominences"]
+    strength = np.clip((prom - threshold) / (np.percentile(prom, 90) - threshold + 1e-9), 0.0, 1.3)
     return peaks, strength
 
 
