@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-blinks", dest="blinks", action="store_false", help="do not add eye blinks")
     p.add_argument("--seed", type=int, default=0, help="seed for blinks (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--cache-dir", default=None, help="keep the per-portrait set-up (face mesh) here between runs")
     p.add_argument("--out", required=True, help="folder for the PNG frames")
     p.add_argument("--video", default=None, help="also write this MP4 (with the audio muxed)")
 
