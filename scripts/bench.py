@@ -3,8 +3,10 @@
 
 pose: seconds to turn 60 s of real espeak-ng speech into pose frames on the CPU
 (audio decoding and features included; model load and warm-up excluded and
-reported separately), for each pose backend; peak resident memory.
-Run: ``.venv/bin/python scripts/bench.py [--backend NAME] [--threads N]``.
+reported separately), for each pose backend. lips: × real time for the same 60 s.
+render: frames/s at 512² (synthesis and PNG writing separately, CUDA when there is
+one), from ``scripts/bench_render.py``. Peak resident memory of the pose/lips part.
+Run: ``.venv/bin/python scripts/bench.py [--backend NAME] [--threads N] [--no-render]``.
 """
 
 from __future__ import annotations
@@ -67,11 +69,41 @@ def bench_pose(backend: str, audio: str, warm_audio: str, repeats: int) -> dict:
     }
 
 
+def bench_lips(audio: str, warm_audio: str, repeats: int) -> dict:
+    from engine.jobs import Job, run_op
+
+    run_op("lips", {"audio": warm_audio}, Job())
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = run_op("lips", {"audio": audio, "fps": 25.0}, Job())
+        times.append(time.perf_counter() - t0)
+    best = statistics.median(times)
+    return {
+        "audio_seconds": 60.0,
+        "frames": result["n_frames"],
+        "lips_60s_audio_s": round(best, 3),
+        "x_realtime": round(60.0 / best, 1),
+        "target_x_realtime": 20,
+    }
+
+
+def bench_render(threads: int) -> dict:
+    script = ROOT / "scripts" / "bench_render.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--threads", str(threads)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    return json.loads(proc.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", action="append", help="pose backend(s) to time (default: all)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2, as CI)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-render", action="store_true", help="skip the renderer benchmark")
     args = parser.parse_args()
 
     import torch
@@ -84,7 +116,10 @@ def main() -> None:
         audio = make_speech(60.0, tmp)
         warm = make_speech(5.0, tmp)
         report["pose"] = [bench_pose(b, audio, warm, args.repeats) for b in (args.backend or available())]
+        report["lips"] = bench_lips(audio, warm, args.repeats)
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    if not args.no_render:
+        report["render"] = bench_render(args.threads)
     print(json.dumps(report, indent=2))
 
 
