@@ -366,3 +366,27 @@ def pins_of(fc: bpy.types.FCurve | None, first_frame: int, n: int) -> dict[int, 
         if 0 <= i < n:
             out[i] = fc.evaluate(first_frame + i)
     return out
+
+
+def thin(fcurves: Any, tolerance_deg: float, face_height: float) -> tuple[int, int]:
+    """Rebuild the generated keys of every curve with a looser tolerance (``tolerance_deg`` for rotations,
+    the other channels in proportion), following the curve as it is now; pins stay. Returns key counts
+    (before, after)."""
+    factor = tolerance_deg / ROT_TOL_DEG
+    channel_of = {(p, i): c for p, i, c in POSE_FCURVES}
+    before = after = 0
+    for fc in fcurves:
+        points = fc.keyframe_points
+        before += len(points)
+        channel = channel_of.get((fc.data_path, fc.array_index))
+        mouth = fc.data_path.startswith('["')
+        if (channel is None and not mouth) or sum(kp.type == GENERATED for kp in points) < 3:
+            after += len(points)
+            continue
+        fc.update()
+        first, last = round(points[0].co.x), round(points[-1].co.x)
+        values = [fc.evaluate(f) for f in range(first, last + 1)]
+        tol = (MOUTH_TOL if mouth else tolerance(channel, face_height)) * factor
+        write_sparse(fc, first, values, tol, keep_keys=True, clear_all=False, bounds=(0.0, 1.0) if mouth else None)
+        after += len(points)
+    return before, after

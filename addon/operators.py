@@ -13,7 +13,7 @@ from typing import Any
 
 import bpy
 
-from . import curves, prefs, rig, runner
+from . import curves, prefs, rig, runner, takes
 from .engine_client import check_engine
 from .runner import EngineJobOperator, UserError
 
@@ -139,18 +139,30 @@ class POSETALK_OT_create_rig(bpy.types.Operator):
 
 
 # generate_motion -----------------------------------------------------------------------------------------------
-class POSETALK_OT_generate_motion(EngineJobOperator, bpy.types.Operator):
-    """Generate head motion from the sound strip and the prompt as sparse, editable keys"""
+class MotionJob(EngineJobOperator):
+    """The pose job shared by Generate Motion and New Take (properties, request, writing the keys)."""
 
-    bl_idname = "posetalk.generate_motion"
-    bl_label = "Generate Motion"
-    bl_options = {"REGISTER", "UNDO"}
     job_op = "pose"
 
     prompt: bpy.props.StringProperty(name="Prompt", options={"SKIP_SAVE"})
     seed: bpy.props.IntProperty(name="Seed", min=0, options={"SKIP_SAVE"})
     strength: bpy.props.FloatProperty(name="Strength", default=1.0, min=0.0, max=5.0, options={"SKIP_SAVE"})
     smoothing: bpy.props.FloatProperty(name="Smoothing", default=0.0, min=0.0, max=5.0, options={"SKIP_SAVE"})
+    strength_rotation: bpy.props.FloatProperty(
+        name="Rotation Strength", default=1.0, min=0.0, max=5.0, options={"SKIP_SAVE"}
+    )
+    strength_translation: bpy.props.FloatProperty(
+        name="Translation Strength", default=1.0, min=0.0, max=5.0, options={"SKIP_SAVE"}
+    )
+    strength_scale: bpy.props.FloatProperty(name="Scale Strength", default=1.0, min=0.0, max=5.0, options={"SKIP_SAVE"})
+    time_offset_ms: bpy.props.FloatProperty(
+        name="Time Offset (ms)",
+        default=0.0,
+        min=-2000.0,
+        max=2000.0,
+        options={"SKIP_SAVE"},
+        description="Delay of the motion against the sound (negative: the head leads)",
+    )
     backend: bpy.props.StringProperty(name="Backend", default="auto", options={"SKIP_SAVE"})
     keep_keys: bpy.props.BoolProperty(name="Keep My Keys", default=True, options={"SKIP_SAVE"})
     frame_start: bpy.props.IntProperty(
@@ -214,6 +226,10 @@ class POSETALK_OT_generate_motion(EngineJobOperator, bpy.types.Operator):
             "audio_duration": t["audio_duration"],
             "strength": _setting(self, context, "strength"),
             "smoothing": _setting(self, context, "smoothing"),
+            "strength_rotation": _setting(self, context, "strength_rotation"),
+            "strength_translation": _setting(self, context, "strength_translation"),
+            "strength_scale": _setting(self, context, "strength_scale"),
+            "time_offset_ms": _setting(self, context, "time_offset_ms"),
             "backend": _setting(self, context, "backend") or "auto",
         }
         if not str(params["prompt"]).strip():
@@ -221,6 +237,7 @@ class POSETALK_OT_generate_motion(EngineJobOperator, bpy.types.Operator):
         if any(r is not None for r in rows):
             params["pins"] = {"format": POSE_FORMAT, "fps": t["fps"], "channels": curves.POSE_CHANNELS, "frames": rows}
         self._state = {"head": head.name, "timing": t, "span": span, "keep": keep, "seed": params["seed"]}
+        self._state["prompt"] = params["prompt"]
         return params
 
     def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
@@ -239,6 +256,7 @@ class POSETALK_OT_generate_motion(EngineJobOperator, bpy.types.Operator):
         fh = head.posetalk.face_height
         if head.rotation_mode != curves.ROTATION_MODE:
             head.rotation_mode = curves.ROTATION_MODE
+        created = takes.current_action(head) is None
         fcurves = curves.ensure_fcurves(head)
         counts: dict[str, int] = {}
         max_dev_deg = 0.0
@@ -260,12 +278,171 @@ class POSETALK_OT_generate_motion(EngineJobOperator, bpy.types.Operator):
         head.posetalk.keys_per_second = kps
         head.posetalk.max_deviation = max_dev_deg
         context.scene.posetalk.seed = int(st["seed"])
+        action = takes.current_action(head)
+        if "posetalk_take" not in action:  # the first generation makes the action a take (an animator's keeps its name)
+            number = takes.next_number(head)
+            takes.tag(action, head, number, int(st["seed"]), st["prompt"])
+            if created:
+                action.name = takes.take_name(number, int(st["seed"]), st["prompt"])
+        elif st["span"] is None:
+            action["posetalk_seed"], action["posetalk_prompt"] = int(st["seed"]), st["prompt"]
         self.stats = {"keys_per_second": kps, "max_deviation_deg": max_dev_deg, "frames": b - a + 1}
         self.report(
             {"INFO"},
             f"PoseTalk: {b - a + 1} frames, {kps:.1f} keys/s per channel, max deviation {max_dev_deg:.2f}°"
             f" ({result.get('backend', 'engine')})",
         )
+
+
+class POSETALK_OT_generate_motion(MotionJob, bpy.types.Operator):
+    """Generate head motion from the sound strip and the prompt as sparse, editable keys (into the current take)"""
+
+    bl_idname = "posetalk.generate_motion"
+    bl_label = "Generate Motion"
+    bl_options = {"REGISTER", "UNDO"}
+
+
+class POSETALK_OT_new_take(MotionJob, bpy.types.Operator):
+    """Generate a variation (the next unused seed) into a new take: a copy of the current action, so your keys
+    stay pins and the previous take stays as it was"""
+
+    bl_idname = "posetalk.new_take"
+    bl_label = "New Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def build(self, context: bpy.types.Context) -> dict[str, Any]:
+        params = super().build(context)
+        head = bpy.data.objects[self._state["head"]]
+        if not self.properties.is_property_set("seed"):
+            params["seed"] = takes.next_seed(head, int(context.scene.posetalk.seed))
+        self._state["seed"] = params["seed"]
+        self._state["span"] = None  # a take is a whole motion; the range only applies to regenerations
+        return params
+
+    def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
+        st = self._state
+        head = bpy.data.objects.get(st["head"])
+        if head is None:
+            raise UserError("the talking head was deleted while the engine worked")
+        number = takes.next_number(head)
+        action = takes.duplicate(head, takes.take_name(number, int(st["seed"]), st["prompt"]))
+        takes.tag(action, head, number, int(st["seed"]), st["prompt"])
+        super().apply(context, result)
+
+
+class POSETALK_OT_switch_take(bpy.types.Operator):
+    """Make another take the talking head's active action (what plays and what renders)"""
+
+    bl_idname = "posetalk.switch_take"
+    bl_label = "Switch Take"
+    bl_options = {"REGISTER", "UNDO"}
+    bl_property = "take"
+
+    # take: an EnumProperty of the rig's takes, set below (its items callback must be a real function, not a
+    # string annotation evaluated out of this module)
+    action: bpy.props.StringProperty(name="Action", description="Take by action name (scripts)", options={"SKIP_SAVE"})
+    rig: bpy.props.StringProperty(name="Rig", options={"SKIP_SAVE"})
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if rig.find_rig(context) is None:
+            cls.poll_message_set("No talking head in the scene")
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if runner.busy():
+            self.report({"ERROR"}, "A PoseTalk job is running: wait for it")
+            return {"CANCELLED"}
+        head = rig.find_rig(context, self.rig)
+        name = self.action or (self.take if self.properties.is_property_set("take") else "")
+        action = bpy.data.actions.get(name) if name else None
+        if head is None or action is None or action not in takes.takes_of(head):
+            self.report({"ERROR"}, f"no take named {name!r} for this talking head")
+            return {"CANCELLED"}
+        takes.assign(head, action)
+        context.scene.posetalk.seed = int(action.get("posetalk_seed", context.scene.posetalk.seed))
+        self.report({"INFO"}, f"PoseTalk: {head.name} now plays {action.name}")
+        return {"FINISHED"}
+
+
+_ITEMS_CACHE: list[tuple[str, str, str]] = []  # Blender needs the strings of dynamic enum items kept alive
+
+
+def _take_items(_self: Any, context: bpy.types.Context | None) -> list[tuple[str, str, str]]:
+    head = rig.find_rig(context) if context is not None else None
+    _ITEMS_CACHE[:] = takes.enum_items(head) or [("NONE", "(no takes)", "")]
+    return _ITEMS_CACHE
+
+
+POSETALK_OT_switch_take.__annotations__["take"] = bpy.props.EnumProperty(name="Take", items=_take_items)
+
+
+class POSETALK_OT_make_editable(bpy.types.Operator):
+    """Thin the generated keys further (fewer keys, looser fit); your keys (pins) stay exactly as they are"""
+
+    bl_idname = "posetalk.make_editable"
+    bl_label = "Make Editable"
+    bl_options = {"REGISTER", "UNDO"}
+
+    tolerance: bpy.props.FloatProperty(
+        name="Tolerance (°)",
+        description="How far the thinned curve may leave the current one, in degrees (moves and mouth in proportion)",
+        default=1.0,
+        min=0.05,
+        max=10.0,
+    )
+    rig: bpy.props.StringProperty(name="Rig", options={"SKIP_SAVE"})
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _poll(cls, context, need_strip=False, need_engine=False)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        head = rig.find_rig(context, self.rig)
+        fcurves = curves.find_fcurves(head) if head is not None else None
+        if fcurves is None:
+            self.report({"ERROR"}, "no PoseTalk curves to thin: generate motion first")
+            return {"CANCELLED"}
+        before, after = curves.thin(fcurves, self.tolerance, head.posetalk.face_height)
+        self.stats = {"keys_before": before, "keys_after": after}
+        self.report({"INFO"}, f"PoseTalk: {before} keys → {after} (tolerance {self.tolerance:.2f}°, pins kept)")
+        return {"FINISHED"}
+
+
+class POSETALK_OT_bake_take(bpy.types.Operator):
+    """Bake the current take into one plain action: a copy whose keys are all ordinary keys (pins for later
+    regenerations), ready to push down into the NLA"""
+
+    bl_idname = "posetalk.bake_take"
+    bl_label = "Bake to One Action"
+    bl_options = {"REGISTER", "UNDO"}
+
+    rig: bpy.props.StringProperty(name="Rig", options={"SKIP_SAVE"})
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _poll(cls, context, need_strip=False, need_engine=False)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        head = rig.find_rig(context, self.rig)
+        old = takes.current_action(head) if head is not None else None
+        if old is None or curves.find_fcurves(head) is None:
+            self.report({"ERROR"}, "nothing to bake: generate motion first")
+            return {"CANCELLED"}
+        seed, prompt = int(old.get("posetalk_seed", 0)), str(old.get("posetalk_prompt", old.name))
+        number = takes.next_number(head)
+        action = takes.duplicate(head, takes.take_name(number, seed, prompt, baked=True))
+        takes.tag(action, head, number, seed, prompt)
+        action["posetalk_baked"] = True
+        count = 0
+        for fc in curves.find_fcurves(head):
+            for kp in fc.keyframe_points:
+                kp.type = "KEYFRAME"
+                count += 1
+        self.stats = {"action": action.name, "keys": count}
+        self.report({"INFO"}, f"PoseTalk: baked {old.name} into {action.name} ({count} keys)")
+        return {"FINISHED"}
 
 
 # generate_lipsync ----------------------------------------------------------------------------------------------
@@ -278,6 +455,14 @@ class POSETALK_OT_generate_lipsync(EngineJobOperator, bpy.types.Operator):
     job_op = "lips"
 
     strength: bpy.props.FloatProperty(name="Lips Strength", default=1.0, min=0.0, max=2.0, options={"SKIP_SAVE"})
+    time_offset_ms: bpy.props.FloatProperty(
+        name="Time Offset (ms)",
+        default=0.0,
+        min=-2000.0,
+        max=2000.0,
+        options={"SKIP_SAVE"},
+        description="Delay of the mouth against the sound (negative: the mouth leads)",
+    )
     keep_keys: bpy.props.BoolProperty(name="Keep My Keys", default=True, options={"SKIP_SAVE"})
     rig: bpy.props.StringProperty(name="Rig", options={"SKIP_SAVE"})
 
@@ -298,6 +483,7 @@ class POSETALK_OT_generate_lipsync(EngineJobOperator, bpy.types.Operator):
             "audio_offset": t["audio_offset"],
             "audio_duration": t["audio_duration"],
             "strength": strength,
+            "time_offset_ms": _setting(self, context, "time_offset_ms", "lips_time_offset_ms"),
         }
 
     def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
@@ -541,6 +727,10 @@ class POSETALK_OT_stop_engine(bpy.types.Operator):
 classes = (
     POSETALK_OT_create_rig,
     POSETALK_OT_generate_motion,
+    POSETALK_OT_new_take,
+    POSETALK_OT_switch_take,
+    POSETALK_OT_make_editable,
+    POSETALK_OT_bake_take,
     POSETALK_OT_generate_lipsync,
     POSETALK_OT_render_frames,
     POSETALK_OT_cancel,

@@ -48,6 +48,40 @@ class PoseTalkSceneSettings(bpy.types.PropertyGroup):
         soft_max=1.0,
         unit="TIME_ABSOLUTE",
     )
+    strength_rotation: bpy.props.FloatProperty(
+        name="Rotation",
+        description="Amplitude of the head's turns (on top of Strength)",
+        default=1.0,
+        min=0.0,
+        max=5.0,
+        soft_max=2.0,
+    )
+    strength_translation: bpy.props.FloatProperty(
+        name="Translation",
+        description="Amplitude of the head's sideways / up-down moves (on top of Strength)",
+        default=1.0,
+        min=0.0,
+        max=5.0,
+        soft_max=2.0,
+    )
+    strength_scale: bpy.props.FloatProperty(
+        name="Scale",
+        description="Amplitude of the head's moves toward / away from the camera (on top of Strength)",
+        default=1.0,
+        min=0.0,
+        max=5.0,
+        soft_max=2.0,
+    )
+    time_offset_ms: bpy.props.FloatProperty(
+        name="Motion Offset",
+        description="Delay of the head motion against the sound in milliseconds (negative: the head leads)",
+        default=0.0,
+        min=-2000.0,
+        max=2000.0,
+        soft_min=-500.0,
+        soft_max=500.0,
+        precision=0,
+    )
     backend: bpy.props.StringProperty(
         name="Backend", description="Pose backend of the engine ('auto': its default)", default="auto"
     )
@@ -63,6 +97,16 @@ class PoseTalkSceneSettings(bpy.types.PropertyGroup):
     frame_end: bpy.props.IntProperty(name="End", description="Last frame to regenerate", default=250)
     lips_strength: bpy.props.FloatProperty(
         name="Lips Strength", description="Amplitude of the mouth motion", default=1.0, min=0.0, max=2.0
+    )
+    lips_time_offset_ms: bpy.props.FloatProperty(
+        name="Lips Offset",
+        description="Delay of the mouth against the sound in milliseconds (negative: the mouth leads)",
+        default=0.0,
+        min=-2000.0,
+        max=2000.0,
+        soft_min=-300.0,
+        soft_max=300.0,
+        precision=0,
     )
     render_size: bpy.props.IntProperty(
         name="Size", description="Rendered frame size (pixels)", default=512, min=64, max=2048

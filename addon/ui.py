@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, prefs, rig, runner
+from . import operators, prefs, rig, runner, takes
 from .engine_client import check_engine
 
 
@@ -49,6 +49,13 @@ def draw_panel(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     row.prop(st, "seed")
     row.prop(st, "strength")
     box.prop(st, "smoothing")
+    col = box.column(align=True)
+    col.label(text="Strength per axis group")
+    row = col.row(align=True)
+    row.prop(st, "strength_rotation")
+    row.prop(st, "strength_translation")
+    row.prop(st, "strength_scale")
+    box.prop(st, "time_offset_ms")
     row = box.row(align=True)
     row.prop(st, "keep_keys")
     row.prop(st, "use_range")
@@ -60,6 +67,15 @@ def draw_panel(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     row.operator("posetalk.generate_motion", icon="PLAY")
     var = row.operator("posetalk.generate_motion", text="Variation", icon="FILE_REFRESH")
     var.seed = st.seed + 1
+    if head is not None:
+        col = box.column(align=True)
+        row = col.row(align=True)
+        row.operator("posetalk.new_take", icon="DUPLICATE")
+        action = takes.current_action(head)
+        row.operator_menu_enum("posetalk.switch_take", "take", text=takes.describe(action), icon="ACTION")
+        row = col.row(align=True)
+        row.operator("posetalk.make_editable", icon="IPO_BEZIER")
+        row.operator("posetalk.bake_take", icon="KEYFRAME_HLT")
     if head is not None and head.posetalk.keys_per_second:
         box.label(text=f"{head.posetalk.keys_per_second:.1f} keys/s, max deviation {head.posetalk.max_deviation:.2f}°")
     _hint(box, operators.why_not(context))
@@ -67,6 +83,7 @@ def draw_panel(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     box = layout.box()
     box.label(text="Lip Sync", icon="SPEAKER")
     box.prop(st, "lips_strength")
+    box.prop(st, "lips_time_offset_ms")
     box.operator("posetalk.generate_lipsync", icon="PLAY")
     if head is not None:
         col = box.column(align=True)
