@@ -196,11 +196,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--config", default="{}", help="JSON overrides of the model config (tiny runs in tests)")
+    ap.add_argument("--init", default=None, help="continue from these weights (with --vae-steps 0: keep their VAE)")
     ap.add_argument("--log", default=None, help="also append the JSON log lines to this file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng([args.seed, 1] if args.init else args.seed)  # a continued run draws new batches
     t0 = time.time()
 
     def log(row: dict) -> None:
@@ -220,7 +221,8 @@ def main() -> None:
             "corpus_seed": corpus.meta["seed"],
         }
     )
-    model = PLDModel(json.loads(args.config))
+    model = PLDModel.load(args.init) if args.init else PLDModel(json.loads(args.config))
+    previous = int(model.metadata.get("denoiser_steps", 0)) if args.init else 0
     log(
         {
             "stage": "model",
@@ -228,14 +230,15 @@ def main() -> None:
             "denoiser_params": sum(p.numel() for p in model.denoiser.parameters()),
         }
     )
-    train_vae(model, corpus, args.vae_steps, rng, log)
+    if args.vae_steps > 0:
+        train_vae(model, corpus, args.vae_steps, rng, log)
     log({"stage": "encode", **encode_corpus(model, corpus), "seconds": round(time.time() - t0, 1)})
     train_denoiser(model, corpus, args.steps, rng, log, args.batch)
     meta = {
         "corpus_seed": corpus.meta["seed"],
         "train_seed": args.seed,
-        "vae_steps": args.vae_steps,
-        "denoiser_steps": args.steps,
+        "vae_steps": args.vae_steps or int(model.metadata.get("vae_steps", 0)),
+        "denoiser_steps": previous + args.steps,
         "git_commit": git_commit(ROOT),
         "max_segments": MAX_SEGMENTS,
         "train_seconds": round(time.time() - t0, 1),

@@ -25,7 +25,9 @@ from .weights import DEFAULT_PATH, load_weights, save_weights
 
 MODEL_FPS = 25.0
 WINDOW = 32  # latent tokens per window
-OVERLAP = 8  # tokens shared with the previous window
+OVERLAP = 8  # known tokens on each side of a gap-filling window
+GAP = WINDOW - 2 * OVERLAP  # tokens between the first pass's windows
+BATCH = 64  # windows sampled together (bounds memory for long audio)
 EDGE_CLIP_S = 4.0
 DEFAULT_CONFIG = {"latent": 8, "vae_hidden": 48, "d": 128, "layers": 3, "heads": 4, "audio_features": 46}
 
@@ -48,6 +50,36 @@ def resample(x: np.ndarray, n_out: int) -> np.ndarray:
     src = (np.arange(n_out) + 0.5) * n / n_out - 0.5
     idx = np.arange(n)
     return np.stack([np.interp(src, idx, x[:, c]) for c in range(x.shape[1])], axis=1).astype(np.float32)
+
+
+def window_plan(n_tokens: int) -> list[list[tuple[int, int]]]:
+    """Token windows of the two sampling passes.
+
+    Pass 1: independent windows at every WINDOW + GAP tokens. Pass 2: windows over the
+    gaps between them, which see OVERLAP generated tokens on each side as known context
+    (inpainting), so the motion continues across every border.
+    """
+    if n_tokens <= WINDOW:
+        return [[(0, n_tokens)]]
+    first = [(s, min(n_tokens, s + WINDOW)) for s in range(0, n_tokens, WINDOW + GAP)]
+    if first[-1][1] - first[-1][0] < OVERLAP:  # a sliver at the end: let the gap window cover it
+        first.pop()
+    second = []
+    for (_, e), (s2, _) in zip(first, first[1:]):
+        second.append((e - OVERLAP, s2 + OVERLAP))
+    if first[-1][1] < n_tokens:
+        second.append((n_tokens - WINDOW, n_tokens))
+    return [first, second] if second else [first]
+
+
+def seam_frames(n_frames: int) -> list[int]:
+    """Frames (at the model's 25 fps) where first-pass windows meet the gap-filling second pass."""
+    n_tokens = -(-n_frames // DOWN)
+    passes = window_plan(n_tokens)
+    if len(passes) < 2:
+        return []
+    borders = {x * DOWN for a, b in passes[0] for x in (a, b)}
+    return sorted(f for f in borders if 0 < f < n_frames)
 
 
 class PLDModel:
@@ -148,36 +180,55 @@ class PLDModel:
         latent = self.config["latent"]
         noise = torch.randn(n_tokens, latent, generator=gen)
         z = torch.zeros(n_tokens, latent)
-        done = np.zeros(n_tokens, bool)
-        starts = list(range(0, max(1, n_tokens - WINDOW + 1), WINDOW - OVERLAP))
-        if starts[-1] + WINDOW < n_tokens:
-            starts.append(n_tokens - WINDOW)
-        for k, s in enumerate(starts):
-            e = min(n_tokens, s + WINDOW)
-            mask = torch.from_numpy(done[s:e].astype(np.float32))[None, :, None]
-            cond = Conditions(audio[None, s:e], text[None], segs[None], weights[None, s:e], edges[None, s:e])
+        done = torch.zeros(n_tokens)
+        passes = window_plan(n_tokens)
+        groups = []  # windows of one pass are independent: sampled together, grouped by length
+        for windows in passes:
+            for length in sorted({b - a for a, b in windows}, reverse=True):
+                same = [w for w in windows if w[1] - w[0] == length]
+                groups += [same[i : i + BATCH] for i in range(0, len(same), BATCH)]
+        total = len(groups)
+        for count, chunk in enumerate(groups, start=1):
+            sl = [slice(a, b) for a, b in chunk]
+            mask = torch.stack([done[w] for w in sl])[..., None]
+            cond = Conditions(
+                torch.stack([audio[w] for w in sl]),
+                text[None].expand(len(sl), -1),
+                segs[None].expand(len(sl), -1, -1),
+                torch.stack([weights[w] for w in sl]),
+                torch.stack([edges[w] for w in sl]),
+            )
             hook = None
-            if pins25 is not None and np.isfinite(pins25[s * DOWN : e * DOWN]).any():
-                hook = self._pin_hook(pins25[s * DOWN : e * DOWN])
-            out = ddim_sample(self.denoiser, noise[None, s:e], cond, steps, guidance, z[None, s:e], mask, hook)
-            z[s:e] = out[0]
-            done[s:e] = True
+            if pins25 is not None:
+                window_pins = [pins25[a * DOWN : b * DOWN] for a, b in chunk]
+                if any(np.isfinite(p).any() for p in window_pins):
+                    hook = self._pin_hook(window_pins)
+            known = torch.stack([z[w] for w in sl])
+            out = ddim_sample(
+                self.denoiser, torch.stack([noise[w] for w in sl]), cond, steps, guidance, known, mask, hook
+            )
+            for w, o in zip(sl, out):
+                z[w] = o
+                done[w] = 1.0
             if progress is not None:
-                progress(k + 1, len(starts), "generating motion")
+                progress(count, total, "generating motion")
         pose = self.vae.decode(self.vae.from_diffusion(z)[None])[0].numpy()[:n]
         pose = resample(pose, n_out) if n != n_out else pose
         if pins is not None:
             pose = apply_pins(pose, pins, fps)
         return pose.astype(np.float32)
 
-    def _pin_hook(self, pins: np.ndarray) -> Callable[[torch.Tensor], torch.Tensor]:
-        """x0 → x0 moved so its decoded motion bends onto ``pins`` (frames of this window)."""
+    def _pin_hook(self, pins: list[np.ndarray]) -> Callable[[torch.Tensor], torch.Tensor]:
+        """x0 (B, T, C) → x0 moved so each window's decoded motion bends onto its pins (frames of the window)."""
 
         def hook(x0: torch.Tensor) -> torch.Tensor:
             pose = self.vae.decode(self.vae.from_diffusion(x0))
-            bent = apply_pins(pose[0].numpy(), pins[: pose.shape[1]], MODEL_FPS, reach=0.6)
-            both = torch.stack([pose[0], torch.from_numpy(bent).float()])
-            mu, _ = self.vae.encode(both)
-            return x0 + (mu[1:] - mu[:1]) / self.vae.z_scale
+            bent = pose.clone()
+            for i, p in enumerate(pins):
+                if np.isfinite(p).any():
+                    bent[i] = torch.from_numpy(apply_pins(pose[i].numpy(), p[: pose.shape[1]], MODEL_FPS, reach=0.6))
+            mu, _ = self.vae.encode(torch.cat([pose, bent]))
+            before, after = mu.chunk(2)
+            return x0 + (after - before) / self.vae.z_scale
 
         return hook

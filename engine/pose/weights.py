@@ -48,16 +48,17 @@ def save_weights(path: str, tensors: dict[str, torch.Tensor], metadata: dict[str
 
 
 def _check_header(path: str) -> None:
+    """A safetensors file starts with an 8-byte little-endian header size and then a JSON object."""
     with open(path, "rb") as fh:
         head = fh.read(9)
         size = os.fstat(fh.fileno()).st_size
+    if len(head) == 9:
+        (n,) = struct.unpack("<Q", head[:8])
+        if head[8:9] == b"{" and 0 < n and 8 + n <= size:
+            return
     if head[:2] == b"PK" or head[:1] == b"\x80":
         raise BadInput(f"refusing to load {path}: it is a pickle/zip checkpoint; only .safetensors weights are loaded")
-    if len(head) < 9:
-        raise BadInput(f"weights file is corrupt (too short): {path}")
-    (n,) = struct.unpack("<Q", head[:8])
-    if head[8:9] != b"{" or n <= 0 or 8 + n > size:
-        raise BadInput(f"weights file is corrupt or not safetensors: {path}")
+    raise BadInput(f"weights file is corrupt or not safetensors: {path}")
 
 
 def load_weights(path: str = DEFAULT_PATH) -> tuple[dict[str, torch.Tensor], dict[str, object]]:

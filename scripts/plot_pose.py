@@ -1,0 +1,62 @@
+"""Plot generated head motion for several prompts against the audio waveform (PNG, for looking at it).
+
+    .venv/bin/python scripts/plot_pose.py --audio examples/speech.wav --out out/pose_plot.png \
+        --backend pld "nods slowly, then looks to the left" "shakes the head" "calm and still"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("prompts", nargs="+")
+    ap.add_argument("--audio", default=os.path.join(ROOT, "examples", "speech.wav"))
+    ap.add_argument("--backend", default="pld")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fps", type=float, default=25.0)
+    ap.add_argument("--out", default=os.path.join(ROOT, "out", "pose_plot.png"))
+    args = ap.parse_args()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from engine.audio import load_audio, load_features
+    from engine.backends import get_backend
+
+    audio, duration = load_audio(args.audio)
+    feats = load_features(args.audio, args.fps)
+    backend = get_backend(args.backend)
+    fig, axes = plt.subplots(len(args.prompts) + 1, 1, figsize=(12, 2.2 * (len(args.prompts) + 1)), sharex=True)
+    t_audio = np.arange(len(audio)) / 16000.0
+    axes[0].plot(t_audio, audio, lw=0.3, color="gray")
+    axes[0].plot(np.arange(feats.n_frames) / args.fps, feats.speech * np.abs(audio).max(), color="green", lw=1)
+    axes[0].set_title(f"{os.path.basename(args.audio)} (green: speech activity)")
+    t = np.arange(feats.n_frames) / args.fps
+    for ax, prompt in zip(axes[1:], args.prompts):
+        frames = backend.generate(feats, prompt, args.seed, None, lambda *a: None)
+        for c, name in enumerate(["pitch", "yaw", "roll"]):
+            ax.plot(t, frames[:, c], label=name, lw=1.2)
+        ax.plot(t, (frames[:, 5] - 1) * 100, label="(scale-1)×100", lw=1, ls="--")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_ylabel("deg")
+        ax.set_title(f"{args.backend}: {prompt!r}", fontsize=9)
+        ax.legend(loc="upper right", fontsize=7, ncol=4)
+    axes[-1].set_xlabel("seconds")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    fig.savefig(args.out, dpi=80)
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""The Pose Latent Diffusion backend: shipped weights, shapes, determinism, pins, seams, safe loading, training."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.audio import load_features
+from engine.backends import get_backend
+from engine.errors import BadInput
+from engine.pose.pipeline import PLDModel, seam_frames
+from engine.pose.weights import DEFAULT_PATH, load_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+LONG_TEXT = (
+    "Good evening. Tonight we talk about the history of the old harbour, the ships that came and went, "
+    "and the people who built the town around it. It is a long story, so let us begin at the start. "
+    "Many years ago, a small group of fishermen arrived on this coast."
+)
+
+
+def _noop(done: int, total: int, message: str) -> None:
+    return None
+
+
+@pytest.fixture(scope="module")
+def model() -> PLDModel:
+    torch.set_num_threads(2)
+    return PLDModel.load(DEFAULT_PATH)
+
+
+@pytest.fixture(scope="module")
+def long_features(espeak):
+    return load_features(str(espeak(LONG_TEXT, rate=150)), 25.0)
+
+
+def test_shipped_weights_are_small_safetensors_with_metadata() -> None:
+    assert DEFAULT_PATH.endswith(".safetensors") and os.path.getsize(DEFAULT_PATH) < 20 * 2**20
+    _tensors, meta = load_weights(DEFAULT_PATH)
+    for key in ("corpus_seed", "train_seed", "denoiser_steps", "vae_steps", "git_commit", "config"):
+        assert key in meta, key
+    assert meta["denoiser_steps"] > 100
+
+
+def test_shapes_and_determinism(model: PLDModel, speech_wav) -> None:
+    feats = load_features(str(speech_wav), 25.0)
+    a = model.generate(feats.matrix(), "nods slowly, then looks to the left", seed=3)
+    b = model.generate(feats.matrix(), "nods slowly, then looks to the left", seed=3)
+    c = model.generate(feats.matrix(), "nods slowly, then looks to the left", seed=4)
+    assert a.shape == (feats.n_frames, 6) and a.dtype == np.float32 and np.isfinite(a).all()
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 0.1  # another seed is another take
+    assert np.abs(a[:, :3]).max() < 45 and 0.7 < a[:, 5].min() and a[:, 5].max() < 1.4
+
+
+def test_backend_other_fps_and_short_audio(espeak) -> None:
+    backend = get_backend("pld")
+    feats = load_features(str(espeak("Yes.", rate=170)), 30.0)
+    out = backend.generate(feats, "nods", 0, None, _noop)
+    assert out.shape == (feats.n_frames, 6) and np.isfinite(out).all()
+
+
+def test_prompt_steers_the_motion(model: PLDModel, speech_wav) -> None:
+    m = load_features(str(speech_wav), 25.0).matrix()
+    left = np.mean([model.generate(m, "looks to the left", seed=s)[40:, 1].mean() for s in range(2)])
+    right = np.mean([model.generate(m, "looks to the right", seed=s)[40:, 1].mean() for s in range(2)])
+    assert left < -4.0 < 4.0 < right  # viewer's left is negative yaw
+
+
+def test_pins_are_kept_and_blended(model: PLDModel, long_features) -> None:
+    m = long_features.matrix()
+    n = len(m)
+    pins = np.full((n, 6), np.nan)
+    pins[60] = [10.0, -12.0, 4.0, 0.02, -0.01, 1.05]
+    pins[200, 1] = 15.0  # one channel only
+    out = model.generate(m, "talks calmly", seed=1, pins=pins)
+    mask = np.isfinite(pins)
+    assert np.abs(out[mask] - pins[mask]).max() < 0.05
+    step = np.abs(np.diff(out[:, :3], axis=0))
+    assert step[55:65].max() < 3.0 and step[195:205].max() < 3.0  # flows into and out of the pins
+
+
+def test_windows_continue_without_a_seam(model: PLDModel, long_features) -> None:
+    m = long_features.matrix()
+    out = model.generate(m, "talks and nods", seed=2)
+    seams = seam_frames(len(out))
+    assert len(seams) >= 2, "the audio must span several windows"
+    acc = np.abs(np.diff(out[:, :3], n=2, axis=0)).max(axis=1)
+    seam_acc = max(acc[b - 2 : b + 2].max() for b in seams if b + 2 < len(acc))
+    assert seam_acc <= np.percentile(acc, 99.5) + 1e-6
+
+
+def test_refuses_pickles_and_corrupt_files(tmp_path: Path) -> None:
+    pt = tmp_path / "model.safetensors"
+    torch.save({"w": torch.zeros(3)}, pt)
+    with pytest.raises(BadInput, match="pickle"):
+        load_weights(str(pt))
+    raw = tmp_path / "raw.safetensors"
+    raw.write_bytes(pickle.dumps({"w": [1, 2, 3]}))
+    with pytest.raises(BadInput, match="pickle"):
+        load_weights(str(raw))
+    other = tmp_path / "model.pt"
+    other.write_bytes(b"not weights")
+    with pytest.raises(BadInput, match="only .safetensors"):
+        load_weights(str(other))
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(Path(DEFAULT_PATH).read_bytes()[:5000])
+    with pytest.raises(BadInput, match="corrupt"):
+        load_weights(str(cut))
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(BadInput, match="corrupt"):
+        load_weights(str(junk))
+    wrong = tmp_path / "wrong.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"vae.nothing": torch.zeros(2)}, str(wrong), metadata={"config": "{}"})
+    with pytest.raises(BadInput, match="does not match"):
+        PLDModel.load(str(wrong))
+
+
+def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
+    """Corpus builder + trainer end to end on a tiny corpus and model."""
+    corpus = tmp_path / "corpus.npz"
+    py = sys.executable
+    subprocess.run(
+        [py, "scripts/build_corpus.py", "--clips", "6", "--styles", "2", "--out", str(corpus)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    d = np.load(corpus)
+    assert len(d["poses"]) > 0 and d["text_embeddings"].shape[1] == 384
+    out = tmp_path / "tiny.safetensors"
+    log = tmp_path / "log.jsonl"
+    cfg = json.dumps({"d": 32, "layers": 1, "heads": 2, "vae_hidden": 16})
+    cmd = [
+        py,
+        "scripts/train_pose.py",
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--vae-steps",
+        "60",
+        "--steps",
+        "60",
+        "--batch",
+        "16",
+        "--config",
+        cfg,
+        "--log",
+        str(log),
+    ]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    vae = [r["loss"] for r in rows if r["stage"] == "vae"]
+    assert vae[-1] < 0.8 * vae[0]
+    den = [r for r in rows if r["stage"] == "denoiser"]
+    assert den[-1]["val_loss"] < den[0]["val_loss"]
+    tiny = PLDModel.load(str(out))
+    assert tiny.metadata["denoiser_steps"] == 60
+    shutil.rmtree(tmp_path, ignore_errors=True)
