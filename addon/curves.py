@@ -171,7 +171,9 @@ def _fit_handles(
     neighbours): a cubic Hermite fit, far closer than automatic handles for the same keys. With ``bounds``
     the slopes are flattened so that every handle stays inside them; a Bezier curve stays inside the hull of
     its keys and handles, so the curve never leaves the channel's range (a mouth never opens below 0).
-    ``near``: only the keys around this frame (two on each side), after a local change."""
+    ``near``: only the keys around this frame (two on each side), after a local change. Pins with automatic or
+    aligned handles get the slope too (the motion flows through them without a kink); their frame and value stay.
+    """
     n = len(values)
     points = fc.keyframe_points
     xs = [kp.co.x for kp in points]
@@ -182,7 +184,7 @@ def _fit_handles(
     for k in keys:
         kp = points[k]
         i = round(kp.co.x) - first_frame
-        if kp.type != GENERATED or not 0 <= i < n:
+        if not 0 <= i < n or (kp.type != GENERATED and not _fits_pin(kp)):
             continue
         if 0 < i < n - 1:
             slope = (values[i + 1] - values[i - 1]) / 2.0
@@ -202,6 +204,15 @@ def _fit_handles(
         kp.handle_left_type = kp.handle_right_type = "ALIGNED"
         kp.handle_left = (kp.co.x - left, kp.co.y - slope * left)
         kp.handle_right = (kp.co.x + right, kp.co.y + slope * right)
+
+
+FIT_PIN_HANDLES = {"AUTO", "AUTO_CLAMPED", "ALIGNED"}
+
+
+def _fits_pin(kp: bpy.types.Keyframe) -> bool:
+    """A pin whose handles follow the regenerated motion: automatic or aligned ones (the pin's frame and value
+    never change). Free and vector handles are the animator's own shape and stay."""
+    return kp.handle_left_type in FIT_PIN_HANDLES and kp.handle_right_type in FIT_PIN_HANDLES
 
 
 def write_sparse(

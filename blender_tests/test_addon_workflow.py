@@ -155,12 +155,24 @@ def test_make_editable_bake_and_nla(rig3s, addon):
     pitch = fcs.find("rotation_euler", index=0)
     pin = first + 30
     pitch.keyframe_points.insert(pin, math.radians(-8.0), keyframe_type="KEYFRAME")
+    roll = fcs.find("rotation_euler", index=2)
+    own = roll.keyframe_points.insert(first + 40, math.radians(3.0), keyframe_type="KEYFRAME")
+    own.handle_left_type = own.handle_right_type = "FREE"  # a pin with the animator's own handle shape
+    own.handle_left, own.handle_right = (first + 39, math.radians(1.0)), (first + 41, math.radians(6.0))
+
+    def slopes(kp):  # the handles' directions (Blender may shorten a handle that reaches past a neighbour)
+        return [(h.y - kp.co.y) / (h.x - kp.co.x) for h in (kp.handle_left, kp.handle_right)]
+
+    shape = slopes(own)
     keys = sum(len(fc.keyframe_points) for fc in fcs)
     assert bpy.ops.posetalk.make_editable(tolerance=2.0) == {"FINISHED"}
     thinned = sum(len(fc.keyframe_points) for fc in fcs)
+    print(f"\nmake editable at 2°: {keys} keys -> {thinned}")
     assert thinned < 0.8 * keys, (keys, thinned)
     assert -math.degrees(pitch.evaluate(pin)) == pytest.approx(8.0, abs=0.05)
     assert any(kp.type == "KEYFRAME" and kp.co.x == pin for kp in pitch.keyframe_points)
+    (own,) = [kp for kp in roll.keyframe_points if kp.type == "KEYFRAME"]
+    assert own.handle_left_type == "FREE" and slopes(own) == pytest.approx(shape, rel=1e-4)  # free handles stay
 
     assert bpy.ops.posetalk.bake_take() == {"FINISHED"}
     baked = head.animation_data.action
@@ -256,7 +268,7 @@ def test_animator_scenario(rig3s, addon, tmp_path: Path, record_property):
     record_property("jerk_elsewhere", max(rest))
     print(f"\npins: max error {max(errors):.4f} deg; jerk near pins {max(near):.3f} vs elsewhere {max(rest):.3f}")
     assert max(errors) <= 0.05
-    assert max(near) <= 1.5 * max(rest), "a kink at a pin"
+    assert max(near) <= 1.25 * max(rest), "a kink at a pin"
     new_yaw = dense(fcs.find("rotation_euler", index=1), first, N_FRAMES)
     assert max(abs(a - b) for a, b in zip(new_yaw, edited_yaw)) > math.radians(0.5), "the rest did not change"
 
