@@ -51,6 +51,7 @@ def write_json_atomic(path: str, data: dict[str, Any]) -> str:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, separators=(",", ":"))
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the file is a normal output for other tools
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

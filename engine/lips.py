@@ -89,18 +89,21 @@ def _closures(rms: np.ndarray, speech: np.ndarray) -> np.ndarray:
     return dip
 
 
+def _runs(track: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of equal visemes."""
+    if len(track) == 0:
+        return []
+    edges = np.flatnonzero(track[1:] != track[:-1]) + 1
+    bounds = np.concatenate([[0], edges, [len(track)]])
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
 def _hold_short_runs(track: np.ndarray, min_len: int) -> np.ndarray:
     """Replace runs shorter than ``min_len`` frames (except closures) by the previous viseme: no flutter."""
     out = track.copy()
-    i = 0
-    n = len(track)
-    while i < n:
-        j = i
-        while j < n and track[j] == track[i]:
-            j += 1
+    for i, j in _runs(track):
         if j - i < min_len and track[i] != "A" and i > 0:
             out[i:j] = out[i - 1]
-        i = j
     return out
 
 
@@ -163,15 +166,8 @@ def _to_video(chans: np.ndarray, n_an: int, duration: float, fps: float) -> np.n
 
 
 def _visemes(track: np.ndarray) -> list[dict]:
-    out: list[dict] = []
-    i = 0
-    n = len(track)
-    while i < n:
-        j = i
-        while j < n and track[j] == track[i]:
-            j += 1
-        out.append({"start": round(i / ANALYSIS_RATE, 3), "end": round(j / ANALYSIS_RATE, 3), "shape": str(track[i])})
-        i = j
-    if out:
-        out[-1]["end"] = round(n / ANALYSIS_RATE, 3)
+    out = [
+        {"start": round(i / ANALYSIS_RATE, 3), "end": round(j / ANALYSIS_RATE, 3), "shape": str(track[i])}
+        for i, j in _runs(track)
+    ]
     return [v for v in out if v["end"] > v["start"]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from . import __version__
@@ -12,17 +11,7 @@ from .formats import check_output_path, lips_document, write_json_atomic
 from .jobs import Job, register
 from .lips import generate_lips
 from .motion import shift_in_time
-
-
-def _float(params: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
-    value = params.get(key, default)
-    try:
-        value = float(default if value is None else value)
-    except (TypeError, ValueError):
-        raise BadInput(f"{key} must be a number, got {value!r}") from None
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise BadInput(f"{key} must be between {lo:g} and {hi:g}, got {value:g}")
-    return value
+from .params import number
 
 
 @register("lips")
@@ -32,8 +21,8 @@ def lips_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     if not path:
         raise BadInput("no audio file given")
     fps = check_fps(params.get("fps", 25.0))
-    strength = _float(params, "strength", 1.0, 0.0, 3.0)
-    time_offset = _float(params, "time_offset_ms", 0.0, -2000.0, 2000.0) / 1000.0
+    strength = number(params, "strength", 1.0, 0.0, 3.0)
+    time_offset = number(params, "time_offset_ms", 0.0, -2000.0, 2000.0) / 1000.0
     out = check_output_path(params["out"]) if params.get("out") else None
     audio, duration = load_audio(
         str(path), job.sub(0.0, 0.2), params.get("audio_offset") or 0.0, params.get("audio_duration")

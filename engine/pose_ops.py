@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -14,40 +13,17 @@ from .errors import BadInput
 from .formats import check_output_path, pose_document, read_pose, write_json_atomic
 from .jobs import Job, register
 from .motion import apply_pins, shape_motion
+from .params import number, whole
 from .styles import check_prompt
-
-
-def _number(params: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
-    value = params.get(key, default)
-    if value is None:
-        return default
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise BadInput(f"{key} must be a number, got {value!r}") from None
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise BadInput(f"{key} must be between {lo:g} and {hi:g}, got {value:g}")
-    return value
 
 
 def _strength(params: dict[str, Any]) -> np.ndarray:
     """Overall strength times optional per-group strengths (rotation, translation, scale)."""
-    overall = _number(params, "strength", 1.0, 0.0, 5.0)
-    rot = _number(params, "strength_rotation", 1.0, 0.0, 5.0)
-    trans = _number(params, "strength_translation", 1.0, 0.0, 5.0)
-    scale = _number(params, "strength_scale", 1.0, 0.0, 5.0)
+    overall = number(params, "strength", 1.0, 0.0, 5.0)
+    rot = number(params, "strength_rotation", 1.0, 0.0, 5.0)
+    trans = number(params, "strength_translation", 1.0, 0.0, 5.0)
+    scale = number(params, "strength_scale", 1.0, 0.0, 5.0)
     return overall * np.array([rot, rot, rot, trans, trans, scale])
-
-
-def _seed(params: dict[str, Any]) -> int:
-    seed = params.get("seed", 0)
-    try:
-        value = int(seed)
-    except (TypeError, ValueError):
-        raise BadInput(f"seed must be a whole number, got {seed!r}") from None
-    if value < 0 or value >= 2**32:
-        raise BadInput(f"seed must be between 0 and {2**32 - 1}, got {value}")
-    return value
 
 
 def _pins(params: dict[str, Any], fps: float, n: int) -> np.ndarray | None:
@@ -72,15 +48,15 @@ def pose_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
         raise BadInput("no audio file given")
     prompt = check_prompt(params.get("prompt"))
     fps = check_fps(params.get("fps", 25.0))
-    seed = _seed(params)
+    seed = whole(params, "seed", 0, 0, 2**32 - 1)
     strength = _strength(params)
-    smoothing = _number(params, "smoothing", 0.0, 0.0, 5.0)
-    time_offset = _number(params, "time_offset_ms", 0.0, -2000.0, 2000.0) / 1000.0
+    smoothing = number(params, "smoothing", 0.0, 0.0, 5.0)
+    time_offset = number(params, "time_offset_ms", 0.0, -2000.0, 2000.0) / 1000.0
     out = check_output_path(params["out"]) if params.get("out") else None
     backend = get_backend(params.get("backend"))
     options = {}
     if params.get("guidance") is not None:
-        options["guidance"] = _number(params, "guidance", 2.0, 0.0, 20.0)
+        options["guidance"] = number(params, "guidance", 2.0, 0.0, 20.0)
 
     features = load_features(
         str(audio), fps, job.sub(0.0, 0.45), params.get("audio_offset") or 0.0, params.get("audio_duration")

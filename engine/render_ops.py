@@ -18,20 +18,10 @@ import numpy as np
 from .errors import BadInput, EngineError, NotAvailable
 from .formats import check_output_path, read_lips, read_pose
 from .jobs import Job, register, run_op
+from .params import whole
 
 PATTERN = "frame_%05d.png"
 PNG_LEVEL = 1  # fast PNG compression: frames are intermediate files
-
-
-def _int(params: dict[str, Any], key: str, default: int | None, lo: int, hi: int) -> int | None:
-    value = params.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise BadInput(f"{key} must be a whole number, got {value!r}")
-    if not lo <= int(value) <= hi:
-        raise BadInput(f"{key} must be between {lo} and {hi}, got {int(value)}")
-    return int(value)
 
 
 def _existing_file(params: dict[str, Any], key: str, what: str, required: bool = True) -> str | None:
@@ -167,10 +157,10 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
         raise BadInput("the pose has no frames")
     n = len(pose)
     lips, channels = _load_lips(params.get("lips"), fps, n)
-    size = _int(params, "size", 512, 64, 4096)
-    face = _int(params, "face", None, 0, 64)
-    seed = _int(params, "seed", 0, 0, 2**32 - 1)
-    batch = _int(params, "batch", 16, 1, 1024)
+    size = whole(params, "size", 512, 64, 4096)
+    face = whole(params, "face", None, 0, 64)
+    seed = whole(params, "seed", 0, 0, 2**32 - 1)
+    batch = whole(params, "batch", 16, 1, 1024)
     out = params.get("out")
     if not out:
         raise BadInput("no output folder given (out)")
