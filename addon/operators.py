@@ -585,7 +585,10 @@ class POSETALK_OT_render_frames(EngineJobOperator, bpy.types.Operator):
             out = os.path.normpath(bpy.path.abspath(self.out))
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            out = os.path.join(prefs.cache_dir(), "render", f"{_safe(head.name)}-{stamp}")
+            out = base = os.path.join(prefs.cache_dir(), "render", f"{_safe(head.name)}-{stamp}")
+            k = 2
+            while os.path.exists(out):  # two renders within a second get their own folders
+                out, k = f"{base}-{k}", k + 1
         try:
             os.makedirs(os.path.dirname(out), exist_ok=True)  # the engine creates the folder itself
         except OSError as exc:

@@ -293,6 +293,17 @@ def test_animator_scenario(rig3s, addon, tmp_path: Path, record_property):
     head = bpy.data.objects["PoseTalk Head"]
     assert head.animation_data.action.name == take1 != take2
     chosen_take = snapshot(head, curves)
+    # clean-up steps are undo steps too
+    assert bpy.ops.posetalk.make_editable("EXEC_DEFAULT", True, tolerance=1.5) == {"FINISHED"}
+    assert bpy.ops.posetalk.bake_take("EXEC_DEFAULT", True) == {"FINISHED"}
+    head = bpy.data.objects["PoseTalk Head"]
+    assert head.animation_data.action.name.startswith("PoseTalk Bake 3")
+    bpy.ops.ed.undo()
+    head = bpy.data.objects["PoseTalk Head"]
+    assert head.animation_data.action.name == take1 and snapshot(head, curves) != chosen_take  # thinned
+    bpy.ops.ed.undo()
+    head = bpy.data.objects["PoseTalk Head"]
+    assert snapshot(head, curves) == chosen_take
 
     # undo back to the start, step by step
     for expect in ("take 2", "take 1 regenerated", "edited", "generated", "start"):
