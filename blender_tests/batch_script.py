@@ -1,4 +1,4 @@
-"""Headless PoseTalk batch, one talking head per run (the example of docs/blender.md).
+"""Headless PoseTalk batch, one talking head per run (the example of the README's headless section).
 
     blender -b --python-exit-code 1 --python batch_script.py -- \
         --image portrait.png --audio speech.wav --prompt "nods, then looks left" --out talk.blend [--lips] [--mp4 talk.mp4]
