@@ -22,3 +22,18 @@ def strips_of(scene: bpy.types.Scene):
     """The scene's top-level strips: ``strips`` in Blender 5.0, ``sequences`` in 4.x."""
     sed = scene.sequence_editor_create()
     return sed.strips if hasattr(sed, "strips") else sed.sequences
+
+
+def snapshot(obj: bpy.types.Object, curves) -> list:
+    """Every key of the object's PoseTalk curves (position, handles, type): for exact comparisons."""
+    fcs = curves.find_fcurves(obj)
+    if fcs is None:
+        return []
+    return [
+        (
+            fc.data_path,
+            fc.array_index,
+            [(*kp.co, *kp.handle_left, *kp.handle_right, kp.type) for kp in fc.keyframe_points],
+        )
+        for fc in fcs
+    ]

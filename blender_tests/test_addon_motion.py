@@ -11,23 +11,9 @@ from pathlib import Path
 
 import bpy
 import pytest
-from bt_env import ENGINE_PYTHON, ROOT, strips_of
+from bt_env import ENGINE_PYTHON, ROOT, snapshot, strips_of
 
 PROMPT = "nods slowly, then looks to the left"
-
-
-def snapshot(obj: bpy.types.Object, curves) -> list:
-    fcs = curves.find_fcurves(obj)
-    if fcs is None:
-        return []
-    return [
-        (
-            fc.data_path,
-            fc.array_index,
-            [(*kp.co, *kp.handle_left, *kp.handle_right, kp.type) for kp in fc.keyframe_points],
-        )
-        for fc in fcs
-    ]
 
 
 def engine_pose(audio: Path, tmp: Path, fps: float, seed: int, offset: float, duration: float) -> list[list[float]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import bpy
 import pytest
+from bt_env import snapshot
 
 PROMPT = "nods slowly, then looks to the left"
 N_FRAMES = 72  # three seconds at 24 fps: room for pins, quick to render
@@ -23,20 +24,6 @@ def rig3s(addon, scene_with_speech, portrait):
     assert bpy.ops.posetalk.create_rig(image_path=str(portrait)) == {"FINISHED"}
     scene.posetalk.backend = os.environ.get("POSETALK_TEST_BACKEND", "auto")  # e.g. pld: the same loop on it
     return scene, strip, scene.posetalk.rig
-
-
-def snapshot(obj: bpy.types.Object, curves) -> list:
-    fcs = curves.find_fcurves(obj)
-    if fcs is None:
-        return []
-    return [
-        (
-            fc.data_path,
-            fc.array_index,
-            [(*kp.co, *kp.handle_left, *kp.handle_right, kp.type) for kp in fc.keyframe_points],
-        )
-        for fc in fcs
-    ]
 
 
 def dense(fc: bpy.types.FCurve, first: int, n: int) -> list[float]:
