@@ -63,7 +63,11 @@ _ACTION_PATTERNS: list[tuple[str, str]] = [
         "lean_in",
         r"lean\w* (?:in|forward|closer|toward\w*)|mov\w* closer|approach\w*|closer to|come[s]? closer|draw\w* near",
     ),
-    ("lean_back", r"lean\w* back\w*|pull\w* (?:back|away)|back away|mov\w* (?:back|away)|withdraw\w*|recoil\w*"),
+    (
+        "lean_back",
+        r"lean\w* back\w*|pull\w* (?:\w+ ){0,2}(?:back|away)|back away|mov\w* (?:\w+ ){0,2}(?:back|away)|withdraw\w*"
+        r"|recoil\w*",
+    ),
 ]
 
 

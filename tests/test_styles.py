@@ -22,6 +22,7 @@ from engine.styles import parse_prompt
         ("looks down at the floor", ["look_down"]),
         ("leans in closer", ["lean_in"]),
         ("leans back", ["lean_back"]),
+        ("pulls the head back a little", ["lean_back"]),
         ("just talks", ["none"]),
         ("nods slowly, then looks to the left", ["nod", "look_left"]),
         ("looks right; then shakes head, and then finally looks up", ["look_right", "shake", "look_up"]),
