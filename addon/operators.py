@@ -575,11 +575,10 @@ class POSETALK_OT_render_frames(EngineJobOperator, bpy.types.Operator):
         image = head.posetalk.image
         if image is None:
             raise UserError(f"{head.name} has no portrait image")
-        if image.packed_file is not None:
-            raise UserError(f"the portrait {image.name!r} is packed into the .blend: unpack it first")
-        image_path = os.path.normpath(bpy.path.abspath(image.filepath, library=image.library))
-        if not os.path.isfile(image_path):
-            raise UserError(f"the portrait image is missing: {image_path}")
+        try:
+            image_path = rig.external_file(image, f"the portrait {image.name!r}", "the portrait image")
+        except rig.RigError as exc:
+            raise UserError(str(exc)) from None
         pose, lips = self.sample(context, head, t)
         if self.out:
             out = os.path.normpath(bpy.path.abspath(self.out))

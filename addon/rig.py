@@ -56,6 +56,19 @@ def scene_fps(scene: bpy.types.Scene) -> float:
     return scene.render.fps / scene.render.fps_base
 
 
+def external_file(block: bpy.types.ID, what: str, file_what: str) -> str:
+    """Absolute path of an image or sound datablock's file, which the engine process reads.
+
+    Raises RigError when the data is packed into the .blend or its file is missing.
+    """
+    if block.packed_file is not None:
+        raise RigError(f"{what} is packed into the .blend: unpack it (File > External Data)")
+    path = os.path.normpath(bpy.path.abspath(block.filepath, library=block.library))
+    if not os.path.isfile(path):
+        raise RigError(f"{file_what} is missing: {path}")
+    return path
+
+
 def strip_timing(scene: bpy.types.Scene, strip: Any) -> dict[str, Any]:
     """Where the strip's visible audio comes from and where it plays.
 
@@ -66,11 +79,7 @@ def strip_timing(scene: bpy.types.Scene, strip: Any) -> dict[str, Any]:
     sound = strip.sound
     if sound is None:
         raise RigError(f"sound strip {strip.name!r} has no sound")
-    if sound.packed_file is not None:
-        raise RigError(f"the sound of strip {strip.name!r} is packed into the .blend: unpack it (File > External Data)")
-    path = os.path.normpath(bpy.path.abspath(sound.filepath, library=sound.library))
-    if not os.path.isfile(path):
-        raise RigError(f"the sound file of strip {strip.name!r} is missing: {path}")
+    path = external_file(sound, f"the sound of strip {strip.name!r}", f"the sound file of strip {strip.name!r}")
     fps = scene_fps(scene)
     start = int(strip.frame_final_start)
     end = int(strip.frame_final_end)
