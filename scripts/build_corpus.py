@@ -6,7 +6,7 @@ the procedural teacher (engine.procedural). Each motion gets several paraphrased
 the viewer's screen directions). Stored: audio features (.matrix()), poses and caption
 embeddings (whole caption + one per "then" segment) in one .npz; no audio.
 
-    .venv/bin/python scripts/build_corpus.py --seed 0 --clips 900 --out data/corpus.npz
+    .venv/bin/python scripts/build_corpus.py --seed 0 --clips 1500 --out data/corpus.npz
 """
 
 from __future__ import annotations
@@ -326,6 +326,116 @@ ACTION_PHRASES = {
         "backs away",
     ],
 }
+# The same actions as commands ("nod your head") and as noun phrases ("a head tilt to the left"):
+# prompts are typed in every grammatical form. Right-hand phrases mirror the left-hand ones.
+IMPERATIVE_PHRASES = {
+    "none": ["just talk", "talk naturally", "speak normally", "keep talking", "speak as usual"],
+    "nod": [
+        "nod",
+        "keep nodding",
+        "nod along",
+        "nod in agreement",
+        "nod your head",
+        "bob your head up and down",
+        "nod yes",
+        "give little nods",
+        "agree by nodding",
+        "move your head up and down",
+    ],
+    "shake": [
+        "shake your head",
+        "shake your head no",
+        "keep shaking your head",
+        "turn your head side to side",
+        "shake no",
+        "disagree with a head shake",
+        "move your head from side to side",
+    ],
+    "tilt_left": [
+        "tilt your head to the left",
+        "tilt left",
+        "lean your head to the left",
+        "cock your head left",
+        "tip your head toward the left",
+        "incline your head to the left side",
+    ],
+    "look_left": [
+        "look to the left",
+        "look left",
+        "turn to the left",
+        "glance left",
+        "turn your head left",
+        "gaze toward the left",
+        "face left",
+        "look toward screen left",
+        "turn to the viewer's left",
+        "look to the left side of the picture",
+    ],
+    "look_up": [
+        "look up",
+        "look upward",
+        "raise your chin",
+        "lift your head up",
+        "gaze up at the ceiling",
+        "turn your face upward",
+        "tip your head up",
+    ],
+    "look_down": [
+        "look down",
+        "look downward",
+        "lower your head",
+        "drop your chin",
+        "gaze down at the floor",
+        "bow your head",
+        "cast your eyes down",
+    ],
+    "lean_in": [
+        "lean in",
+        "lean forward",
+        "move closer",
+        "lean toward the camera",
+        "come closer",
+        "draw near to the camera",
+        "bring your face closer to the viewer",
+    ],
+    "lean_back": [
+        "lean back",
+        "pull back",
+        "move away from the camera",
+        "lean backward",
+        "draw back",
+        "back away",
+        "sit back, away from the viewer",
+    ],
+}
+NOUN_PHRASES = {
+    "none": ["natural head motion", "ordinary movement", "normal talking head motion"],
+    "nod": ["a nod", "gentle nods", "nodding", "a nodding head", "repeated nods", "head nods", "agreeing nods"],
+    "shake": ["a head shake", "head shaking", "a shaking head", "side to side head shakes", "a no shake"],
+    "tilt_left": ["a head tilt to the left", "a left head tilt", "the head tilted left", "a tilt toward the left"],
+    "look_left": [
+        "a glance to the left",
+        "a look toward the left",
+        "the face turned left",
+        "a turn toward screen left",
+        "eyes and head to the viewer's left",
+    ],
+    "look_up": ["an upward look", "a glance up", "the chin raised", "the face turned upward"],
+    "look_down": ["a downward look", "a glance down", "the chin lowered", "the head bowed"],
+    "lean_in": ["a lean toward the camera", "a forward lean", "the head moving closer", "a lean in"],
+    "lean_back": ["a lean away from the camera", "a backward lean", "the head pulled back", "a lean back"],
+}
+for _table in (IMPERATIVE_PHRASES, NOUN_PHRASES):
+    for _src, _dst in (("tilt_left", "tilt_right"), ("look_left", "look_right")):
+        _table[_dst] = [p.replace("left", "right") for p in _table[_src]]
+IMPERATIVE_FRAMES = ["{s}", "{s} while you talk", "{s} as you speak", "please {s}", "{s} while speaking", "{s} now"]
+NOUN_FRAMES = ["{s}", "{s} while talking", "a speaker with {s}", "talking with {s}", "{s} during the speech"]
+FORMS = {  # caption form: (phrases, frames of the first phrase, probability)
+    "third_person": (ACTION_PHRASES, None, 0.5),
+    "imperative": (IMPERATIVE_PHRASES, IMPERATIVE_FRAMES, 0.32),
+    "noun": (NOUN_PHRASES, NOUN_FRAMES, 0.18),
+}
+
 MOOD_WORDS = {
     "neutral": [""],
     "calm": ["calmly", "calm", "gently", "in a relaxed way", "serenely", "quietly", "steady and calm", "peacefully"],
@@ -454,11 +564,13 @@ def caption(rng: np.random.Generator, label: dict) -> str:
     mood_w = str(rng.choice(MOOD_WORDS[mood]))
     if actions == ["none"] and (mood != "neutral" or rng.random() < 0.5) and not amp_w and not speed_w:
         return str(rng.choice(MOOD_ONLY[mood]))
+    form = str(rng.choice(list(FORMS), p=[f[2] for f in FORMS.values()]))
+    phrases, frames, _ = FORMS[form]
     parts = []
     for i, a in enumerate(actions):
-        phrase = str(rng.choice(ACTION_PHRASES[a]))
+        phrase = str(rng.choice(phrases[a]))
         if i == 0:
-            phrase = str(rng.choice(SUBJECT_FRAMES)).format(s=phrase)
+            phrase = str(rng.choice(frames or SUBJECT_FRAMES)).format(s=phrase)
         parts.append(phrase)
     modifiers = [w for w in (amp_w, speed_w) if w]
     rng.shuffle(modifiers)
@@ -509,9 +621,9 @@ def split_segments(prompt: str) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--clips", type=int, default=900, help="audio clips (each gets several styles)")
+    ap.add_argument("--clips", type=int, default=1500, help="audio clips (each gets several styles)")
     ap.add_argument("--styles", type=int, default=3, help="styles (teacher motions) per audio clip")
-    ap.add_argument("--captions", type=int, default=3, help="paraphrased captions per motion")
+    ap.add_argument("--captions", type=int, default=5, help="paraphrased captions per motion")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "corpus.npz"))
     args = ap.parse_args()

@@ -70,6 +70,26 @@ TEST_PROMPTS: list[tuple[str, list[str]]] = [
     ("turn to the right and then nod", ["look_right", "nod"]),
     ("tilt your head left, then look down", ["tilt_left", "look_down"]),
 ]
+# A second set, written later (after the corpus grammar gained commands and noun phrases),
+# in yet other phrasings, to check that the first set has not been learnt by heart.
+TEST_PROMPTS_B: list[tuple[str, list[str]]] = [
+    ("agree with everything, nodding as you go", ["nod"]),
+    ("little yes nods through the whole line", ["nod"]),
+    ("say no with your head", ["shake"]),
+    ("head swinging left and right in refusal", ["shake"]),
+    ("face drifting toward the left edge of the picture", ["look_left"]),
+    ("peek at something off screen to the right", ["look_right"]),
+    ("point your nose at the ceiling", ["look_up"]),
+    ("stare at the desk in front of you", ["look_down"]),
+    ("let the head fall sideways to the left", ["tilt_left"]),
+    ("tip the head sideways toward the right", ["tilt_right"]),
+    ("get closer to the audience", ["lean_in"]),
+    ("shrink back, away from the audience", ["lean_back"]),
+    ("tranquil, hardly any movement", ["calm"]),
+    ("bursting with excitement", ["energetic"]),
+    ("shake your head a bit, after that glance to the right", ["shake", "look_right"]),
+    ("look toward the floor and then lift your eyes up", ["look_down", "look_up"]),
+]
 NEUTRAL_PROMPT = "an ordinary person speaking"
 
 SENTENCES = [
@@ -221,21 +241,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", default="pld")
     ap.add_argument("--guidance", type=float, default=None)
+    ap.add_argument("--steps", type=int, default=None, help="sampler steps (pld; default: the backend's)")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "corpus.npz"))
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(2)
-    opts = {} if args.guidance is None else {"guidance": args.guidance}
+    opts = {k: v for k, v in (("guidance", args.guidance), ("steps", args.steps)) if v is not None}
     noop = lambda *a: None  # noqa: E731
-    report: dict[str, object] = {"backend": args.backend, "guidance": args.guidance, "fps": FPS}
+    report: dict[str, object] = {"backend": args.backend, "guidance": args.guidance, "steps": args.steps, "fps": FPS}
 
+    all_prompts = TEST_PROMPTS + TEST_PROMPTS_B
     in_corpus = None
     if os.path.exists(args.corpus):
         texts = {str(t).lower() for t in np.load(args.corpus)["texts"]}
-        in_corpus = sum(p.lower() in texts for p, _ in TEST_PROMPTS)
+        in_corpus = sum(p.lower() in texts for p, _ in all_prompts)
     report["test_prompts"] = len(TEST_PROMPTS)
+    report["test_prompts_b"] = len(TEST_PROMPTS_B)
     report["test_prompts_in_corpus"] = in_corpus
 
     t0 = time.time()
@@ -255,21 +278,21 @@ def main() -> None:
         i: np.mean([describe(gen(f, NEUTRAL_PROMPT, s)[20:])["energy"] for s in range(args.seeds)])
         for i, f in enumerate(clips)
     }
-    per_style: dict[str, list[int]] = {}
-    confusions = []
-    for prompt, expected in TEST_PROMPTS:
-        key = " then ".join(expected)
-        for i, f in enumerate(clips):
-            for s in range(args.seeds):
-                labels = classify_motion(gen(f, prompt, 100 + s), len(expected), neutral[i], expected)
-                ok = int(labels == expected)
-                per_style.setdefault(key, []).append(ok)
-                if not ok:
-                    confusions.append(f"{prompt!r} -> {labels}")
-    acc = {k: round(float(np.mean(v)), 3) for k, v in per_style.items()}
-    report["adherence"] = round(float(np.mean([x for v in per_style.values() for x in v])), 3)
-    report["adherence_per_style"] = acc
-    report["confusions"] = confusions[:12]
+    for name, prompts in (("", TEST_PROMPTS), ("_b", TEST_PROMPTS_B)):
+        per_style: dict[str, list[int]] = {}
+        confusions = []
+        for prompt, expected in prompts:
+            key = " then ".join(expected)
+            for i, f in enumerate(clips):
+                for s in range(args.seeds):
+                    labels = classify_motion(gen(f, prompt, 100 + s), len(expected), neutral[i], expected)
+                    ok = int(labels == expected)
+                    per_style.setdefault(key, []).append(ok)
+                    if not ok:
+                        confusions.append(f"{prompt!r} -> {labels}")
+        report["adherence" + name] = round(float(np.mean([x for v in per_style.values() for x in v])), 3)
+        report["adherence_per_style" + name] = {k: round(float(np.mean(v)), 3) for k, v in per_style.items()}
+        report["confusions" + name] = sorted(set(confusions))[:16]
 
     # beat align vs the same motion shifted in time; diversity; jerk; silence vs speech
     ba, ba_shift, jerks, div = [], [], [], []
