@@ -164,6 +164,7 @@ class MotionJob(EngineJobOperator):
         description="Delay of the motion against the sound (negative: the head leads)",
     )
     backend: bpy.props.StringProperty(name="Backend", default="auto", options={"SKIP_SAVE"})
+    guidance: bpy.props.FloatProperty(name="Prompt Weight", default=3.0, min=0.0, max=20.0, options={"SKIP_SAVE"})
     keep_keys: bpy.props.BoolProperty(name="Keep My Keys", default=True, options={"SKIP_SAVE"})
     frame_start: bpy.props.IntProperty(
         name="Start", default=0, description="First frame to regenerate (with End)", options={"SKIP_SAVE"}
@@ -231,6 +232,7 @@ class MotionJob(EngineJobOperator):
             "strength_scale": _setting(self, context, "strength_scale"),
             "time_offset_ms": _setting(self, context, "time_offset_ms"),
             "backend": _setting(self, context, "backend") or "auto",
+            "guidance": _setting(self, context, "guidance"),
         }
         if not str(params["prompt"]).strip():
             raise UserError("the prompt is empty: describe how the head should move")

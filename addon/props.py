@@ -82,8 +82,24 @@ class PoseTalkSceneSettings(bpy.types.PropertyGroup):
         soft_max=500.0,
         precision=0,
     )
-    backend: bpy.props.StringProperty(
-        name="Backend", description="Pose backend of the engine ('auto': its default)", default="auto"
+    backend: bpy.props.EnumProperty(
+        name="Model",
+        description="Which pose model generates the head motion",
+        items=[
+            ("auto", "Default", "The engine's default model (the diffusion model when its weights are installed)"),
+            ("pld", "Diffusion", "Pose Latent Diffusion: motion learnt from speech, following the prompt"),
+            ("procedural", "Keywords", "The rule-based generator: reads keywords of the prompt, fully predictable"),
+        ],
+        default="auto",
+    )
+    guidance: bpy.props.FloatProperty(
+        name="Prompt Weight",
+        description="How strongly the diffusion model follows the prompt (classifier-free guidance; 1: not extra)",
+        default=3.0,
+        min=0.0,
+        max=20.0,
+        soft_min=1.0,
+        soft_max=6.0,
     )
     keep_keys: bpy.props.BoolProperty(
         name="Keep My Keys",

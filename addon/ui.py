@@ -46,6 +46,11 @@ def draw_panel(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     box.label(text="Motion", icon="ORIENTATION_GIMBAL")
     box.prop(st, "prompt", text="")
     row = box.row(align=True)
+    row.prop(st, "backend", text="")
+    sub = row.row(align=True)
+    sub.active = st.backend != "procedural"
+    sub.prop(st, "guidance")
+    row = box.row(align=True)
     row.prop(st, "seed")
     row.prop(st, "strength")
     box.prop(st, "smoothing")

@@ -276,3 +276,95 @@ def test_unset_operator_settings_come_from_the_panel(addon, scene_with_speech, p
     scene.posetalk.prompt = PROMPT
     assert bpy.ops.posetalk.generate_motion("INVOKE_DEFAULT") == {"FINISHED"}
     assert scene.posetalk.seed == 2
+
+
+def _modal_probe(addon, params: dict):
+    """An engine-job operator driven the way Blender's window manager drives a modal one.
+
+    The bpy module has no windows, so ``invoke`` cannot add a modal handler here; the test plays the window
+    manager instead (a real WM timer, TIMER and ESC events) against the real worker.
+    """
+
+    class Probe(addon.runner.EngineJobOperator):
+        job_op = "pose"
+        bl_label = "Probe"
+
+        def __init__(self) -> None:
+            self.reports: list[tuple[set, str]] = []
+            self.applied = None
+
+        def build(self, context):
+            return params
+
+        def apply(self, context, result):
+            self.applied = result
+
+        def report(self, kind, message):
+            self.reports.append((kind, message))
+
+    return Probe()
+
+
+def _event(kind: str):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(type=kind, value="PRESS" if kind == "ESC" else "NOTHING")
+
+
+def _context():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(window_manager=bpy.context.window_manager, window=None, scene=bpy.context.scene)
+
+
+def test_modal_timer_drains_progress_without_blocking(addon, speech_wav):
+    import time
+
+    params = {"audio": str(speech_wav), "prompt": PROMPT, "fps": 25.0, "seed": 0}
+    op, ctx = _modal_probe(addon, params), _context()
+    assert op._start(ctx)
+    op._timer = ctx.window_manager.event_timer_add(0.1, window=None)
+    answers, fractions, slowest = [], [], 0.0
+    while True:
+        t = time.monotonic()
+        answer = op.modal(ctx, _event("TIMER"))
+        slowest = max(slowest, time.monotonic() - t)
+        answers.append(answer)
+        fractions.append(op._job.fraction)
+        if answer != {"PASS_THROUGH"}:
+            break
+        time.sleep(0.05)
+    assert answers[-1] == {"FINISHED"} and answers.count({"PASS_THROUGH"}) >= 2  # the UI ran while the job did
+    assert fractions == sorted(fractions) and 0.0 < fractions[-2] and fractions[-1] == 1.0  # progress streamed
+    assert slowest < 0.5  # no modal call waits for the job
+    assert op.applied and len(op.applied["pose"]["frames"]) > 100 and op._timer is None and not op.reports
+
+
+def test_escape_cancels_a_modal_job_and_the_engine_stays(addon, speech_wav, tmp_path):
+    params = {"audio": str(speech_wav), "prompt": PROMPT, "fps": 25.0, "seed": 0}
+    addon.runner.wait(addon.runner.start("pose", params, "warm-up"))
+    long_wav = tmp_path / "long.wav"
+    subprocess.run(["sox", str(speech_wav), str(long_wav), "repeat", "9"], check=True)
+    op, ctx = _modal_probe(addon, {**params, "audio": str(long_wav)}), _context()
+    assert op._start(ctx)
+    pid = addon.runner._client.pid
+    assert op.modal(ctx, _event("TIMER")) == {"PASS_THROUGH"}
+    assert op.modal(ctx, _event("ESC")) == {"CANCELLED"}
+    assert op._job.state == "cancelled" and op.applied is None
+    assert [kind for kind, _ in op.reports] == [{"WARNING"}]
+    again = addon.runner.wait(addon.runner.start("pose", params, "after"))  # the same engine takes the next job
+    assert again.state == "done" and addon.runner._client.pid == pid
+
+
+def test_model_and_prompt_weight_reach_the_engine(addon, scene_with_speech, portrait):
+    make_rig(portrait)
+    settings = bpy.context.scene.posetalk
+    settings.backend, settings.guidance = "pld", 4.5
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=2) == {"FINISHED"}
+    meta = addon.runner.current.result["pose"]["meta"]
+    assert meta["backend"] == "pld" and meta["guidance"] == 4.5
+    settings.backend = "procedural"
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=2) == {"FINISHED"}
+    assert addon.runner.current.result["pose"]["meta"]["backend"] == "procedural"
+    with pytest.raises(TypeError):
+        settings.backend = "nonsense"

@@ -72,6 +72,8 @@ def pose_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     meta["strength"] = [round(float(s), 4) for s in strength]
     if smoothing:
         meta["smoothing"] = smoothing
+    if options:
+        meta.update(options)
     if time_offset:
         meta["time_offset_ms"] = round(time_offset * 1000.0, 3)
     doc = pose_document(frames, fps, meta)

@@ -234,7 +234,13 @@ def main() -> None:
         train_vae(model, corpus, args.vae_steps, rng, log)
     log({"stage": "encode", **encode_corpus(model, corpus), "seconds": round(time.time() - t0, 1)})
     train_denoiser(model, corpus, args.steps, rng, log, args.batch)
+    history = list(model.metadata.get("history", [])) if args.init else []
+    if args.init:  # the runs the initial weights came from, oldest first
+        history.append(
+            {k: model.metadata.get(k) for k in ("corpus_seed", "train_seed", "denoiser_steps", "git_commit")}
+        )
     meta = {
+        "history": history,
         "corpus_seed": corpus.meta["seed"],
         "train_seed": args.seed,
         "vae_steps": args.vae_steps or int(model.metadata.get("vae_steps", 0)),
