@@ -23,12 +23,9 @@ from scipy.ndimage import gaussian_filter
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.headpose import RIGID, head_pose  # noqa: E402
 from engine.render import Renderer  # noqa: E402
-from engine.render.landmarks import CHIN, EYES, FOREHEAD, LOWER_INNER, UPPER_INNER  # noqa: E402
-
-MOUTH_AND_EYES = set(UPPER_INNER + LOWER_INNER) | {i for eye in EYES for part in eye[2:] for i in part}
-LIPS_ALL = {0, 17, 13, 14, 37, 39, 40, 61, 84, 87, 91, 146, 178, 181, 185, 267, 269, 270, 291, 314, 317, 321, 375,
-            405, 409}  # fmt: skip
+from engine.render.landmarks import CHIN, FOREHEAD  # noqa: E402
 
 
 def detect(mesh, frame: np.ndarray) -> np.ndarray | None:
@@ -38,24 +35,6 @@ def detect(mesh, frame: np.ndarray) -> np.ndarray | None:
         return None
     lm = np.array([[p.x, p.y, p.z] for p in res.multi_face_landmarks[0].landmark])
     return lm * np.array([w, h, w])
-
-
-def rotation(ref: np.ndarray, cur: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Rotation R (3x3) with R @ ref ≈ cur (rigid + scale alignment), in x right, y down, z toward the viewer."""
-    a = ref[idx] * np.array([1, 1, -1])
-    b = cur[idx] * np.array([1, 1, -1])
-    a, b = a - a.mean(0), b - b.mean(0)
-    u, _s, vt = np.linalg.svd(b.T @ a)
-    d = np.sign(np.linalg.det(u @ vt))
-    return u @ np.diag([1, 1, d]) @ vt
-
-
-def angles(r: np.ndarray) -> np.ndarray:
-    """(pitch, yaw, roll) degrees of R = Rz(roll) Ry(yaw) Rx(pitch), the renderer's convention."""
-    yaw = np.arcsin(np.clip(-r[2, 0], -1, 1))
-    pitch = np.arctan2(r[2, 1], r[2, 2])
-    roll = np.arctan2(-r[1, 0], r[0, 0])
-    return np.degrees([pitch, yaw, roll])
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -81,7 +60,7 @@ def main() -> None:
     zeros4 = np.zeros((1, 4))
     neutral = r.render_batch(np.array([[0, 0, 0, 0, 0, 1.0]]), zeros4, np.zeros(1))[0]
     ref = detect(mesh, neutral)
-    rigid = np.array([i for i in range(468) if i not in MOUTH_AND_EYES and i not in LIPS_ALL])
+    rigid = RIGID
 
     # 1. head pose: single-axis sweeps and mixed poses within +-15 degrees
     poses = []
@@ -102,11 +81,14 @@ def main() -> None:
         if lm is None:
             missed += 1
             continue
-        errors.append(np.abs(angles(rotation(ref, lm, rigid)) - p[:3]))
-    err = np.array(errors)
+        errors.append(np.abs(head_pose(ref, lm) - p))
+    full = np.array(errors)
+    err = full[:, :3]
     pose_err = {k: round(float(v), 3) for k, v in zip(("pitch", "yaw", "roll"), err.mean(0))}
     pose_err["mean"] = round(float(err.mean()), 3)
     pose_err["max"] = round(float(err.max()), 3)
+    pose_err["xy_face_heights"] = round(float(full[:, 3:5].mean()), 4)  # the head_pose estimate of x, y
+    pose_err["scale"] = round(float(full[:, 5].mean()), 4)
 
     # 2. mouth: opening follows mouth_open (neutral pose, no blinks)
     t = np.arange(60) / 25.0

@@ -30,27 +30,41 @@ from engine.pose.weights import DEFAULT_PATH, git_commit  # noqa: E402
 
 
 class Corpus:
-    """The corpus npz as per-motion latents/audio and per-caption text conditions."""
+    """The corpus npz file(s) as per-motion latents/audio and per-caption text conditions.
 
-    def __init__(self, path: str, val_fraction: float, seed: int) -> None:
-        d = np.load(path)
-        self.meta = json.loads(str(d["meta"]))
-        feats, offs = d["features"].astype(np.float32), d["clip_offsets"]
-        self.clip_feats = [feats[offs[i] : offs[i + 1]] for i in range(len(offs) - 1)]
-        poses, poffs = d["poses"], d["pose_offsets"]
-        self.poses = [poses[poffs[i] : poffs[i + 1]] for i in range(len(poffs) - 1)]
-        self.pose_clip = d["pose_clip"]
-        self.cap_pose = d["caption_pose"]
-        emb = d["text_embeddings"].astype(np.float32)
-        self.cap_text = emb[d["caption_text_index"]]
-        seg = d["caption_segments"]
-        self.cap_count = (seg >= 0).sum(axis=1)
-        self.cap_segs = np.where((seg >= 0)[..., None], emb[np.maximum(seg, 0)], 0.0).astype(np.float32)
+    Several files (the synthetic corpus, poses extracted from real videos) are joined into one.
+    """
+
+    def __init__(self, paths: str | list[str], val_fraction: float, seed: int) -> None:
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        self.clip_feats, self.poses = [], []
+        pose_clip, cap_pose, cap_text, cap_segs, cap_count, metas = [], [], [], [], [], []
+        for path in paths:
+            d = np.load(path)
+            metas.append(json.loads(str(d["meta"])))
+            feats, offs = d["features"].astype(np.float32), d["clip_offsets"]
+            poses, poffs = d["poses"], d["pose_offsets"]
+            pose_clip.append(d["pose_clip"] + len(self.clip_feats))
+            cap_pose.append(d["caption_pose"] + len(self.poses))
+            self.clip_feats += [feats[offs[i] : offs[i + 1]] for i in range(len(offs) - 1)]
+            self.poses += [poses[poffs[i] : poffs[i + 1]] for i in range(len(poffs) - 1)]
+            emb = d["text_embeddings"].astype(np.float32)
+            cap_text.append(emb[d["caption_text_index"]])
+            seg = d["caption_segments"]
+            cap_count.append((seg >= 0).sum(axis=1))
+            cap_segs.append(np.where((seg >= 0)[..., None], emb[np.maximum(seg, 0)], 0.0).astype(np.float32))
+        self.meta = metas[0] if len(metas) == 1 else {"seed": metas[0].get("seed"), "parts": metas}
+        self.pose_clip, self.cap_pose = np.concatenate(pose_clip), np.concatenate(cap_pose)
+        self.cap_text, self.cap_segs = np.concatenate(cap_text), np.concatenate(cap_segs)
+        self.cap_count = np.concatenate(cap_count)
         rng = np.random.default_rng(seed)
         n_clips = len(self.clip_feats)
-        val_clips = set(rng.choice(n_clips, max(1, int(n_clips * val_fraction)), replace=False).tolist())
+        n_val = max(1, int(n_clips * val_fraction)) if n_clips > 1 else 0
+        val_clips = set(rng.choice(n_clips, n_val, replace=False).tolist())
         is_val = np.array([self.pose_clip[p] in val_clips for p in self.cap_pose])
         self.train_caps, self.val_caps = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+        if len(self.val_caps) == 0:  # a single clip: validate on its own captions
+            self.val_caps = self.train_caps
         self.train_poses = sorted({int(self.cap_pose[c]) for c in self.train_caps})
         self.latents: list[np.ndarray] = []
         self.audio_tokens = [pool_audio(f, -(-len(f) // DOWN)) for f in self.clip_feats]
@@ -70,7 +84,7 @@ def pose_windows(corpus: Corpus, idx: list[int], length: int, rng: np.random.Gen
 def train_vae(model: PLDModel, corpus: Corpus, steps: int, rng: np.random.Generator, log) -> None:
     vae = model.vae.train()
     opt = torch.optim.AdamW(vae.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=max(0.1, 3 / steps))
     for step in range(steps):
         batch = pose_windows(corpus, rng.choice(corpus.train_poses, 32).tolist(), 64, rng)
         loss, parts = vae.loss(batch)
@@ -153,7 +167,7 @@ def denoiser_loss(model: PLDModel, batch, gen: torch.Generator | None = None) ->
 def train_denoiser(model: PLDModel, corpus: Corpus, steps: int, rng: np.random.Generator, log, batch: int) -> None:
     den = model.denoiser.train()
     opt = torch.optim.AdamW(den.parameters(), lr=6e-4, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=6e-4, total_steps=steps, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=6e-4, total_steps=steps, pct_start=max(0.05, 3 / steps))
     val_rng = np.random.default_rng(1234)
     val_caps = val_rng.choice(corpus.val_caps, min(256, len(corpus.val_caps)), replace=False)
     val_batch = denoiser_batch(corpus, val_caps, WINDOW, val_rng, 0.0)
@@ -188,7 +202,7 @@ def train_denoiser(model: PLDModel, corpus: Corpus, steps: int, rng: np.random.G
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "corpus.npz"))
+    ap.add_argument("--corpus", action="append", help="corpus .npz (repeat to join several; default data/corpus.npz)")
     ap.add_argument("--out", default=DEFAULT_PATH)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--vae-steps", type=int, default=1500)
@@ -211,7 +225,7 @@ def main() -> None:
             with open(args.log, "a") as fh:
                 fh.write(line + "\n")
 
-    corpus = Corpus(args.corpus, 0.05, args.seed)
+    corpus = Corpus(args.corpus or [os.path.join(ROOT, "data", "corpus.npz")], 0.05, args.seed)
     log(
         {
             "stage": "corpus",

@@ -1,0 +1,245 @@
+"""Build a training corpus from real talking videos: mediapipe head pose per frame + the video's own audio.
+
+Each video is decoded by ffmpeg at the model's 25 fps (frames scaled to at most 640 px), its face is
+tracked with mediapipe's bundled face mesh, and every frame's head pose is measured against a reference
+frame (engine.headpose: the renderer's channels and pivot). Short detection gaps are filled, long ones
+split the video into clips (shorter than --min-seconds: dropped); the pose is lightly smoothed (detector
+noise) and, by default, made relative to the clip's median pose. Captions come from ``--caption``, else
+from a text file beside the video (``talk.mp4`` → ``talk.txt``, one caption per line), else a neutral one.
+The output has the layout of ``scripts/build_corpus.py``'s, so ``scripts/train_pose.py --corpus`` takes it
+(alone, or together with the synthetic corpus: give ``--corpus`` twice).
+
+    .venv/bin/python scripts/extract_poses.py --video talk1.mp4 --video talk2.mp4 --out data/real.npz
+    .venv/bin/python scripts/train_pose.py --corpus data/corpus.npz --corpus data/real.npz \\
+        --init engine/weights/pld.safetensors --vae-steps 0 --steps 5000 --out data/pld_real.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from engine.audio import load_features  # noqa: E402
+from engine.headpose import head_pose  # noqa: E402
+
+FPS = 25.0
+MAX_SIDE = 640
+MAX_GAP_S = 0.32  # detection gaps up to this long are interpolated; longer ones split the video
+DEFAULT_CAPTION = "talks naturally"
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+
+
+def probe_size(path: str) -> tuple[int, int]:
+    """(width, height) of the frames ffmpeg will deliver (scaled to at most MAX_SIDE, even sizes)."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "json",
+         path],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    streams = json.loads(out.stdout or "{}").get("streams") or []
+    if out.returncode != 0 or not streams:
+        raise SystemExit(f"not a readable video: {path}")
+    w, h = int(streams[0]["width"]), int(streams[0]["height"])
+    s = min(1.0, MAX_SIDE / max(w, h))
+    return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
+
+
+def frames_of(path: str, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """RGB frames (H, W, 3) of the video resampled to FPS."""
+    w, h = size
+    cmd = ["ffmpeg", "-v", "error", "-i", path, "-vf", f"fps={FPS},scale={w}:{h}", "-f", "rawvideo",
+           "-pix_fmt", "rgb24", "-"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    n = w * h * 3
+    try:
+        while True:
+            buf = proc.stdout.read(n)
+            if len(buf) < n:
+                break
+            yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+    finally:
+        proc.stdout.close()
+        proc.wait()
+
+
+def track(path: str) -> np.ndarray:
+    """(n, 478, 3) landmarks in pixels per frame at FPS; NaN where no face was found."""
+    import mediapipe as mp
+
+    size = probe_size(path)
+    w, h = size
+    out = []
+    with mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_tracking_confidence=0.5
+    ) as mesh:
+        for frame in frames_of(path, size):
+            res = mesh.process(frame)
+            if not res.multi_face_landmarks:
+                out.append(np.full((478, 3), np.nan))
+                continue
+            lm = np.array([[p.x, p.y, p.z] for p in res.multi_face_landmarks[0].landmark])
+            out.append(lm * np.array([w, h, w]))
+    if not out:
+        raise SystemExit(f"no frames decoded from {path}")
+    return np.array(out)
+
+
+def spans(found: np.ndarray, max_gap: int, min_len: int) -> list[tuple[int, int]]:
+    """[start, end) runs of frames with a face, bridging gaps of at most ``max_gap`` frames."""
+    idx = np.flatnonzero(found)
+    if len(idx) == 0:
+        return []
+    out, start, last = [], idx[0], idx[0]
+    for i in idx[1:]:
+        if i - last - 1 > max_gap:
+            out.append((start, last + 1))
+            start = i
+        last = i
+    out.append((start, last + 1))
+    return [(a, b) for a, b in out if b - a >= min_len]
+
+
+def poses_of(landmarks: np.ndarray, reference: str, smooth_frames: float) -> np.ndarray:
+    """(n, 6) pose channels of a run of landmarks (gaps inside it interpolated)."""
+    found = np.isfinite(landmarks[:, 0, 0])
+    ref = landmarks[np.flatnonzero(found)[0]]
+    raw = np.full((len(landmarks), 6), np.nan)
+    for i in np.flatnonzero(found):
+        raw[i] = head_pose(ref, landmarks[i])
+    if reference == "median":  # re-measure against the frame nearest the clip's typical pose
+        med = np.nanmedian(raw, axis=0)
+        dist = np.where(found, np.nansum(np.abs(raw[:, :3] - med[:3]), axis=1), np.inf)
+        ref = landmarks[int(np.argmin(dist))]
+        for i in np.flatnonzero(found):
+            raw[i] = head_pose(ref, landmarks[i])
+        raw -= np.concatenate([np.nanmedian(raw[:, :5], axis=0), [0.0]])
+        raw[:, 5] /= np.nanmedian(raw[:, 5])
+    t = np.arange(len(raw))
+    for c in range(6):
+        raw[:, c] = np.interp(t, t[found], raw[found, c])
+    if smooth_frames > 0:
+        raw = gaussian_filter1d(raw, smooth_frames, axis=0, mode="nearest")
+    return raw.astype(np.float32)
+
+
+def captions_for(video: str, caption: list[str] | None) -> list[str]:
+    if caption:
+        return caption
+    side = os.path.splitext(video)[0] + ".txt"
+    if os.path.isfile(side):
+        lines = [ln.strip() for ln in open(side, encoding="utf-8").read().splitlines() if ln.strip()]
+        if lines:
+            return lines
+    return [DEFAULT_CAPTION]
+
+
+def extract_audio(video: str, folder: str) -> str | None:
+    wav = os.path.join(folder, "audio.wav")
+    proc = subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", video, "-vn", "-ac", "1", "-ar", "16000", wav],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    return wav if proc.returncode == 0 and os.path.getsize(wav) > 44 else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--video", action="append", default=[], help="a talking video (repeat for several)")
+    ap.add_argument("--videos", help="a folder: every video file in it")
+    ap.add_argument("--caption", action="append", help="caption(s) of the motion for all videos")
+    ap.add_argument("--reference", choices=["median", "first"], default="median",
+                    help="pose zero: the clip's median pose (default) or its first frame")  # fmt: skip
+    ap.add_argument("--smooth", type=float, default=1.0, help="Gaussian smoothing of the pose, in frames")
+    ap.add_argument("--min-seconds", type=float, default=2.0, help="shortest clip kept")
+    ap.add_argument("--out", default=os.path.join(ROOT, "data", "real.npz"))
+    args = ap.parse_args()
+    videos = list(args.video)
+    if args.videos:
+        videos += sorted(
+            os.path.join(args.videos, f) for f in os.listdir(args.videos) if f.lower().endswith(VIDEO_EXTENSIONS)
+        )
+    if not videos:
+        ap.error("give --video or --videos")
+    t0 = time.time()
+    feats, poses, cap_text, cap_pose, labels, report = [], [], [], [], [], []
+    for video in videos:
+        if not os.path.isfile(video):
+            raise SystemExit(f"video not found: {video}")
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = extract_audio(video, tmp)
+            if wav is None:
+                report.append({"video": video, "skipped": "no audio track"})
+                continue
+            audio = load_features(wav, FPS)
+        lm = track(video)
+        found = np.isfinite(lm[:, 0, 0])
+        runs = spans(found, int(MAX_GAP_S * FPS), int(args.min_seconds * FPS))
+        caps = captions_for(video, args.caption)
+        kept = 0
+        for a, b in runs:
+            b = min(b, audio.n_frames)
+            if b - a < int(args.min_seconds * FPS):
+                continue
+            clip = audio.slice(a, b)
+            if clip.is_silent:
+                continue
+            feats.append(clip.matrix().astype(np.float16))
+            poses.append(poses_of(lm[a:b], args.reference, args.smooth))
+            labels.append({"source": "video", "video": os.path.basename(video), "start_s": a / FPS})
+            for c in caps:
+                cap_text.append(c)
+                cap_pose.append(len(poses) - 1)
+            kept += b - a
+        report.append({"video": video, "frames": len(lm), "face_found": round(float(found.mean()), 3),
+                       "clips": sum(1 for lab in labels if lab["video"] == os.path.basename(video)),
+                       "seconds_kept": round(kept / FPS, 2)})  # fmt: skip
+    if not poses:
+        raise SystemExit("no usable clips: no face, no speech, or every clip shorter than --min-seconds")
+
+    from engine.pose.conditioning import MAX_SEGMENTS, segment_texts
+    from engine.text import embed_batch
+
+    seg_lists = [segment_texts(c) for c in cap_text]
+    texts = sorted(set(cap_text) | {s for segs in seg_lists for s in segs})
+    index = {t: i for i, t in enumerate(texts)}
+    emb = embed_batch(texts).astype(np.float16)
+    seg_idx = np.full((len(cap_text), MAX_SEGMENTS), -1, np.int32)
+    for i, segs in enumerate(seg_lists):
+        for j, s in enumerate(segs[:MAX_SEGMENTS]):
+            seg_idx[i, j] = index[s]
+    lengths = np.array([len(p) for p in poses])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    tmp = args.out + ".tmp.npz"
+    np.savez(
+        tmp,
+        features=np.concatenate(feats),
+        clip_offsets=offsets,
+        poses=np.concatenate(poses),
+        pose_offsets=offsets,
+        pose_clip=np.arange(len(poses)),
+        caption_pose=np.array(cap_pose),
+        caption_text_index=np.array([index[c] for c in cap_text]),
+        caption_segments=seg_idx,
+        text_embeddings=emb,
+        texts=np.array(texts),
+        labels=np.array([json.dumps(lab) for lab in labels]),
+        meta=np.array(json.dumps({"seed": None, "source": "videos", "videos": len(videos), "fps": FPS})),
+    )
+    os.replace(tmp, args.out)
+    print(json.dumps({"out": args.out, "clips": len(poses), "seconds": round(float(lengths.sum() / FPS), 1),
+                      "videos": report, "seconds_total": round(time.time() - t0, 1)}, indent=1))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
