@@ -3,7 +3,8 @@
 
 pose: seconds to turn 60 s of real espeak-ng speech into pose frames on the CPU
 (audio decoding and features included; model load and warm-up excluded and
-reported separately), for each pose backend. lips: × real time for the same 60 s.
+reported separately), for each pose backend, and the same for 30 minutes (features of the
+60 s tiled; time and peak memory of a fresh process). lips: × real time for the same 60 s.
 render: frames/s at 512² (synthesis and PNG writing separately, CUDA when there is
 one), from ``scripts/bench_render.py``. Peak resident memory of the pose/lips part.
 Run: ``.venv/bin/python scripts/bench.py [--backend NAME] [--threads N] [--no-render]``.
@@ -69,6 +70,44 @@ def bench_pose(backend: str, audio: str, warm_audio: str, repeats: int) -> dict:
     }
 
 
+LONG_SCRIPT = """
+import json, resource, sys, time
+import numpy as np, torch
+torch.set_num_threads(int(sys.argv[3]))
+from engine.audio import load_features
+from engine.backends import get_backend
+backend = get_backend(sys.argv[2])
+f60 = load_features(sys.argv[1], 25.0)
+backend.generate(f60.slice(0, 125), "talks", 0, None, lambda *a: None)  # load and warm up
+feats = type(f60)(**{k: (np.tile(v, 30 if v.ndim == 1 else (30, 1)) if isinstance(v, np.ndarray) else v)
+                     for k, v in vars(f60).items()})
+feats.duration = 30 * f60.duration
+t0 = time.perf_counter()
+out = backend.generate(feats, "talks and nods now and then", 0, None, lambda *a: None)
+print(json.dumps({"frames": len(out), "seconds": time.perf_counter() - t0,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def bench_pose_long(backend: str, audio: str, threads: int) -> dict:
+    """30 minutes of speech features (the 60 s clip 30 times) through a backend, in a fresh process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", LONG_SCRIPT, audio, backend, str(threads)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    out = json.loads(proc.stdout)
+    return {
+        "pose_30min_audio_s": round(out["seconds"], 2),
+        "pose_30min_frames": out["frames"],
+        "pose_30min_peak_rss_mb": round(out["peak_rss_mb"], 1),
+    }
+
+
 def bench_lips(audio: str, warm_audio: str, repeats: int) -> dict:
     from engine.jobs import Job, run_op
 
@@ -115,7 +154,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         audio = make_speech(60.0, tmp)
         warm = make_speech(5.0, tmp)
-        report["pose"] = [bench_pose(b, audio, warm, args.repeats) for b in (args.backend or available())]
+        report["pose"] = [
+            {**bench_pose(b, audio, warm, args.repeats), **bench_pose_long(b, audio, args.threads)}
+            for b in (args.backend or available())
+        ]
         report["lips"] = bench_lips(audio, warm, args.repeats)
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if not args.no_render:

@@ -170,3 +170,36 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     tiny = PLDModel.load(str(out))
     assert tiny.metadata["denoiser_steps"] == 60
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_thirty_minutes_in_bounded_memory(long_features) -> None:
+    """30 minutes of (real, repeated) speech features through the backend in a fresh process: peak memory bounded."""
+    reps = -(-30 * 60 * 25 // long_features.n_frames)
+    script = (
+        "import json, resource, sys, numpy as np, torch\n"
+        "torch.set_num_threads(2)\n"
+        "from engine.pose.pipeline import PLDModel\n"
+        "m = np.tile(np.load(sys.argv[1]), (int(sys.argv[2]), 1))\n"
+        "calls = []\n"
+        "out = PLDModel.load().generate(m, 'talks and nods now and then', seed=0,"
+        " progress=lambda d, t, msg: calls.append(d))\n"
+        "print(json.dumps({'n': len(m), 'shape': list(out.shape), 'finite': bool(np.isfinite(out).all()),"
+        " 'calls': len(calls), 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+    )
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"posetalk_feats_{os.getpid()}.npy"
+    np.save(path, long_features.matrix())
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(path), str(reps)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    out = json.loads(proc.stdout)
+    assert out["n"] >= 30 * 60 * 25 and out["shape"] == [out["n"], 6] and out["finite"]
+    assert out["calls"] > 3  # progress while it works
+    assert out["rss_mb"] < 1200, out
