@@ -36,6 +36,7 @@ def test_pose_writes_pose_json(run_engine, speech_wav, tmp_path):
     assert doc["fps"] == pytest.approx(29.97)
     assert len(doc["frames"]) == math.ceil(sf.info(str(speech_wav)).duration * 29.97 - 1e-9)
     assert doc["meta"]["prompt"] == "nods slowly, then looks to the left" and doc["meta"]["seed"] == 7
+    assert doc["meta"]["backend"] == "pld"  # the diffusion model is the default
     frames = np.array(doc["frames"])
     assert np.all(np.abs(frames[:, :3]) < 30) and np.all(np.abs(frames[:, 5] - 1) < 0.3)
     assert frames[-len(frames) // 4 :, 1].mean() < -5  # looks to the viewer's left at the end
@@ -136,7 +137,25 @@ def test_pins_are_kept_exactly(run_engine, speech_wav, tmp_path):
     # it flows into the pins: no jump next to them
     step = np.abs(np.diff(got[:, :3], axis=0))
     assert step[35:45].max() < 3.0 and step[85:95].max() < 3.0
-    # far from the pins the motion is what it was
+
+
+def test_procedural_pins_leave_the_motion_far_from_them_alone(run_engine, speech_wav, tmp_path):
+    """The keyword backend bends its motion into the pins locally; (the diffusion backend draws a new take that
+    passes through them, see tests/test_pose_model.py)."""
+    common = ("pose", "--audio", str(speech_wav), "--prompt", "talking", "--backend", "procedural")
+    base = tmp_path / "base.json"
+    assert run_engine(*common, "--out", str(base)).returncode == 0
+    frames, fps, _ = read_pose(str(base))
+    pins = [None] * len(frames)
+    pins[40] = [10.0, -12.0, 3.0, 0.05, -0.02, 1.05]
+    pin_file = tmp_path / "pins.json"
+    pin_file.write_text(
+        json.dumps({"format": "posetalk.pose/1", "fps": fps, "channels": POSE_CHANNELS, "frames": pins})
+    )
+    out = tmp_path / "pinned.json"
+    assert run_engine(*common, "--pins", str(pin_file), "--out", str(out)).returncode == 0
+    got, _, _ = read_pose(str(out))
+    np.testing.assert_allclose(got[40], pins[40], atol=1e-3)
     np.testing.assert_allclose(got[-5:, :3], frames[-5:, :3], atol=0.5)
 
 

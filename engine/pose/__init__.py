@@ -17,7 +17,7 @@ from .. import backends
 from ..audio import AudioFeatures
 from .weights import DEFAULT_PATH
 
-MAKE_DEFAULT = False  # set True once the evaluation meets the targets
+MAKE_DEFAULT = True  # the default pose backend whenever its weights are installed (scripts/eval_pose.py)
 
 
 class PLDBackend:
@@ -51,8 +51,10 @@ class PLDBackend:
         **options: float,
     ) -> np.ndarray:
         model = self.model()
-        guidance = float(options.get("guidance", 2.0))
-        steps = int(options.get("steps", 10))
+        from .pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
+        guidance = float(options.get("guidance", DEFAULT_GUIDANCE))
+        steps = int(options.get("steps", DEFAULT_STEPS))
         return model.generate(features.matrix(), prompt, seed, pins, features.fps, guidance, steps, progress)
 
 
