@@ -123,7 +123,20 @@ def encode_corpus(model: PLDModel, corpus: Corpus) -> dict[str, float]:
     return {"vae_rec_mae_deg": float(np.mean(errs))}
 
 
-def denoiser_batch(corpus: Corpus, caps: np.ndarray, tokens: int, rng: np.random.Generator, text_drop: float):
+def _jitter(e: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """A unit embedding moved by Gaussian noise of ``sigma`` per dimension, renormalized."""
+    out = e + rng.normal(0.0, sigma, e.shape).astype(np.float32)
+    return out / max(float(np.linalg.norm(out)), 1e-6)
+
+
+def denoiser_batch(
+    corpus: Corpus,
+    caps: np.ndarray,
+    tokens: int,
+    rng: np.random.Generator,
+    text_drop: float,
+    text_noise: float = 0.0,
+):
     b = len(caps)
     z = np.zeros((b, tokens, corpus.latents[0].shape[1]), np.float32)
     audio = np.zeros((b, tokens, corpus.audio_tokens[0].shape[1]), np.float32)
@@ -150,6 +163,10 @@ def denoiser_batch(corpus: Corpus, caps: np.ndarray, tokens: int, rng: np.random
         if rng.random() < text_drop:
             text[i] = 0.0
             segs[i] = 0.0
+        elif text_noise > 0 and rng.random() < 0.5:  # nearby embeddings mean the same: paraphrases unseen here
+            text[i] = _jitter(text[i], text_noise, rng)
+            for j in range(int(corpus.cap_count[c])):
+                segs[i, j] = _jitter(segs[i, j], text_noise, rng)
     t = lambda a: torch.from_numpy(a)  # noqa: E731
     return t(z), t(audio), t(text), t(segs), t(weights), t(edges), t(mask)
 
@@ -164,7 +181,9 @@ def denoiser_loss(model: PLDModel, batch, gen: torch.Generator | None = None) ->
     return ((pred - v) ** 2 * w).sum() / (w.sum() * z.shape[-1]).clamp(min=1.0)
 
 
-def train_denoiser(model: PLDModel, corpus: Corpus, steps: int, rng: np.random.Generator, log, batch: int) -> None:
+def train_denoiser(
+    model: PLDModel, corpus: Corpus, steps: int, rng: np.random.Generator, log, batch: int, text_noise: float = 0.0
+) -> None:
     den = model.denoiser.train()
     opt = torch.optim.AdamW(den.parameters(), lr=6e-4, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=6e-4, total_steps=steps, pct_start=max(0.05, 3 / steps))
@@ -176,7 +195,7 @@ def train_denoiser(model: PLDModel, corpus: Corpus, steps: int, rng: np.random.G
     for step in range(steps):
         tokens = WINDOW if rng.random() < 0.8 else int(rng.integers(8, WINDOW))
         caps = rng.choice(corpus.train_caps, batch)
-        loss = denoiser_loss(model, denoiser_batch(corpus, caps, tokens, rng, 0.15))
+        loss = denoiser_loss(model, denoiser_batch(corpus, caps, tokens, rng, 0.15, text_noise))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
@@ -209,6 +228,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8000, help="denoiser steps")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--text-noise", type=float, default=0.0, help="Gaussian noise per dimension on half the caption embeddings"
+    )
     ap.add_argument("--config", default="{}", help="JSON overrides of the model config (tiny runs in tests)")
     ap.add_argument("--init", default=None, help="continue from these weights (with --vae-steps 0: keep their VAE)")
     ap.add_argument("--log", default=None, help="also append the JSON log lines to this file")
@@ -247,7 +269,7 @@ def main() -> None:
     if args.vae_steps > 0:
         train_vae(model, corpus, args.vae_steps, rng, log)
     log({"stage": "encode", **encode_corpus(model, corpus), "seconds": round(time.time() - t0, 1)})
-    train_denoiser(model, corpus, args.steps, rng, log, args.batch)
+    train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise)
     history = list(model.metadata.get("history", [])) if args.init else []
     if args.init:  # the runs the initial weights came from, oldest first
         history.append(
@@ -259,6 +281,7 @@ def main() -> None:
         "train_seed": args.seed,
         "vae_steps": args.vae_steps or int(model.metadata.get("vae_steps", 0)),
         "denoiser_steps": previous + args.steps,
+        "text_noise": args.text_noise,
         "git_commit": git_commit(ROOT),
         "max_segments": MAX_SEGMENTS,
         "train_seconds": round(time.time() - t0, 1),
