@@ -1,7 +1,7 @@
 """Evaluate a pose backend (default: pld) and print JSON.
 
-Measures: text adherence on hand-written paraphrases that never appear in the corpus
-(each generated motion is classified by its dominant axis, offset and oscillation
+Measures: text adherence on hand-written paraphrases that never appear in the corpus, in three
+sets written at different times (adherence, adherence_b, adherence_c; each generated motion is classified by its dominant axis, offset and oscillation
 frequency; accuracy per style), Beat Align against audio onsets compared with the same
 motion circularly time-shifted, diversity across seeds, mean jerk, seam jump at window
 borders, pin error, motion in silence vs speech, and speed for 60 s of audio.
@@ -89,6 +89,40 @@ TEST_PROMPTS_B: list[tuple[str, list[str]]] = [
     ("bursting with excitement", ["energetic"]),
     ("shake your head a bit, after that glance to the right", ["shake", "look_right"]),
     ("look toward the floor and then lift your eyes up", ["look_down", "look_up"]),
+]
+# A third set, written by a separate writer who saw only the label definitions (not the corpus grammar
+# and not the sets above), before the last corpus and training changes were evaluated.
+TEST_PROMPTS_C: list[tuple[str, list[str]]] = [
+    ("keep nodding in agreement while speaking", ["nod"]),
+    ("a listener who nods slowly, agreeing with everything", ["nod"]),
+    ("shake your head no a few times", ["shake"]),
+    ("someone shaking their head in disagreement", ["shake"]),
+    ("turn the head toward the left side of the frame", ["look_left"]),
+    ("a speaker who keeps facing screen left", ["look_left"]),
+    ("look over to the right side of the screen", ["look_right"]),
+    ("head turned toward screen right, holding that direction", ["look_right"]),
+    ("raise your chin and gaze up at the ceiling", ["look_up"]),
+    ("a person looking upward, face lifted", ["look_up"]),
+    ("lower your face and look down at the floor", ["look_down"]),
+    ("head dropped, staring downward", ["look_down"]),
+    ("tilt the head sideways to the left, like a curious dog", ["tilt_left"]),
+    ("a puzzled sideways head tilt toward screen left", ["tilt_left"]),
+    ("cock your head sideways to the right", ["tilt_right"]),
+    ("head tipped sideways toward the right of the screen", ["tilt_right"]),
+    ("lean in closer to the camera", ["lean_in"]),
+    ("a speaker moving forward, getting close to the lens", ["lean_in"]),
+    ("pull back away from the camera", ["lean_back"]),
+    ("someone leaning back, drifting away from the lens", ["lean_back"]),
+    ("stay still and relaxed, barely moving", ["calm"]),
+    ("a calm, composed talker with minimal head motion", ["calm"]),
+    ("super animated and excited, moving around a lot", ["energetic"]),
+    ("a lively, bouncy speaker full of energy", ["energetic"]),
+    ("look down first, then slowly raise your head to look up", ["look_down", "look_up"]),
+    ("shake your head, after that lean back from the camera", ["shake", "lean_back"]),
+    ("a person leaning toward the camera and then nodding", ["lean_in", "nod"]),
+    ("turn to screen right, then tilt head sideways to the left", ["look_right", "tilt_left"]),
+    ("sit very still, then suddenly become excited and animated", ["calm", "energetic"]),
+    ("tilt your head sideways right, and then turn to look left", ["tilt_right", "look_left"]),
 ]
 NEUTRAL_PROMPT = "an ordinary person speaking"
 
@@ -252,13 +286,14 @@ def main() -> None:
     noop = lambda *a: None  # noqa: E731
     report: dict[str, object] = {"backend": args.backend, "guidance": args.guidance, "steps": args.steps, "fps": FPS}
 
-    all_prompts = TEST_PROMPTS + TEST_PROMPTS_B
+    all_prompts = TEST_PROMPTS + TEST_PROMPTS_B + TEST_PROMPTS_C
     in_corpus = None
     if os.path.exists(args.corpus):
         texts = {str(t).lower() for t in np.load(args.corpus)["texts"]}
         in_corpus = sum(p.lower() in texts for p, _ in all_prompts)
     report["test_prompts"] = len(TEST_PROMPTS)
     report["test_prompts_b"] = len(TEST_PROMPTS_B)
+    report["test_prompts_c"] = len(TEST_PROMPTS_C)
     report["test_prompts_in_corpus"] = in_corpus
 
     t0 = time.time()
@@ -278,7 +313,7 @@ def main() -> None:
         i: np.mean([describe(gen(f, NEUTRAL_PROMPT, s)[20:])["energy"] for s in range(args.seeds)])
         for i, f in enumerate(clips)
     }
-    for name, prompts in (("", TEST_PROMPTS), ("_b", TEST_PROMPTS_B)):
+    for name, prompts in (("", TEST_PROMPTS), ("_b", TEST_PROMPTS_B), ("_c", TEST_PROMPTS_C)):
         per_style: dict[str, list[int]] = {}
         confusions = []
         for prompt, expected in prompts:
