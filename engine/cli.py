@@ -41,7 +41,12 @@ def _add_pose_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--time-offset-ms", type=float, default=0.0, help="delay the motion against the audio (negative: lead)"
     )
-    p.add_argument("--guidance", type=float, default=None, help="how strongly the pld backend follows the prompt (classifier-free guidance, default 3)")
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        help="how strongly the pld backend follows the prompt (classifier-free guidance, default 3)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
