@@ -71,12 +71,14 @@ def bench_pose(backend: str, audio: str, warm_audio: str, repeats: int) -> dict:
 
 
 LONG_SCRIPT = """
-import json, resource, sys, time
+import json, sys, time
 import numpy as np, torch
 torch.set_num_threads(int(sys.argv[3]))
 from engine.audio import load_features
 from engine.backends import get_backend
 backend = get_backend(sys.argv[2])
+def peak():  # this process's own high-water mark (ru_maxrss would include the parent's, kept across exec)
+    return next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmHWM")) / 1024
 f60 = load_features(sys.argv[1], 25.0)
 backend.generate(f60.slice(0, 125), "talks", 0, None, lambda *a: None)  # load and warm up
 feats = type(f60)(**{k: (np.tile(v, 30 if v.ndim == 1 else (30, 1)) if isinstance(v, np.ndarray) else v)
@@ -85,7 +87,7 @@ feats.duration = 30 * f60.duration
 t0 = time.perf_counter()
 out = backend.generate(feats, "talks and nods now and then", 0, None, lambda *a: None)
 print(json.dumps({"frames": len(out), "seconds": time.perf_counter() - t0,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": peak()}))
 """
 
 
