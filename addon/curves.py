@@ -14,7 +14,8 @@ lives in the delta transforms, so the keyed values are the pose values themselve
 Keys: a dense per-frame curve is reduced to a few Bezier keys (auto-clamped handles) by inserting a key at
 the worst frame of every segment that deviates more than a tolerance, measured with ``FCurve.evaluate`` (the
 curve exactly as Blender evaluates it). Generated keys have the keyframe type 'GENERATED'; every other type
-is an animator's key, i.e. a pin.
+is an animator's key, i.e. a pin, and so is a generated key the animator has moved or re-keyed (the action
+records where the add-on left its keys).
 """
 
 from __future__ import annotations
@@ -215,6 +216,55 @@ def _fits_pin(kp: bpy.types.Keyframe) -> bool:
     return kp.handle_left_type in FIT_PIN_HANDLES and kp.handle_right_type in FIT_PIN_HANDLES
 
 
+RECORD = "posetalk_generated_keys"  # on the action: where each curve's generated keys were left
+
+
+def _record_name(fc: bpy.types.FCurve) -> str:
+    return f"{fc.data_path}[{fc.array_index}]"
+
+
+def _remember(fc: bpy.types.FCurve) -> None:
+    """Record (frame, value) of the generated keys of ``fc`` on its action."""
+    action = fc.id_data
+    if action is None:
+        return
+    if RECORD not in action:
+        action[RECORD] = {}
+    action[RECORD][_record_name(fc)] = [v for kp in fc.keyframe_points if kp.type == GENERATED for v in kp.co]
+
+
+def _left_as_generated(fc: bpy.types.FCurve) -> set[tuple[float, float]] | None:
+    """The generated keys as last written (None when the curve has no record: then every one counts)."""
+    action = fc.id_data
+    record = action.get(RECORD) if action is not None else None
+    if record is None or _record_name(fc) not in record:
+        return None
+    values = list(record[_record_name(fc)])
+    return {(round(values[i], 3), round(values[i + 1], 6)) for i in range(0, len(values) - 1, 2)}
+
+
+def is_pin(kp: bpy.types.Keyframe, generated: set[tuple[float, float]] | None) -> bool:
+    """An animator's key: any type but GENERATED, or a generated key the animator moved or re-keyed."""
+    if kp.type != GENERATED:
+        return True
+    return generated is not None and (round(kp.co.x, 3), round(kp.co.y, 6)) not in generated
+
+
+def adopt_edits(fc: bpy.types.FCurve) -> int:
+    """Turn generated keys the animator has moved or re-keyed into ordinary keys (pins); returns how many.
+
+    Dragging a key in the Graph Editor, or keying a frame that has a generated key, keeps its type, so the
+    edit is recognized by comparing with where the add-on left its keys.
+    """
+    generated = _left_as_generated(fc)
+    count = 0
+    for kp in fc.keyframe_points:
+        if kp.type == GENERATED and is_pin(kp, generated):
+            kp.type = "KEYFRAME"
+            count += 1
+    return count
+
+
 def write_sparse(
     fc: bpy.types.FCurve,
     first_frame: int,
@@ -236,6 +286,7 @@ def write_sparse(
     n = len(values)
     last_frame = first_frame + n - 1
     points = fc.keyframe_points
+    adopt_edits(fc)
     for i in range(len(points) - 1, -1, -1):
         kp = points[i]
         inside = first_frame - 0.5 <= kp.co.x <= last_frame + 0.5
@@ -267,6 +318,7 @@ def write_sparse(
         if not added:
             break
     devs = _prune(fc, first_frame, values, tol, fit, devs, bounds)
+    _remember(fc)
     count = sum(1 for kp in points if first_frame - 0.5 <= kp.co.x <= last_frame + 0.5)
     return count, max(devs) if devs else 0.0
 
@@ -324,9 +376,17 @@ def _bezier_split(p0, p1, p2, p3, t):
 
 
 def freeze_at(fc: bpy.types.FCurve, frame: float) -> None:
+    """Put a key at ``frame`` without changing the curve's shape (see ``_freeze_at``) and record it as generated."""
+    _freeze_at(fc, frame)
+    if _left_as_generated(fc) is not None:
+        _remember(fc)
+
+
+def _freeze_at(fc: bpy.types.FCurve, frame: float) -> None:
     """Put a key at ``frame`` without changing the curve's shape anywhere (the Bezier segment is split exactly),
     and freeze the handles around it, so later key changes on one side leave the other side as it is."""
     points = fc.keyframe_points
+    adopt_edits(fc)  # the animator's changes stay theirs; the key added here is the add-on's
     fc.update()
     for kp in points:  # freeze: automatic handles would follow later changes of their neighbours
         if kp.handle_left_type in {"AUTO", "AUTO_CLAMPED"}:
@@ -366,12 +426,13 @@ def freeze_at(fc: bpy.types.FCurve, frame: float) -> None:
 
 
 def pins_of(fc: bpy.types.FCurve | None, first_frame: int, n: int) -> dict[int, float]:
-    """Animator keys (any type but GENERATED) inside the range, as {pose frame index: value}."""
+    """Animator keys inside the range (see ``is_pin``), as {pose frame index: value}."""
     out: dict[int, float] = {}
     if fc is None:
         return out
+    generated = _left_as_generated(fc)
     for kp in fc.keyframe_points:
-        if kp.type == GENERATED:
+        if not is_pin(kp, generated):
             continue
         i = round(kp.co.x) - first_frame
         if 0 <= i < n:

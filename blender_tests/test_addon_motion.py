@@ -368,3 +368,31 @@ def test_model_and_prompt_weight_reach_the_engine(addon, scene_with_speech, port
     assert addon.runner.current.result["pose"]["meta"]["backend"] == "procedural"
     with pytest.raises(TypeError):
         settings.backend = "nonsense"
+
+
+def test_generated_keys_the_animator_moves_or_rekeys_become_pins(addon, scene_with_speech, portrait):
+    """Dragging a generated key or keying over it keeps its type GENERATED in Blender: still a pin."""
+    head = make_rig(portrait)
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=1) == {"FINISHED"}
+    fcurves = addon.curves.find_fcurves(head)
+    yaw, pitch = fcurves.find("rotation_euler", index=1), fcurves.find("rotation_euler", index=0)
+    moved = sorted(yaw.keyframe_points, key=lambda k: k.co.x)[len(yaw.keyframe_points) // 2]
+    frame_m, value_m = moved.co.x, moved.co.y + math.radians(6.0)
+    moved.co.y, moved.handle_left.y, moved.handle_right.y = (
+        value_m,
+        moved.handle_left.y + 0.1,
+        moved.handle_right.y + 0.1,
+    )
+    rekeyed = sorted(pitch.keyframe_points, key=lambda k: k.co.x)[len(pitch.keyframe_points) // 3]
+    frame_r = rekeyed.co.x
+    pitch.keyframe_points.insert(frame_r, math.radians(-9.0))  # an existing key: Blender keeps its type
+    assert moved.type == rekeyed.type == "GENERATED"
+    untouched = sorted(pitch.keyframe_points, key=lambda k: k.co.x)[-2].co.x
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=2) == {"FINISHED"}
+    assert yaw.evaluate(frame_m) == pytest.approx(value_m, abs=math.radians(0.05))
+    assert pitch.evaluate(frame_r) == pytest.approx(math.radians(-9.0), abs=math.radians(0.05))
+    yaw_types = {round(k.co.x): k.type for k in yaw.keyframe_points}
+    pitch_types = {round(k.co.x): k.type for k in pitch.keyframe_points}
+    assert yaw_types[round(frame_m)] == pitch_types[round(frame_r)] == "KEYFRAME"  # now shown as the animator's
+    assert pitch_types.get(round(untouched), "GENERATED") == "GENERATED"  # keys nobody touched were regenerated
+    assert sum(k.type == "KEYFRAME" for c in fcurves for k in c.keyframe_points) == 2

@@ -83,7 +83,7 @@ def main() -> int:
         kp.co = (kp.co.x + df, kp.co.y + math.radians(dv))
         kp.handle_left = (kp.handle_left.x + df, kp.handle_left.y + math.radians(dv))
         kp.handle_right = (kp.handle_right.x + df, kp.handle_right.y + math.radians(dv))
-        kp.type, kp.handle_left_type, kp.handle_right_type = "KEYFRAME", "AUTO_CLAMPED", "AUTO_CLAMPED"
+        kp.handle_left_type, kp.handle_right_type = "AUTO_CLAMPED", "AUTO_CLAMPED"  # dragged: its type stays
         yaw.update()
         pins.append(("yaw", frame + df, math.degrees(yaw.evaluate(frame + df))))
     add = first + n // 2  # ... and adds one: chin up
