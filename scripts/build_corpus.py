@@ -702,6 +702,56 @@ def split_segments(prompt: str) -> list[str]:
     return segment_texts(prompt)
 
 
+def write_corpus(
+    out: str,
+    feats: list[np.ndarray],
+    poses: list[np.ndarray],
+    pose_clip: list[int],
+    cap_text: list[str],
+    cap_pose: list[int],
+    labels: list[dict],
+    meta: dict,
+) -> list[str]:
+    """Write the corpus .npz that scripts/train_pose.py reads (atomically); returns its distinct texts.
+
+    ``feats``: audio features per clip; ``poses``: motions, each of clip ``pose_clip[i]``; ``cap_text`` and
+    ``cap_pose``: captions and the motion each describes. Every caption and every "then" piece of one is
+    embedded once.
+    """
+    from engine.pose.conditioning import MAX_SEGMENTS
+    from engine.text import embed_batch
+
+    seg_lists = [split_segments(c) for c in cap_text]
+    texts = sorted(set(cap_text) | {s for segs in seg_lists for s in segs})
+    index = {t: i for i, t in enumerate(texts)}
+    emb = np.concatenate([embed_batch(texts[i : i + 256]) for i in range(0, len(texts), 256)]).astype(np.float16)
+    seg_idx = np.full((len(cap_text), MAX_SEGMENTS), -1, np.int32)
+    for i, segs in enumerate(seg_lists):
+        for j, s in enumerate(segs[:MAX_SEGMENTS]):
+            seg_idx[i, j] = index[s]
+    clip_len = np.array([len(f) for f in feats])
+    pose_len = np.array([len(p) for p in poses])
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = out + ".tmp.npz"
+    np.savez(
+        tmp,
+        features=np.concatenate(feats),
+        clip_offsets=np.concatenate([[0], np.cumsum(clip_len)]),
+        poses=np.concatenate(poses).astype(np.float32),
+        pose_offsets=np.concatenate([[0], np.cumsum(pose_len)]),
+        pose_clip=np.array(pose_clip),
+        caption_pose=np.array(cap_pose),
+        caption_text_index=np.array([index[c] for c in cap_text]),
+        caption_segments=seg_idx,
+        text_embeddings=emb,
+        texts=np.array(texts),
+        labels=np.array([json.dumps(lab) for lab in labels]),
+        meta=np.array(json.dumps({**meta, "fps": FPS})),
+    )
+    os.replace(tmp, out)
+    return texts
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
@@ -737,40 +787,10 @@ def main() -> None:
                 cap_text.append(c)
                 cap_pose.append(pi)
 
-    # embeddings: every caption and every "then" piece (deduplicated texts)
-    from engine.text import embed_batch
-
-    seg_lists = [split_segments(c) for c in cap_text]
-    texts = sorted(set(cap_text) | {s for segs in seg_lists for s in segs})
-    index = {t: i for i, t in enumerate(texts)}
-    emb = np.concatenate([embed_batch(texts[i : i + 256]) for i in range(0, len(texts), 256)]).astype(np.float16)
-    max_seg = 3
-    seg_idx = np.full((len(cap_text), max_seg), -1, np.int32)
-    for i, segs in enumerate(seg_lists):
-        for j, s in enumerate(segs[:max_seg]):
-            seg_idx[i, j] = index[s]
-
-    lengths = np.array([len(f) for f in feats])
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    pose_len = np.array([len(p) for p in poses])
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp.npz"
-    np.savez(
-        tmp,
-        features=np.concatenate(feats),
-        clip_offsets=offsets,
-        poses=np.concatenate(poses).astype(np.float32),
-        pose_offsets=np.concatenate([[0], np.cumsum(pose_len)]),
-        pose_clip=np.array(pose_clip),
-        caption_pose=np.array(cap_pose),
-        caption_text_index=np.array([index[c] for c in cap_text]),
-        caption_segments=seg_idx,
-        text_embeddings=emb,
-        texts=np.array(texts),
-        labels=np.array([json.dumps(lab) for lab in labels]),
-        meta=np.array(json.dumps({"seed": args.seed, "clips": args.clips, "fps": FPS})),
+    texts = write_corpus(
+        args.out, feats, poses, pose_clip, cap_text, cap_pose, labels, {"seed": args.seed, "clips": args.clips}
     )
-    os.replace(tmp, args.out)
+    lengths = np.array([len(f) for f in feats])
     report = {
         "out": args.out,
         "seed": args.seed,

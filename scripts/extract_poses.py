@@ -206,37 +206,11 @@ def main() -> None:
     if not poses:
         raise SystemExit("no usable clips: no face, no speech, or every clip shorter than --min-seconds")
 
-    from engine.pose.conditioning import MAX_SEGMENTS, segment_texts
-    from engine.text import embed_batch
+    from build_corpus import write_corpus
 
-    seg_lists = [segment_texts(c) for c in cap_text]
-    texts = sorted(set(cap_text) | {s for segs in seg_lists for s in segs})
-    index = {t: i for i, t in enumerate(texts)}
-    emb = embed_batch(texts).astype(np.float16)
-    seg_idx = np.full((len(cap_text), MAX_SEGMENTS), -1, np.int32)
-    for i, segs in enumerate(seg_lists):
-        for j, s in enumerate(segs[:MAX_SEGMENTS]):
-            seg_idx[i, j] = index[s]
+    meta = {"seed": None, "source": "videos", "videos": len(videos)}
+    write_corpus(args.out, feats, poses, list(range(len(poses))), cap_text, cap_pose, labels, meta)
     lengths = np.array([len(p) for p in poses])
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp.npz"
-    np.savez(
-        tmp,
-        features=np.concatenate(feats),
-        clip_offsets=offsets,
-        poses=np.concatenate(poses),
-        pose_offsets=offsets,
-        pose_clip=np.arange(len(poses)),
-        caption_pose=np.array(cap_pose),
-        caption_text_index=np.array([index[c] for c in cap_text]),
-        caption_segments=seg_idx,
-        text_embeddings=emb,
-        texts=np.array(texts),
-        labels=np.array([json.dumps(lab) for lab in labels]),
-        meta=np.array(json.dumps({"seed": None, "source": "videos", "videos": len(videos), "fps": FPS})),
-    )
-    os.replace(tmp, args.out)
     print(json.dumps({"out": args.out, "clips": len(poses), "seconds": round(float(lengths.sum() / FPS), 1),
                       "videos": report, "seconds_total": round(time.time() - t0, 1)}, indent=1))  # fmt: skip
 
