@@ -91,18 +91,19 @@ print(json.dumps({"frames": len(out), "seconds": time.perf_counter() - t0,
 """
 
 
-def bench_pose_long(backend: str, audio: str, threads: int) -> dict:
-    """30 minutes of speech features (the 60 s clip 30 times) through a backend, in a fresh process."""
-    proc = subprocess.run(
-        [sys.executable, "-c", LONG_SCRIPT, audio, backend, str(threads)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def run_python_json(*args: str) -> dict:
+    """Run ``python *args`` in a fresh process and read the JSON it prints ({"error": ...} if it fails)."""
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
-    out = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def bench_pose_long(backend: str, audio: str, threads: int) -> dict:
+    """30 minutes of speech features (the 60 s clip 30 times) through a backend, in a fresh process."""
+    out = run_python_json("-c", LONG_SCRIPT, audio, backend, str(threads))
+    if "error" in out:
+        return out
     return {
         "pose_30min_audio_s": round(out["seconds"], 2),
         "pose_30min_frames": out["frames"],
@@ -130,13 +131,7 @@ def bench_lips(audio: str, warm_audio: str, repeats: int) -> dict:
 
 
 def bench_render(threads: int) -> dict:
-    script = ROOT / "scripts" / "bench_render.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--threads", str(threads)], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
-    return json.loads(proc.stdout)
+    return run_python_json(str(ROOT / "scripts" / "bench_render.py"), "--threads", str(threads))
 
 
 def main() -> None:
