@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 DEMO_PROMPT ?= nods while talking, then looks to the left
 
-.PHONY: setup setup-bpy45 demo test test-engine test-blender test-blender45 lint format extension bench clean
+.PHONY: setup setup-bpy45 demo test test-engine test-blender test-blender45 lint format extension bench weights clean
 
 setup: .stamp-debs $(VENV)/.stamp
 
@@ -76,6 +76,14 @@ extension: setup
 
 bench: setup
 	$(PY) scripts/bench.py
+
+# rebuild the motion corpus and retrain the pose model from scratch (seed 0): the shipped weights' recipe
+# (about 90 minutes on 2 CPU cores, minutes on a GPU); then `scripts/eval_pose.py --backend pld` measures it
+SEED ?= 0
+weights: setup
+	$(PY) scripts/build_corpus.py --seed $(SEED) --out data/corpus.npz
+	$(PY) scripts/train_pose.py --seed $(SEED) --corpus data/corpus.npz --out engine/weights/pld.safetensors \
+		--log data/train_seed$(SEED).log
 
 clean:
 	rm -rf out dist .pytest_cache .ruff_cache

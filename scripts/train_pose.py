@@ -224,12 +224,12 @@ def main() -> None:
     ap.add_argument("--corpus", action="append", help="corpus .npz (repeat to join several; default data/corpus.npz)")
     ap.add_argument("--out", default=DEFAULT_PATH)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--vae-steps", type=int, default=1500)
-    ap.add_argument("--steps", type=int, default=8000, help="denoiser steps")
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--vae-steps", type=int, default=800)
+    ap.add_argument("--steps", type=int, default=60000, help="denoiser steps")
+    ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
-        "--text-noise", type=float, default=0.0, help="Gaussian noise per dimension on half the caption embeddings"
+        "--text-noise", type=float, default=0.03, help="Gaussian noise per dimension on half the caption embeddings"
     )
     ap.add_argument("--config", default="{}", help="JSON overrides of the model config (tiny runs in tests)")
     ap.add_argument("--init", default=None, help="continue from these weights (with --vae-steps 0: keep their VAE)")
