@@ -13,7 +13,7 @@ from typing import Any
 
 import bpy
 
-from . import curves, prefs, rig, runner, takes
+from . import curves, prefs, render_cache, rig, runner, takes
 from .engine_client import check_engine
 from .runner import EngineJobOperator, UserError
 
@@ -682,8 +682,39 @@ class POSETALK_OT_render_frames(EngineJobOperator, bpy.types.Operator):
         if hasattr(strip, "fit_method"):
             strip.fit_method = "FIT"
         head.posetalk.render_strip = strip.name
-        self.stats = {"frames": n, "folder": folder, "strip": strip.name, "channel": channel}
-        self.report({"INFO"}, f"PoseTalk: rendered {n} frames into strip {strip.name!r} (channel {channel})")
+        render_cache.record(head, folder)
+        pruned, freed = render_cache.prune(head)
+        self.stats = {"frames": n, "folder": folder, "strip": strip.name, "channel": channel, "pruned": pruned}
+        msg = f"PoseTalk: rendered {n} frames into strip {strip.name!r} (channel {channel})"
+        if pruned:
+            msg += f"; deleted {pruned} older render(s) from the cache ({render_cache.human_size(freed)})"
+        self.report({"INFO"}, msg)
+
+
+class POSETALK_OT_clear_render_cache(bpy.types.Operator):
+    """Delete the rendered frames in the cache folder that no strip of the open file shows"""
+
+    bl_idname = "posetalk.clear_render_cache"
+    bl_label = "Clear Unused Renders"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if runner.busy():
+            cls.poll_message_set("A PoseTalk job is running")
+            return False
+        return True
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        count, size = render_cache.usage(max_age=0.0)
+        title = f"Delete unused renders of {render_cache.human_size(size)} in the cache?"
+        message = "Strips in other .blend files that show these frames will show missing frames."
+        return context.window_manager.invoke_confirm(self, event, title=title, message=message, icon="WARNING")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        count, freed = render_cache.clear_unused()
+        self.report({"INFO"}, f"PoseTalk: deleted {count} render(s), {render_cache.human_size(freed)}")
+        return {"FINISHED"}
 
 
 # cancel / stop -------------------------------------------------------------------------------------------------
@@ -738,5 +769,6 @@ classes = (
     POSETALK_OT_generate_lipsync,
     POSETALK_OT_render_frames,
     POSETALK_OT_cancel,
+    POSETALK_OT_clear_render_cache,
     POSETALK_OT_stop_engine,
 )

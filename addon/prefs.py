@@ -116,4 +116,10 @@ class PoseTalkPreferences(bpy.types.AddonPreferences):
         col.prop(self, "cache_dir")
         if not self.cache_dir:
             col.label(text=f"Using: {cache_dir()}", icon="INFO")
+        from . import render_cache
+
+        count, size = render_cache.usage()
+        row = col.row()
+        row.label(text=f"Rendered frames in the cache: {count} render(s), {render_cache.human_size(size)}")
+        row.operator("posetalk.clear_render_cache", icon="TRASH")
         layout.operator("posetalk.stop_engine", icon="CANCEL")

@@ -4,6 +4,7 @@ rendered to MP4 headless."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -139,6 +140,60 @@ def test_render_frames_adds_one_strip_above_the_sound(short_rig, engine_ops, add
     assert os.path.getsize(video) > 1000
     if os.environ.get("POSETALK_KEEP"):  # for looking at it
         shutil.copy(video, os.environ["POSETALK_KEEP"])
+
+
+def _strip_dir(scene: bpy.types.Scene, addon) -> Path:
+    (img,) = _render_strips(scene, addon)
+    return Path(bpy.path.abspath(img.directory))
+
+
+def test_re_rendering_prunes_old_cache_renders_but_keeps_one_undo_step(short_rig, engine_ops, addon, tmp_path):
+    _need(engine_ops, "render")
+    scene, strip, head = short_rig
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=4) == {"FINISHED"}
+    cache = addon.render_cache
+    # a render recorded by another .blend file (a copy saved elsewhere may still show it) is never pruned
+    other = Path(cache.render_root()) / "from-another-file"
+    other.mkdir(parents=True, exist_ok=True)
+    (other / "frame_00001.png").write_bytes(b"x" * 10)
+    head[cache.RECORD] = json.dumps([{"dir": str(other), "blend": "/elsewhere/other.blend", "time": 1.0}])
+    bpy.ops.ed.undo_push(message="motion")
+
+    dirs = []
+    for _ in range(2):
+        assert bpy.ops.posetalk.render_frames("EXEC_DEFAULT", True, size=64) == {"FINISHED"}
+        dirs.append(_strip_dir(scene, addon))
+    assert all(d.is_dir() for d in dirs)
+    bpy.ops.ed.undo()  # one step back: the previous strip, and its frames are still there
+    scene = bpy.context.scene  # undo replaced the data blocks
+    assert _strip_dir(scene, addon) == dirs[0] and len(list(dirs[0].glob("frame_*.png"))) == N_FRAMES
+    bpy.ops.ed.redo()
+    scene = bpy.context.scene
+    assert _strip_dir(scene, addon) == dirs[1]
+    head = scene.posetalk.rig
+
+    assert bpy.ops.posetalk.render_frames(size=64) == {"FINISHED"}
+    dirs.append(_strip_dir(scene, addon))
+    assert not dirs[0].exists(), "the render two steps back is deleted"
+    assert dirs[1].is_dir() and dirs[2].is_dir()
+    assert other.is_dir(), "another file's render was deleted"
+    recorded = {Path(r["dir"]) for r in json.loads(head[cache.RECORD])}
+    assert dirs[0] not in recorded and {dirs[1], dirs[2], other} <= recorded
+
+    # frames rendered into the animator's own folder are never deleted
+    own = tmp_path / "my_frames"
+    assert bpy.ops.posetalk.render_frames(size=64, out=str(own)) == {"FINISHED"}
+    assert bpy.ops.posetalk.render_frames(size=64) == {"FINISHED"}
+    assert bpy.ops.posetalk.render_frames(size=64) == {"FINISHED"}
+    assert len(list(own.glob("frame_*.png"))) == N_FRAMES
+
+    # Clear Unused Renders keeps only what a strip of this file shows
+    count, size = cache.usage(max_age=0.0)
+    assert count >= 3 and size > 0
+    current = _strip_dir(scene, addon)
+    assert bpy.ops.posetalk.clear_render_cache() == {"FINISHED"}
+    assert current.is_dir() and not other.exists() and not dirs[2].exists()
+    assert cache.usage(max_age=0.0)[0] == 1
 
 
 def test_render_without_a_rig_or_strip_is_refused(addon):
