@@ -16,6 +16,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ENGINE_PYTHON = os.environ.get("POSETALK_ENGINE_PYTHON") or str(ROOT / ".venv" / "bin" / "python")
 
 import bpy  # noqa: E402
+import pytest  # noqa: E402
+
+# the bpy 4.2 wheels are built without Audaspace: no sound strips, so the tests that need one are skipped there
+HAS_SOUND = bool(getattr(bpy.app.build_options, "audaspace", True))
+NO_SOUND = f"bpy {bpy.app.version_string} is built without Audaspace (no sound strips)"
+needs_sound = pytest.mark.skipif(not HAS_SOUND, reason=NO_SOUND)
 
 
 def strips_of(scene: bpy.types.Scene):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 # bt_env first: it points Blender's user folders at a temporary folder before bpy loads
-from bt_env import ENGINE_PYTHON, ROOT, USER_RESOURCES, bpy, strips_of  # noqa: F401
+from bt_env import ENGINE_PYTHON, HAS_SOUND, NO_SOUND, ROOT, USER_RESOURCES, bpy, strips_of  # noqa: F401
 
 MODULE = "bl_ext.user_default.posetalk"
 SENTENCE = "The quick brown fox jumps over the lazy dog. Then it stops, looks around, and runs far away."
@@ -115,6 +115,8 @@ def portrait(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scene_with_speech(addon, speech_wav: Path):
     """A scene at 24 fps with the speech as a sound strip placed at frame 37, trimmed by 12 frames at the start
     and 10 at the end."""
+    if not HAS_SOUND:
+        pytest.skip(NO_SOUND)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = 24, 1.0
     strip = strips_of(scene).new_sound("speech", str(speech_wav), 1, 37)

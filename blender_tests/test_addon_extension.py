@@ -14,7 +14,7 @@ from pathlib import Path
 
 import bpy
 import pytest
-from bt_env import ENGINE_PYTHON, ROOT, USER_RESOURCES
+from bt_env import ENGINE_PYTHON, ROOT, USER_RESOURCES, needs_sound
 
 HERE = Path(__file__).resolve().parent
 
@@ -77,6 +77,7 @@ def _run_batch(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+@needs_sound
 def test_headless_batch_script(installed, engine_ops, speech_wav, portrait, tmp_path):
     out = tmp_path / "talk.blend"
     args = ["--image", str(portrait), "--audio", str(speech_wav), "--prompt", "shakes the head", "--out", str(out)]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import bpy
 import pytest
-from bt_env import ENGINE_PYTHON, ROOT, snapshot, strips_of
+from bt_env import ENGINE_PYTHON, ROOT, needs_sound, snapshot, strips_of
 
 PROMPT = "nods slowly, then looks to the left"
 
@@ -30,6 +30,7 @@ def make_rig(portrait: Path) -> bpy.types.Object:
     return bpy.context.scene.posetalk.rig
 
 
+@needs_sound
 @pytest.mark.parametrize("fps,fps_base", [(24, 1.0), (30, 1.001)])
 def test_curves_follow_the_trimmed_strip(addon, speech_wav, portrait, tmp_path, fps, fps_base):
     scene = bpy.context.scene
@@ -243,6 +244,7 @@ def test_engine_killed_mid_job_is_reported_and_replaced(addon, speech_wav, tmp_p
     assert again.state == "done"
 
 
+@needs_sound
 def test_non_ascii_sound_path(addon, speech_wav, portrait, tmp_path):
     target = tmp_path / "Sprüche – ünïcødé.wav"
     target.write_bytes(speech_wav.read_bytes())
@@ -251,6 +253,7 @@ def test_non_ascii_sound_path(addon, speech_wav, portrait, tmp_path):
     assert bpy.ops.posetalk.generate_motion(prompt=PROMPT) == {"FINISHED"}
 
 
+@needs_sound
 def test_missing_sound_file_is_refused(addon, speech_wav, portrait, tmp_path):
     target = tmp_path / "gone.wav"
     target.write_bytes(speech_wav.read_bytes())

@@ -8,7 +8,7 @@ from pathlib import Path
 import bpy
 import pytest
 from bpy_extras.object_utils import world_to_camera_view
-from bt_env import strips_of
+from bt_env import needs_sound, strips_of
 from mathutils import Vector
 
 
@@ -88,6 +88,7 @@ def test_existing_camera_and_objects_are_kept(addon, portrait):
     assert min(xs) >= -1e-4 and max(xs) <= 1 + 1e-4
 
 
+@needs_sound
 def test_links_the_active_or_the_chosen_sound_strip(addon, portrait, speech_wav, espeak):
     scene = bpy.context.scene
     strips = strips_of(scene)
