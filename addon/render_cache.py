@@ -20,7 +20,7 @@ import bpy
 
 from . import prefs, rig
 
-RECORD = "posetalk_cache_renders"  # ID property of the head: JSON list of {"dir", "blend", "time"}
+RECORD = "_posetalk_cache_renders"  # hidden ID property of the head: JSON list of {"dir", "blend", "time"}
 KEEP_PREVIOUS = 1
 
 
