@@ -64,15 +64,15 @@ def test_register_and_unregister_twice_without_leaks(addon, installed, speech_wa
         pid = pkg.runner._client.pid
 
 
-def _run_batch(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    """``blender -b --python-exit-code 1 --python batch_script.py -- ARGS``, with Blender as the bpy module."""
+def _run_batch(args: list[str], tmp_path: Path, script: Path = HERE / "batch_script.py") -> subprocess.CompletedProcess:
+    """``blender -b --python-exit-code 1 --python SCRIPT -- ARGS``, with Blender as the bpy module."""
     code = (
         "import runpy, sys; sys.argv = ['blender', '-b', '--python', sys.argv[1], '--', *sys.argv[2:]]; "
         "import bpy; runpy.run_path(sys.argv[3], run_name='__main__')"
     )
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(USER_RESOURCES), POSETALK_ENGINE_PYTHON=ENGINE_PYTHON)
     return subprocess.run(
-        [sys.executable, "-c", code, str(HERE / "batch_script.py"), *args],
+        [sys.executable, "-c", code, str(script), *args],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
 
@@ -91,3 +91,16 @@ def test_headless_batch_script(installed, engine_ops, speech_wav, portrait, tmp_
     )
     assert failed.returncode == 1
     assert "image not found" in failed.stderr
+
+
+@needs_sound
+def test_ui_check_script_headless_half(installed, engine_ops, tmp_path):
+    """scripts/ui_check.py (the windowed check of the Sequencer strip) runs its steps blocking without a window."""
+    done = _run_batch(["--frames", "30", "--size", "64"], tmp_path, ROOT / "scripts" / "ui_check.py")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("ui_check: "))
+    row = json.loads(line.removeprefix("ui_check: "))
+    assert row["ok"] and row["background"] and row["screenshot"] is None
+    (img,) = row["images"]
+    assert img["channel"] > row["sound"]["channel"] and img["frames"] == row["sound"]["frames"] == 30
+    assert set(row["seconds"]) == {"generate_motion", "generate_lipsync", "render_frames"}
