@@ -169,6 +169,23 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     assert den[-1]["val_loss"] < den[0]["val_loss"]
     tiny = PLDModel.load(str(out))
     assert tiny.metadata["denoiser_steps"] == 60
+
+    # reproducible from the seed: the same command again gives the same corpus and the same weights
+    corpus2, out2 = tmp_path / "corpus2.npz", tmp_path / "tiny2.safetensors"
+    subprocess.run(
+        [py, "scripts/build_corpus.py", "--clips", "6", "--styles", "2", "--out", str(corpus2)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    d2 = np.load(corpus2)
+    assert all(np.array_equal(d[k], d2[k]) for k in d.files if k != "meta")
+    cmd2 = [str(corpus2) if c == str(corpus) else str(out2) if c == str(out) else c for c in cmd[:-2]]
+    subprocess.run(cmd2, cwd=ROOT, check=True, capture_output=True)
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(out)), load_file(str(out2))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
