@@ -95,6 +95,7 @@ bench: setup
 # (about 90 minutes on 2 CPU cores, minutes on a GPU); then `scripts/eval_pose.py --backend pld` measures it
 SEED ?= 0
 weights: setup
+	rm -f data/train_seed$(SEED).log
 	$(PY) scripts/build_corpus.py --seed $(SEED) --out data/corpus.npz
 	$(PY) scripts/train_pose.py --seed $(SEED) --corpus data/corpus.npz --out engine/weights/pld.safetensors \
 		--log data/train_seed$(SEED).log

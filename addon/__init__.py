@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, prefs, props, runner, ui
+from . import operators, prefs, props, render_cache, runner, ui
 
 _classes = (
     prefs.PoseTalkPreferences,
@@ -24,11 +24,13 @@ def register() -> None:
         bpy.utils.register_class(cls)
     bpy.types.Scene.posetalk = bpy.props.PointerProperty(type=props.PoseTalkSceneSettings)
     bpy.types.Object.posetalk = bpy.props.PointerProperty(type=props.PoseTalkObjectSettings)
+    render_cache.register()
 
 
 def unregister() -> None:
     runner.stop_engine()
     runner.current = None
+    render_cache.unregister()
     del bpy.types.Object.posetalk
     del bpy.types.Scene.posetalk
     for cls in reversed(_classes):

@@ -606,7 +606,7 @@ class POSETALK_OT_render_frames(EngineJobOperator, bpy.types.Operator):
         }
         if lips is not None:
             params["lips"] = lips
-        self._state = {"head": head.name, "timing": t, "scene": scene.name}
+        self._state = {"head": head.name, "timing": t, "scene": scene.name, "cached": not self.out}
         return params
 
     @staticmethod
@@ -682,8 +682,10 @@ class POSETALK_OT_render_frames(EngineJobOperator, bpy.types.Operator):
         if hasattr(strip, "fit_method"):
             strip.fit_method = "FIT"
         head.posetalk.render_strip = strip.name
-        render_cache.record(head, folder)
-        pruned, freed = render_cache.prune(head)
+        pruned = freed = 0
+        if st["cached"]:  # the animator's own Output Folder is theirs: never marked, never pruned
+            render_cache.mark(folder, head)
+            pruned, freed = render_cache.prune(head)
         self.stats = {"frames": n, "folder": folder, "strip": strip.name, "channel": channel, "pruned": pruned}
         msg = f"PoseTalk: rendered {n} frames into strip {strip.name!r} (channel {channel})"
         if pruned:
@@ -706,8 +708,12 @@ class POSETALK_OT_clear_render_cache(bpy.types.Operator):
         return True
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        count, size = render_cache.usage(max_age=0.0)
-        title = f"Delete unused renders of {render_cache.human_size(size)} in the cache?"
+        folders = render_cache.unused()
+        if not folders:
+            self.report({"INFO"}, "PoseTalk: no unused renders in the cache")
+            return {"CANCELLED"}
+        size = sum(render_cache.folder_bytes(f) for f in folders)
+        title = f"Delete {len(folders)} unused render(s), {render_cache.human_size(size)}?"
         message = "Strips in other .blend files that show these frames will show missing frames."
         return context.window_manager.invoke_confirm(self, event, title=title, message=message, icon="WARNING")
 

@@ -144,7 +144,7 @@ def test_render_frames_adds_one_strip_above_the_sound(short_rig, engine_ops, add
 
 def _strip_dir(scene: bpy.types.Scene, addon) -> Path:
     (img,) = _render_strips(scene, addon)
-    return Path(bpy.path.abspath(img.directory))
+    return Path(bpy.path.abspath(img.directory)).resolve()  # saved files store relative paths
 
 
 def test_re_rendering_prunes_old_cache_renders_but_keeps_one_undo_step(short_rig, engine_ops, addon, tmp_path):
@@ -152,47 +152,57 @@ def test_re_rendering_prunes_old_cache_renders_but_keeps_one_undo_step(short_rig
     scene, strip, head = short_rig
     assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=4) == {"FINISHED"}
     cache = addon.render_cache
-    # a render recorded by another .blend file (a copy saved elsewhere may still show it) is never pruned
-    other = Path(cache.render_root()) / "from-another-file"
-    other.mkdir(parents=True, exist_ok=True)
-    (other / "frame_00001.png").write_bytes(b"x" * 10)
-    head[cache.RECORD] = json.dumps([{"dir": str(other), "blend": "/elsewhere/other.blend", "time": 1.0}])
+    root = Path(cache.render_root())
+    # a render marked by another .blend file (a copy saved elsewhere may show it) and a folder that is not a
+    # render of ours: re-renders never delete either
+    other, plain = root / "from-another-file", root / "not-a-render"
+    for folder in (other, plain):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "frame_00001.png").write_bytes(b"x" * 10)
+    marker = {"head": head.name, "blend": "/elsewhere/other.blend", "time": 1.0}
+    (other / cache.MARKER).write_text(json.dumps(marker))
     bpy.ops.ed.undo_push(message="motion")
 
     dirs = []
     for _ in range(2):
         assert bpy.ops.posetalk.render_frames("EXEC_DEFAULT", True, size=64) == {"FINISHED"}
-        dirs.append(_strip_dir(scene, addon))
+        dirs.append(_strip_dir(bpy.context.scene, addon))
     assert all(d.is_dir() for d in dirs)
     bpy.ops.ed.undo()  # one step back: the previous strip, and its frames are still there
-    scene = bpy.context.scene  # undo replaced the data blocks
-    assert _strip_dir(scene, addon) == dirs[0] and len(list(dirs[0].glob("frame_*.png"))) == N_FRAMES
+    assert _strip_dir(bpy.context.scene, addon) == dirs[0]
+    assert len(list(dirs[0].glob("frame_*.png"))) == N_FRAMES
     bpy.ops.ed.redo()
-    scene = bpy.context.scene
-    assert _strip_dir(scene, addon) == dirs[1]
-    head = scene.posetalk.rig
+    assert _strip_dir(bpy.context.scene, addon) == dirs[1]
 
     assert bpy.ops.posetalk.render_frames(size=64) == {"FINISHED"}
-    dirs.append(_strip_dir(scene, addon))
+    dirs.append(_strip_dir(bpy.context.scene, addon))
     assert not dirs[0].exists(), "the render two steps back is deleted"
-    assert dirs[1].is_dir() and dirs[2].is_dir()
-    assert other.is_dir(), "another file's render was deleted"
-    recorded = {Path(r["dir"]) for r in json.loads(head[cache.RECORD])}
-    assert dirs[0] not in recorded and {dirs[1], dirs[2], other} <= recorded
+    assert dirs[1].is_dir() and dirs[2].is_dir() and other.is_dir() and plain.is_dir()
+
+    # what the saved .blend shows survives re-renders, so Revert finds its frames
+    blend = tmp_path / "talk.blend"
+    assert bpy.ops.wm.save_as_mainfile(filepath=str(blend)) == {"FINISHED"}
+    for _ in range(2):
+        assert bpy.ops.posetalk.render_frames(size=64) == {"FINISHED"}
+        dirs.append(_strip_dir(bpy.context.scene, addon))
+    assert not dirs[1].exists() and dirs[2].is_dir() and dirs[3].is_dir() and dirs[4].is_dir()
+    assert bpy.ops.wm.revert_mainfile() == {"FINISHED"}
+    assert _strip_dir(bpy.context.scene, addon) == dirs[2]
+    assert len(list(dirs[2].glob("frame_*.png"))) == N_FRAMES
 
     # frames rendered into the animator's own folder are never deleted
     own = tmp_path / "my_frames"
     assert bpy.ops.posetalk.render_frames(size=64, out=str(own)) == {"FINISHED"}
-    assert bpy.ops.posetalk.render_frames(size=64) == {"FINISHED"}
-    assert bpy.ops.posetalk.render_frames(size=64) == {"FINISHED"}
-    assert len(list(own.glob("frame_*.png"))) == N_FRAMES
+    for _ in range(2):
+        assert bpy.ops.posetalk.render_frames(size=64) == {"FINISHED"}
+    assert len(list(own.glob("frame_*.png"))) == N_FRAMES and not (own / cache.MARKER).exists()
 
-    # Clear Unused Renders keeps only what a strip of this file shows
+    # Clear Unused Renders keeps what a strip of this file shows and folders that are not renders of ours
     count, size = cache.usage(max_age=0.0)
     assert count >= 3 and size > 0
-    current = _strip_dir(scene, addon)
+    current = _strip_dir(bpy.context.scene, addon)
     assert bpy.ops.posetalk.clear_render_cache() == {"FINISHED"}
-    assert current.is_dir() and not other.exists() and not dirs[2].exists()
+    assert current.is_dir() and plain.is_dir() and not other.exists() and not dirs[4].exists()
     assert cache.usage(max_age=0.0)[0] == 1
 
 

@@ -21,6 +21,7 @@ import sys
 import time
 
 import bpy
+import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULE = "bl_ext.user_default.posetalk"
@@ -90,12 +91,18 @@ def report(args: argparse.Namespace, screenshot: str | None, timings: dict[str, 
 
 def run_blocking(args: argparse.Namespace) -> int:
     """No window: the same steps, each operator blocks (as in batch scripts)."""
-    build_scene(args)
     timings = {}
-    for name, call in _steps(args):
-        t0 = time.monotonic()
-        assert call("EXEC_DEFAULT") == {"FINISHED"}, name
-        timings[name] = time.monotonic() - t0
+    try:
+        build_scene(args)
+        for name, call in _steps(args):
+            t0 = time.monotonic()
+            result = call("EXEC_DEFAULT")
+            if result != {"FINISHED"}:
+                raise RuntimeError(f"{name} ended {result}")
+            timings[name] = time.monotonic() - t0
+    except Exception as exc:  # noqa: BLE001 (a check: say what failed and exit 1)
+        print(f"ui_check: FAILED: {exc!r}", flush=True)
+        return 1
     return report(args, None, timings)
 
 
@@ -109,7 +116,6 @@ def _steps(args: argparse.Namespace):
 
 def run_in_ui(args: argparse.Namespace) -> None:
     """With a window: each step is invoked like a click and runs modal; timers wait for it, then look."""
-    runner = sys.modules[args.module].runner
     steps = _steps(args)
     state = {"i": 0, "t0": 0.0, "timings": {}, "phase": "build", "slow": 0.0, "last": time.monotonic()}
 
@@ -120,6 +126,7 @@ def run_in_ui(args: argparse.Namespace) -> None:
         return {"window": win, "area": area, "region": region}
 
     def finish(code: int) -> None:
+        bpy.context.preferences.view.show_splash = state.get("splash", True)
         if args.keep_open:
             return
         if code:
@@ -145,6 +152,7 @@ def run_in_ui(args: argparse.Namespace) -> None:
                     raise RuntimeError(f"{name} did not run modal: {result}")
                 state["phase"] = "wait"
             elif state["phase"] == "wait":
+                runner = sys.modules[args.module].runner
                 if runner.busy():
                     return 0.1
                 name = steps[state["i"]][0]
@@ -156,18 +164,33 @@ def run_in_ui(args: argparse.Namespace) -> None:
                 state["phase"] = "start" if state["i"] < len(steps) else "look"
             elif state["phase"] == "look":
                 o = window_override()
+                workspace = o["window"].workspace
+                if hasattr(workspace, "sequencer_scene"):  # Blender 5.0: the Sequencer shows this scene
+                    workspace.sequencer_scene = bpy.context.scene
                 o["area"].type = "SEQUENCE_EDITOR"
                 o["area"].spaces.active.view_type = "SEQUENCER"
-                o = window_override()
-                with bpy.context.temp_override(**o):
+                state["phase"] = "frame"
+                return 0.5  # let the new editor lay out
+            elif state["phase"] == "frame":
+                with bpy.context.temp_override(**window_override()):
                     bpy.ops.sequencer.view_all()
                 state["phase"] = "shot"
                 return 1.0  # let it redraw
             elif state["phase"] == "shot":
+                path = os.path.abspath(args.out)
+                if os.path.exists(path):
+                    os.remove(path)
                 with bpy.context.temp_override(**window_override()):
-                    bpy.ops.screen.screenshot(filepath=os.path.abspath(args.out))
+                    if bpy.ops.screen.screenshot(filepath=path) != {"FINISHED"}:
+                        raise RuntimeError("the screenshot failed")
+                shot = bpy.data.images.load(path)
+                pixels = np.empty(len(shot.pixels), np.float32)
+                shot.pixels.foreach_get(pixels)
+                bpy.data.images.remove(shot)
+                if float(pixels.std()) < 0.02:
+                    raise RuntimeError("the screenshot is blank")
                 state["timings"]["longest_ui_gap"] = state["slow"]
-                finish(report(args, os.path.abspath(args.out), state["timings"]))
+                finish(report(args, path, state["timings"]))
                 return None
         except Exception as exc:  # noqa: BLE001 (a check: say what failed and exit 1)
             print(f"ui_check: FAILED: {exc!r}", flush=True)
@@ -175,7 +198,10 @@ def run_in_ui(args: argparse.Namespace) -> None:
             return None
         return 0.1
 
-    bpy.app.timers.register(tick, first_interval=1.0)
+    view = bpy.context.preferences.view
+    splash, view.show_splash = view.show_splash, False  # the start-up splash would cover the screenshot
+    bpy.app.timers.register(tick, first_interval=1.0, persistent=True)
+    state["splash"] = splash
 
 
 def main() -> None:

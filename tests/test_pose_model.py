@@ -179,13 +179,15 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
         capture_output=True,
     )
     d2 = np.load(corpus2)
-    assert all(np.array_equal(d[k], d2[k]) for k in d.files if k != "meta")
+    for k in d.files:  # texts, indices and poses exactly; embeddings to float16 precision
+        same = np.array_equal(d[k], d2[k]) if d[k].dtype.kind not in "f" else np.allclose(d[k], d2[k], atol=2e-3)
+        assert same, k
     cmd2 = [str(corpus2) if c == str(corpus) else str(out2) if c == str(out) else c for c in cmd[:-2]]
     subprocess.run(cmd2, cwd=ROOT, check=True, capture_output=True)
     from safetensors.torch import load_file
 
     a, b = load_file(str(out)), load_file(str(out2))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
