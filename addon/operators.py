@@ -30,7 +30,10 @@ def why_not(context: bpy.types.Context, need_strip: bool = True, need_engine: bo
     if head is None:
         return "No talking head in the scene: create one first (PoseTalk > Create Talking Head)"
     if need_strip and rig.rig_strip(context.scene, head) is None:
-        return f"{head.name} has no sound strip: add one in the Sequencer and link it in the PoseTalk panel"
+        return (
+            f"{head.name} has no sound strip: add one in the Sequencer and link it in the PoseTalk panel"
+            + rig.sequencer_scene_hint(context)
+        )
     if need_engine:
         reason = check_engine(prefs.engine_python(), prefs.engine_root())
         if reason:
@@ -62,7 +65,9 @@ def _head(context: bpy.types.Context, name: str) -> bpy.types.Object:
 def _timing(context: bpy.types.Context, head: bpy.types.Object) -> dict[str, Any]:
     strip = rig.rig_strip(context.scene, head)
     if strip is None:
-        raise UserError(f"{head.name} has no sound strip: link one in the PoseTalk panel")
+        raise UserError(
+            f"{head.name} has no sound strip: link one in the PoseTalk panel{rig.sequencer_scene_hint(context)}"
+        )
     try:
         return rig.strip_timing(context.scene, strip)
     except rig.RigError as exc:
@@ -134,6 +139,8 @@ class POSETALK_OT_create_rig(bpy.types.Operator):
         obj.select_set(True)
         context.view_layer.objects.active = obj
         note = f", speaking {strip.name}" if strip else " (no sound strip yet: link one in the PoseTalk panel)"
+        if strip is None:
+            note += rig.sequencer_scene_hint(context)
         self.report({"INFO"}, f"Created {obj.name}{note}")
         return {"FINISHED"}
 

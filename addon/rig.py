@@ -38,6 +38,24 @@ def all_strips(scene: bpy.types.Scene) -> list[Any]:
     return list(sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)
 
 
+def other_sequencer_scene(context: bpy.types.Context) -> bpy.types.Scene | None:
+    """Blender 5.0: the scene the workspace's Sequencer shows, when it is not the window's scene (PoseTalk's)."""
+    workspace = getattr(context, "workspace", None)
+    seq = getattr(workspace, "sequencer_scene", None) if workspace is not None else None
+    return seq if seq is not None and seq != context.scene else None
+
+
+def sequencer_scene_hint(context: bpy.types.Context) -> str:
+    """A note for "no sound strip" messages when the Sequencer shows another scene ('' otherwise)."""
+    seq = other_sequencer_scene(context)
+    if seq is None:
+        return ""
+    return (
+        f" (the Sequencer shows scene {seq.name!r}; PoseTalk uses the strips of the window's scene "
+        f"{context.scene.name!r}: switch the window to {seq.name!r} or add the sound here)"
+    )
+
+
 def sound_strips(scene: bpy.types.Scene) -> list[Any]:
     return [s for s in all_strips(scene) if s.type == "SOUND"]
 

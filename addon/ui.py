@@ -20,6 +20,12 @@ def draw_panel(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     st = scene.posetalk
     head = rig.find_rig(context)
 
+    seq = rig.other_sequencer_scene(context)
+    if seq is not None:
+        col = layout.column(align=True)
+        col.label(text=f"The Sequencer shows scene {seq.name!r};", icon="ERROR")
+        col.label(text=f"PoseTalk uses the strips of {scene.name!r}")
+
     box = layout.box()
     box.label(text="Talking Head", icon="USER")
     box.prop(st, "image_path")

@@ -145,6 +145,23 @@ def test_no_strip_is_refused_with_a_reason(addon, portrait):
         bpy.ops.posetalk.generate_motion(prompt=PROMPT)
 
 
+@needs_sound
+def test_a_sequencer_showing_another_scene_is_named_in_the_reason(addon, portrait, speech_wav):
+    workspace = bpy.context.workspace
+    if not hasattr(workspace, "sequencer_scene"):
+        pytest.skip("Blender 5.0's sequencer scene")
+    edit = bpy.data.scenes.new("Edit")  # the Sequencer shows this scene; the window shows the rig's scene
+    strips_of(edit).new_sound("speech", str(speech_wav), 1, 1)
+    workspace.sequencer_scene = edit
+    make_rig(portrait)
+    with pytest.raises(RuntimeError, match="no sound strip.*the Sequencer shows scene 'Edit'"):
+        bpy.ops.posetalk.generate_motion(prompt=PROMPT)
+    workspace.sequencer_scene = bpy.context.scene
+    with pytest.raises(RuntimeError, match="no sound strip") as caught:
+        bpy.ops.posetalk.generate_motion(prompt=PROMPT)
+    assert "Sequencer shows" not in str(caught.value)
+
+
 def test_no_rig_is_refused_with_a_reason(addon, scene_with_speech):
     with pytest.raises(RuntimeError, match="create one first"):
         bpy.ops.posetalk.generate_motion(prompt=PROMPT)
