@@ -129,39 +129,21 @@ def test_refuses_pickles_and_corrupt_files(tmp_path: Path) -> None:
 
 
 def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
-    """Corpus builder + trainer end to end on a tiny corpus and model."""
-    corpus = tmp_path / "corpus.npz"
-    py = sys.executable
-    subprocess.run(
-        [py, "scripts/build_corpus.py", "--clips", "6", "--styles", "2", "--out", str(corpus)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    """Corpus builder + trainer end to end on a tiny corpus and model, twice: the seed reproduces both."""
+    cfg = json.dumps({"d": 32, "layers": 1, "heads": 2, "vae_hidden": 16})
+
+    def build_and_train(name: str) -> tuple[Path, Path, Path]:
+        corpus, out, log = tmp_path / f"{name}.npz", tmp_path / f"{name}.safetensors", tmp_path / f"{name}.jsonl"
+        build = [sys.executable, "scripts/build_corpus.py", "--clips", "6", "--styles", "2", "--out", str(corpus)]
+        subprocess.run(build, cwd=ROOT, check=True, capture_output=True)
+        train = [sys.executable, "scripts/train_pose.py", "--corpus", str(corpus), "--out", str(out)]
+        train += ["--vae-steps", "60", "--steps", "60", "--batch", "16", "--config", cfg, "--log", str(log)]
+        subprocess.run(train, cwd=ROOT, check=True, capture_output=True)
+        return corpus, out, log
+
+    corpus, out, log = build_and_train("tiny")
     d = np.load(corpus)
     assert len(d["poses"]) > 0 and d["text_embeddings"].shape[1] == 384
-    out = tmp_path / "tiny.safetensors"
-    log = tmp_path / "log.jsonl"
-    cfg = json.dumps({"d": 32, "layers": 1, "heads": 2, "vae_hidden": 16})
-    cmd = [
-        py,
-        "scripts/train_pose.py",
-        "--corpus",
-        str(corpus),
-        "--out",
-        str(out),
-        "--vae-steps",
-        "60",
-        "--steps",
-        "60",
-        "--batch",
-        "16",
-        "--config",
-        cfg,
-        "--log",
-        str(log),
-    ]
-    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     vae = [r["loss"] for r in rows if r["stage"] == "vae"]
     assert vae[-1] < 0.8 * vae[0]
@@ -170,20 +152,12 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     tiny = PLDModel.load(str(out))
     assert tiny.metadata["denoiser_steps"] == 60
 
-    # reproducible from the seed: the same command again gives the same corpus and the same weights
-    corpus2, out2 = tmp_path / "corpus2.npz", tmp_path / "tiny2.safetensors"
-    subprocess.run(
-        [py, "scripts/build_corpus.py", "--clips", "6", "--styles", "2", "--out", str(corpus2)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    # reproducible from the seed: the same commands again give the same corpus and the same weights
+    corpus2, out2, _log2 = build_and_train("again")
     d2 = np.load(corpus2)
     for k in d.files:  # texts, indices and poses exactly; embeddings to float16 precision
         same = np.array_equal(d[k], d2[k]) if d[k].dtype.kind not in "f" else np.allclose(d[k], d2[k], atol=2e-3)
         assert same, k
-    cmd2 = [str(corpus2) if c == str(corpus) else str(out2) if c == str(out) else c for c in cmd[:-2]]
-    subprocess.run(cmd2, cwd=ROOT, check=True, capture_output=True)
     from safetensors.torch import load_file
 
     a, b = load_file(str(out)), load_file(str(out2))
