@@ -1,7 +1,7 @@
 """Evaluate a pose backend (default: pld) and print JSON.
 
-Measures: text adherence on hand-written paraphrases that never appear in the corpus, in three
-sets written at different times (adherence, adherence_b, adherence_c; each generated motion is classified by its dominant axis, offset and oscillation
+Measures: text adherence on hand-written paraphrases that never appear in the corpus, in four
+sets written at different times (adherence, adherence_b, adherence_c, adherence_d; each generated motion is classified by its dominant axis, offset and oscillation
 frequency; accuracy per style), Beat Align against audio onsets compared with the same
 motion circularly time-shifted, diversity across seeds, mean jerk, seam jump at window
 borders, pin error, motion in silence vs speech, and speed for 60 s of audio.
@@ -123,6 +123,40 @@ TEST_PROMPTS_C: list[tuple[str, list[str]]] = [
     ("turn to screen right, then tilt head sideways to the left", ["look_right", "tilt_left"]),
     ("sit very still, then suddenly become excited and animated", ["calm", "energetic"]),
     ("tilt your head sideways right, and then turn to look left", ["tilt_right", "look_left"]),
+]
+# Written by a helper who saw only the label definitions (session 3), sealed until the first evaluation of
+# the weights trained from scratch with `make weights`.
+TEST_PROMPTS_D: list[tuple[str, list[str]]] = [
+    ("Nodding along in agreement while she talks.", ["nod"]),
+    ("Keep bobbing the head yes, over and over.", ["nod"]),
+    ("Disagreeing: head wagging side to side, no no no.", ["shake"]),
+    ("A skeptical narrator who keeps shaking his head in refusal.", ["shake"]),
+    ("Turn toward screen left and hold it there.", ["look_left"]),
+    ("Speaker glances left and keeps facing that way.", ["look_left"]),
+    ("Head faces the right side of the frame throughout.", ["look_right"]),
+    ("Talking while looking off to the right.", ["look_right"]),
+    ("Chin raised, gazing upward.", ["look_up"]),
+    ("She looks up toward the ceiling and stays there while explaining.", ["look_up"]),
+    ("Head lowered, eyes on the floor.", ["look_down"]),
+    ("Bow the head down and keep it there during the whole line.", ["look_down"]),
+    ("A quizzical tilt, top of the head leaning toward camera left.", ["tilt_left"]),
+    ("Curious puppy-style head tilt to the left.", ["tilt_left"]),
+    ("Cock the head sideways to the right, looking puzzled.", ["tilt_right"]),
+    ("Head tipped toward screen right, like he's asking a question.", ["tilt_right"]),
+    ("Moving closer to the camera.", ["lean_in"]),
+    ("Lean toward the lens as if sharing a secret with the audience.", ["lean_in"]),
+    ("Backs away from the camera while talking.", ["lean_back"]),
+    ("Drawing the head back, farther from the lens.", ["lean_back"]),
+    ("Very still, composed newsreader delivery.", ["calm"]),
+    ("Barely any movement at all; a steady, quiet talking head.", ["calm"]),
+    ("An animated, excitable host, bouncing around constantly.", ["energetic"]),
+    ("Super lively!", ["energetic"]),
+    ("Looks down at her notes, then starts shaking her head.", ["look_down", "shake"]),
+    ("Nod a few times, after that turn toward screen right.", ["nod", "look_right"]),
+    ("Leaning in close, followed by a quizzical tilt to the left.", ["lean_in", "tilt_left"]),
+    ("Glance to the left first and later tip the chin up.", ["look_left", "look_up"]),
+    ("Tilt the head right, then pull back away from the camera.", ["tilt_right", "lean_back"]),
+    ("A disapproving head shake followed by leaning in toward the lens.", ["shake", "lean_in"]),
 ]
 NEUTRAL_PROMPT = "an ordinary person speaking"
 
@@ -286,7 +320,7 @@ def main() -> None:
     noop = lambda *a: None  # noqa: E731
     report: dict[str, object] = {"backend": args.backend, "guidance": args.guidance, "steps": args.steps, "fps": FPS}
 
-    all_prompts = TEST_PROMPTS + TEST_PROMPTS_B + TEST_PROMPTS_C
+    all_prompts = TEST_PROMPTS + TEST_PROMPTS_B + TEST_PROMPTS_C + TEST_PROMPTS_D
     in_corpus = None
     if os.path.exists(args.corpus):
         texts = {str(t).lower() for t in np.load(args.corpus)["texts"]}
@@ -294,6 +328,7 @@ def main() -> None:
     report["test_prompts"] = len(TEST_PROMPTS)
     report["test_prompts_b"] = len(TEST_PROMPTS_B)
     report["test_prompts_c"] = len(TEST_PROMPTS_C)
+    report["test_prompts_d"] = len(TEST_PROMPTS_D)
     report["test_prompts_in_corpus"] = in_corpus
 
     t0 = time.time()
@@ -313,7 +348,7 @@ def main() -> None:
         i: np.mean([describe(gen(f, NEUTRAL_PROMPT, s)[20:])["energy"] for s in range(args.seeds)])
         for i, f in enumerate(clips)
     }
-    for name, prompts in (("", TEST_PROMPTS), ("_b", TEST_PROMPTS_B), ("_c", TEST_PROMPTS_C)):
+    for name, prompts in (("", TEST_PROMPTS), ("_b", TEST_PROMPTS_B), ("_c", TEST_PROMPTS_C), ("_d", TEST_PROMPTS_D)):
         per_style: dict[str, list[int]] = {}
         confusions = []
         for prompt, expected in prompts:
