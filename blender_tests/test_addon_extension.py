@@ -41,8 +41,17 @@ def _handler_counts() -> dict[str, int]:
             and isinstance(getattr(bpy.app.handlers, name), list)}  # fmt: skip
 
 
+def _addon_handlers(module: str) -> list[str]:
+    """Application handlers of the add-on's modules still registered."""
+    return [f"{name}:{fn.__name__}" for name in dir(bpy.app.handlers) if not name.startswith("_")
+            and isinstance(getattr(bpy.app.handlers, name), list)
+            for fn in getattr(bpy.app.handlers, name) if getattr(fn, "__module__", "").startswith(module)]  # fmt: skip
+
+
 def test_register_and_unregister_twice_without_leaks(addon, installed, speech_wav):
-    handlers = _handler_counts()
+    handlers = _handler_counts()  # with the add-on enabled (its own handlers included)
+    own = len(_addon_handlers(installed))
+    assert own > 0  # the render cache watches load and save
     job = addon.runner.wait(addon.runner.start("pose", {"audio": str(speech_wav), "prompt": "nods", "fps": 25}, "t"))
     assert job.state == "done"
     pid = addon.runner._client.pid
@@ -52,7 +61,8 @@ def test_register_and_unregister_twice_without_leaks(addon, installed, speech_wa
         with pytest.raises(AttributeError, match="could not be found"):
             bpy.ops.posetalk.generate_motion.poll()
         assert "POSETALK_OT_generate_motion" not in dir(bpy.types)
-        assert _handler_counts() == handlers
+        assert _addon_handlers(installed) == []  # all of its handlers went with it, nothing else changed
+        assert sum(_handler_counts().values()) == sum(handlers.values()) - own
         with pytest.raises(ProcessLookupError):  # the engine went with the add-on
             os.kill(pid, 0)
         bpy.ops.preferences.addon_enable(module=installed)
