@@ -1,6 +1,7 @@
 # PoseTalk for Blender — the two commands: `make demo` and `make test`.
-# Each does the whole set-up on a fresh machine (Debian tools, .venv with the pinned
-# stack) and is fast when nothing changed (stamp files).
+# Each does the whole set-up on a fresh machine (the Debian packages of scripts/debian-packages.txt, .venv
+# with the locked stack of requirements.txt) and is fast when nothing changed; both are checked package by
+# package on every run.
 
 PYTHON_SYS ?= python3.11
 VENV       := .venv
@@ -10,24 +11,29 @@ PY45       := $(VENV45)/bin/python
 VENV42     := .venv-bpy42
 PY42       := $(VENV42)/bin/python
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBS       := espeak-ng sox ffmpeg
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 DEMO_PROMPT ?= nods while talking, then looks to the left
 
-.PHONY: setup setup-bpy45 setup-bpy42 demo test test-engine test-blender test-blender45 test-blender42 lint format extension bench weights clean
+.PHONY: debs venv lock setup setup-bpy45 setup-bpy42 demo test test-engine test-blender test-blender45 test-blender42 lint format extension bench weights clean
 
-setup: .stamp-debs $(VENV)/.stamp
+setup: debs venv
 
-.stamp-debs:
-	@if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v ffmpeg >/dev/null; then \
-		echo "installing Debian packages: $(DEBS)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS); \
+# every Debian package in scripts/debian-packages.txt, checked one by one with dpkg on each run
+# (no stamp: a package removed later is noticed), the missing ones installed with apt-get
+DEBS_LIST := scripts/debian-packages.txt
+debs:
+	@missing=$$(for p in $$(sed -e 's/#.*//' $(DEBS_LIST)); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+		for p in $$missing; do dpkg -s $$p >/dev/null 2>&1 || { echo "error: Debian package $$p did not install"; exit 2; }; done; \
 	fi
-	@touch $@
 
+# a venv per lock file: installed when the lock changes, and on every run checked package by package against it
 $(VENV)/.stamp: requirements.txt
 	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) is needed (Python 3.11)"; exit 2; }
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
@@ -47,9 +53,23 @@ $(VENV42)/.stamp: requirements-bpy42.txt
 	$(PY42) -m pip install -q -r requirements-bpy42.txt
 	@touch $@
 
+venv: $(VENV)/.stamp
+	@$(PY) scripts/check_lock.py requirements.txt
+
+# the locks: every package at an exact version, made by pip-compile from the short lists of direct needs
+# (*.in); `make lock` keeps the current pins where they still fit, `make lock UPGRADE=1` takes the newest
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url \
+	--no-emit-trusted-host $(if $(UPGRADE),--upgrade)
+lock: $(VENV)/.stamp
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-bpy45.txt requirements-bpy45.in
+	$(PIP_COMPILE) --output-file requirements-bpy42.txt requirements-bpy42.in
+
 setup-bpy45: setup $(VENV45)/.stamp
+	@$(PY45) $(abspath scripts/check_lock.py) requirements-bpy45.txt
 
 setup-bpy42: setup $(VENV42)/.stamp
+	@$(PY42) $(abspath scripts/check_lock.py) requirements-bpy42.txt
 
 # the main job on the bundled example: pose.json, lips.json and the talking-head MP4
 demo: setup
