@@ -1,6 +1,6 @@
 """Pose and mouth channels as F-curves on the rig: channel mapping, layered actions, sparse keys, pins.
 
-Pose channels (DESIGN.md) map onto the head plane, whose parent is the camera, so its local axes are the
+Pose channels (docs/architecture.md, "Formats") map onto the head plane, whose parent is the camera, so its local axes are the
 camera's: X right, Y up, +Z toward the camera (the plane's front faces the camera):
 
 * pitch (deg, > 0 chin up)    → rotation_euler.x = -radians(pitch)  (the face normal tips toward +Y: looks up)

@@ -12,12 +12,13 @@ import math
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import BadInput, EngineError
+from .params import AUDIO_MAX_SECONDS, FPS
+from .progress import Progress, no_progress
 
 SAMPLE_RATE = 16000
 HOP = 160  # 10 ms analysis hop: the internal 100 Hz grid
@@ -26,26 +27,12 @@ WIN = 512  # 32 ms analysis window for the spectrum
 YIN_WIN = 640  # 40 ms window for pitch (covers two periods of 50 Hz... down to 60 Hz)
 N_MELS = 40
 F0_MIN, F0_MAX = 60.0, 450.0
-MAX_SECONDS = 3 * 3600.0
-MIN_FPS, MAX_FPS = 1.0, 240.0
 CHUNK_FRAMES = 6000  # 60 s of analysis frames per chunk
-
-Progress = Callable[[int, int, str], None]
-
-
-def _no_progress(done: int, total: int, message: str) -> None:
-    return None
 
 
 def check_fps(fps: float) -> float:
     """Return ``fps`` as float or raise BadInput if it is not a usable frame rate."""
-    try:
-        value = float(fps)
-    except (TypeError, ValueError):
-        raise BadInput(f"fps must be a number, got {fps!r}") from None
-    if not math.isfinite(value) or not (MIN_FPS <= value <= MAX_FPS):
-        raise BadInput(f"fps must be between {MIN_FPS:g} and {MAX_FPS:g}, got {fps}")
-    return value
+    return float(FPS.check(fps))
 
 
 def frame_count(duration: float, fps: float) -> int:
@@ -76,8 +63,8 @@ def _stream_soundfile(path: str, progress: Progress) -> tuple[np.ndarray, float]
     if info.frames <= 0 or info.samplerate <= 0:
         raise BadInput(f"audio file has no samples: {path}")
     duration = info.frames / info.samplerate
-    if duration > MAX_SECONDS:
-        raise BadInput(f"audio is {duration / 60:.0f} minutes long; the limit is {MAX_SECONDS / 60:.0f} minutes")
+    if duration > AUDIO_MAX_SECONDS:
+        raise BadInput(f"audio is {duration / 60:.0f} minutes long; the limit is {AUDIO_MAX_SECONDS / 60:.0f} minutes")
     out = np.empty(math.ceil(duration * SAMPLE_RATE) + SAMPLE_RATE, dtype=np.float32)
     n_out = 0
     stream = soxr.ResampleStream(info.samplerate, SAMPLE_RATE, 1, dtype="float32")
@@ -109,7 +96,7 @@ def _decode_ffmpeg(path: str) -> tuple[np.ndarray, float]:
     if ffmpeg is None:
         raise BadInput(f"not an audio file this engine can read (install ffmpeg for more formats): {path}")
     cmd = [ffmpeg, "-v", "error", "-nostdin", "-i", path, "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE)]
-    cmd += ["-t", str(MAX_SECONDS), "-f", "f32le", "-"]
+    cmd += ["-t", str(AUDIO_MAX_SECONDS), "-f", "f32le", "-"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
         raise BadInput(f"not an audio file this engine can read: {path}")
@@ -136,7 +123,7 @@ def _select(
 
 
 def load_audio(
-    path: str, progress: Progress = _no_progress, offset: float = 0.0, duration: float | None = None
+    path: str, progress: Progress = no_progress, offset: float = 0.0, duration: float | None = None
 ) -> tuple[np.ndarray, float]:
     """Decode ``path`` to 16 kHz mono float32.
 
@@ -327,7 +314,7 @@ def _pool(values: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarr
 
 
 def compute_features(
-    audio: np.ndarray, duration: float, fps: float, progress: Progress = _no_progress, pitch: bool = True
+    audio: np.ndarray, duration: float, fps: float, progress: Progress = no_progress, pitch: bool = True
 ) -> AudioFeatures:
     """Per-frame features of 16 kHz mono ``audio`` at ``fps`` (see AudioFeatures).
 
@@ -385,7 +372,7 @@ def compute_features(
 
 
 def load_features(
-    path: str, fps: float, progress: Progress = _no_progress, offset: float = 0.0, duration: float | None = None
+    path: str, fps: float, progress: Progress = no_progress, offset: float = 0.0, duration: float | None = None
 ) -> AudioFeatures:
     """Decode ``path`` (or its ``[offset, offset + duration)`` part) and compute features at ``fps``."""
     fps = check_fps(fps)

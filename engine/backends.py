@@ -1,21 +1,20 @@
 """Pose backends: what turns audio features + prompt into head pose frames.
 
 Every backend has the same interface, so the CLI, the worker and the add-on can
-switch between them: ``generate(features, prompt, seed, pins, progress) -> (n, 6)``.
+switch between them: ``generate(features, prompt, seed, pins, progress, **options) -> (n, 6)``.
 ``pins`` is an (n, 6) array with NaN where nothing is pinned (or None).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 
 from .audio import AudioFeatures
-from .errors import BadInput
-
-Progress = Callable[[int, int, str], None]
+from .progress import Progress
 
 
 class PoseBackend(Protocol):
@@ -56,41 +55,31 @@ class ProceduralBackend:
         return frames
 
 
-_FACTORIES: dict[str, Callable[[], PoseBackend]] = {"procedural": ProceduralBackend}
+def _pld() -> PoseBackend:
+    from .pose import PLDBackend  # torch loads only when the diffusion model is used
+
+    return PLDBackend()
+
+
+BACKENDS: dict[str, Callable[[], PoseBackend]] = {"pld": _pld, "procedural": ProceduralBackend}
+DEFAULT_BACKEND = "pld"  # what "auto" means (scripts/eval_pose.py compares the two)
 _INSTANCES: dict[str, PoseBackend] = {}
-DEFAULT_BACKEND = "procedural"
-
-
-def register_backend(name: str, factory: Callable[[], PoseBackend]) -> None:
-    """Make a backend selectable by ``name`` (the factory runs on first use)."""
-    _FACTORIES[name] = factory
+_LOCK = threading.Lock()
 
 
 def available() -> list[str]:
-    _load_optional()
-    return sorted(_FACTORIES)
+    return sorted(BACKENDS)
 
 
-def default_backend() -> str:
-    _load_optional()
-    return DEFAULT_BACKEND
+def resolve(name: str | None) -> str:
+    """The backend name ``name`` stands for ("auto", "" or None: the default)."""
+    return DEFAULT_BACKEND if name in (None, "", "auto") else str(name)
 
 
 def get_backend(name: str | None = None) -> PoseBackend:
     """The backend ``name`` ("auto"/None = the default), created once and reused."""
-    _load_optional()
-    key = DEFAULT_BACKEND if name in (None, "", "auto") else str(name)
-    if key not in _FACTORIES:
-        raise BadInput(f"unknown pose backend {name!r}; choose one of: {', '.join(sorted(_FACTORIES))}")
-    if key not in _INSTANCES:
-        _INSTANCES[key] = _FACTORIES[key]()
-    return _INSTANCES[key]
-
-
-def _load_optional() -> None:
-    """Import backends that live in their own packages (they call register_backend)."""
-    try:
-        import engine.pose  # noqa: F401  (the Pose Latent Diffusion backend)
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("engine.pose",):
-            raise
+    key = resolve(name)
+    with _LOCK:
+        if key not in _INSTANCES:
+            _INSTANCES[key] = BACKENDS[key]()
+        return _INSTANCES[key]

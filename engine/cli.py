@@ -1,7 +1,7 @@
-"""Command line: ``python -m engine pose|lips|render|animate|serve`` (DESIGN.md, "CLI").
+"""Command line: ``python -m engine pose|lips|render|animate|serve`` (docs/architecture.md, "CLI").
 
-Every sub-command maps its flags onto the params of the op of the same name and
-runs it through the job registry; progress goes to stderr. Errors print one line
+Every sub-command's flags are the params of the op of the same name (engine.params) and
+it runs through the job registry; progress goes to stderr. Errors print one line
 on stderr; bad input exits with status 2.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 from . import __version__
 from .errors import EngineError
 from .jobs import Job, run_op
+from .params import OPS, Param
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,28 +26,33 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _add_audio(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--audio", required=True, help="speech audio file (wav, flac, mp3, ogg, ...)")
-    p.add_argument("--fps", type=float, default=25.0, help="video frame rate (default 25; 23.976, 29.97 work)")
-    p.add_argument("--audio-offset", type=float, default=0.0, help="start this many seconds into the audio")
-    p.add_argument("--audio-duration", type=float, default=None, help="use only this many seconds of audio")
+COMMANDS = {
+    "pose": "audio + prompt → pose.json (head motion)",
+    "lips": "audio → lips.json (mouth channels and visemes)",
+    "render": "portrait + pose.json + lips.json → frames (and an MP4)",
+    "animate": "portrait + audio + prompt → MP4 in one go",
+}
+_TYPES = {"float": float, "int": int}
 
 
-def _add_pose_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--prompt", required=True, help='head motion in words, e.g. "nods slowly, then looks left"')
-    p.add_argument("--seed", type=int, default=0, help="variation seed (default 0)")
-    p.add_argument("--backend", default="auto", help="pose backend: auto, pld or procedural")
-    p.add_argument("--strength", type=float, default=1.0, help="motion amplitude (default 1.0)")
-    p.add_argument("--smoothing", type=float, default=0.0, help="extra smoothing in seconds (default 0)")
-    p.add_argument(
-        "--time-offset-ms", type=float, default=0.0, help="delay the motion against the audio (negative: lead)"
-    )
-    p.add_argument(
-        "--guidance",
-        type=float,
-        default=None,
-        help="how strongly the pld backend follows the prompt (classifier-free guidance, default 3)",
-    )
+def _add_param(p: argparse.ArgumentParser, param: Param) -> None:
+    """``param`` as a flag: its type, range in the help, default from the table (absent flags stay absent)."""
+    help_text = param.help
+    if param.min is not None and param.max is not None:
+        help_text += f"; {param.min:.10g} to {param.max:.10g}"
+    if param.default is not None and param.kind != "bool":
+        help_text += f" (default {param.default})"
+    if param.kind == "bool":
+        flag = param.flag if not param.default else "--no-" + param.flag[2:]
+        help_text = f"no {help_text} (they are on by default)" if param.default else help_text
+        action = "store_false" if param.default else "store_true"
+        p.add_argument(flag, dest=param.name, action=action, default=argparse.SUPPRESS, help=help_text)
+        return
+    required = param.required or param.name == "out"
+    kwargs: dict[str, Any] = {"type": _TYPES.get(param.kind, str), "default": argparse.SUPPRESS}
+    if param.choices:
+        kwargs["choices"] = param.choices
+    p.add_argument(param.flag, dest=param.name, required=required, help=help_text, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,55 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"posetalk-engine {__version__}")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    p = sub.add_parser("pose", help="audio + prompt → pose.json (head motion)")
-    _add_audio(p)
-    _add_pose_options(p)
-    p.add_argument("--pins", default=None, help="pins.json: a pose.json whose frames may be null except at pins")
-    p.add_argument("--out", required=True, help="output pose.json")
-
-    p = sub.add_parser("lips", help="audio → lips.json (mouth channels and visemes)")
-    _add_audio(p)
-    p.add_argument("--strength", type=float, default=1.0, help="mouth opening strength (default 1.0)")
-    p.add_argument(
-        "--time-offset-ms", type=float, default=0.0, help="delay the mouth against the audio (negative: lead)"
-    )
-    p.add_argument("--out", required=True, help="output lips.json")
-
-    p = sub.add_parser("render", help="portrait + pose.json + lips.json → frames (and an MP4)")
-    p.add_argument("--image", required=True, help="portrait image")
-    p.add_argument("--audio", default=None, help="audio to mux into --video")
-    p.add_argument("--pose", required=True, help="pose.json")
-    p.add_argument("--lips", default=None, help="lips.json (closed mouth if omitted)")
-    p.add_argument("--size", type=int, default=512, help="longest side of the frames in pixels (default 512)")
-    p.add_argument("--face", type=int, default=None, help="which face, when the image has several (0 = leftmost)")
-    p.add_argument("--no-blinks", dest="blinks", action="store_false", help="do not add eye blinks")
-    p.add_argument("--seed", type=int, default=0, help="seed for blinks (default 0)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--cache-dir", default=None, help="keep the per-portrait set-up (face mesh) here between runs")
-    p.add_argument("--out", required=True, help="folder for the PNG frames")
-    p.add_argument("--video", default=None, help="also write this MP4 (with the audio muxed)")
-
-    p = sub.add_parser("animate", help="portrait + audio + prompt → MP4 in one go")
-    p.add_argument("--image", required=True, help="portrait image")
-    _add_audio(p)
-    _add_pose_options(p)
-    p.add_argument("--size", type=int, default=512, help="longest side of the frames in pixels (default 512)")
-    p.add_argument("--face", type=int, default=None, help="which face, when the image has several (0 = leftmost)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--out", required=True, help="output MP4")
-
+    for command, summary in COMMANDS.items():
+        p = sub.add_parser(command, help=summary, description=summary)
+        for param in OPS[command]:
+            if param.cli:
+                _add_param(p, param)
     sub.add_parser("serve", help="JSON-lines worker on stdin/stdout (used by the Blender add-on)")
     return parser
 
 
-_FLAG_TO_PARAM = {"audio_offset": "audio_offset", "audio_duration": "audio_duration"}
-
-
 def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The op params for parsed CLI arguments (None values are left out)."""
-    skip = {"command", "quiet"}
-    return {_FLAG_TO_PARAM.get(k, k): v for k, v in vars(args).items() if k not in skip and v is not None}
+    """The op params for parsed CLI arguments (flags not given are left out: the op takes their defaults)."""
+    return {k: v for k, v in vars(args).items() if k not in ("command", "quiet")}
 
 
 class _StderrProgress:

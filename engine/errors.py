@@ -34,10 +34,3 @@ class Cancelled(EngineError):
 
     code = "cancelled"
     exit_code = 130
-
-
-class NotAvailable(EngineError):
-    """The requested capability is not part of this engine build yet."""
-
-    code = "not_available"
-    exit_code = 2

@@ -1,4 +1,4 @@
-"""The public JSON formats: ``posetalk.pose/1`` and ``posetalk.lips/1`` (DESIGN.md, "Formats").
+"""The public JSON formats: ``posetalk.pose/1`` and ``posetalk.lips/1`` (docs/architecture.md, "Formats").
 
 Writers are atomic (temporary file + rename), so a failed or cancelled job never
 leaves a partial file behind.

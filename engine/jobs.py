@@ -1,8 +1,9 @@
-"""Jobs: the operations the engine offers, their registry, and progress/cancel plumbing.
+"""Jobs: the operations the engine offers, and the progress/cancel plumbing of one running op.
 
-An *op* is a function ``(params: dict, job: Job) -> dict``. The CLI and the worker
-both run ops through :func:`run_op`; an op reports progress with ``job.progress``,
-which raises :class:`Cancelled` once the caller has asked to cancel.
+An *op* is a function ``(params: dict, job: Job) -> dict`` in one of the ``*_ops`` modules, listed in
+:data:`OPS`; its parameters are those of ``engine.params.OPS``. The CLI and the worker both run ops through
+:func:`run_op`; an op reports progress with ``job.progress``, which raises :class:`Cancelled` once the
+caller has asked to cancel.
 """
 
 from __future__ import annotations
@@ -12,22 +13,26 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .errors import BadInput, Cancelled, NotAvailable
+from .errors import BadInput, Cancelled
+from .progress import Progress, scaled
 
 OpFunc = Callable[[dict[str, Any], "Job"], dict[str, Any]]
-OPS: dict[str, OpFunc] = {}
-# modules that register ops when imported; a missing module means "not available yet"
-OP_MODULES = ("engine.pose_ops", "engine.lips_ops", "engine.render_ops")
-KNOWN_OPS = ("pose", "lips", "render", "animate")
+# op name → "module:function"; the module is imported on the op's first use (torch loads only when needed)
+OPS: dict[str, str] = {
+    "pose": "engine.pose_ops:pose_op",
+    "lips": "engine.lips_ops:lips_op",
+    "render": "engine.render_ops:render_op",
+    "animate": "engine.render_ops:animate_op",
+}
 
 
 class Job:
-    """Progress reporting and cancellation for one running op."""
+    """Progress reporting and cancellation for one running op (or a part of one: :meth:`child`)."""
 
-    def __init__(self, job_id: str = "", on_progress: Callable[[int, int, str], None] | None = None) -> None:
+    def __init__(self, job_id: str = "", on_progress: Progress | None = None, parent: Job | None = None) -> None:
         self.id = job_id
         self._on_progress = on_progress
-        self._cancel = threading.Event()
+        self._cancel = threading.Event() if parent is None else parent._cancel
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -47,50 +52,23 @@ class Job:
         if self._on_progress is not None:
             self._on_progress(int(done), int(total), message)
 
-    def sub(self, start: float, end: float, total: int = 1000) -> Callable[[int, int, str], None]:
-        """A progress callback mapping a sub-task's 0..1 onto ``[start, end]`` of ``total``."""
+    def sub(self, start: float, end: float, total: int = 1000) -> Progress:
+        """A Progress mapping a sub-task's 0..1 onto ``[start, end]`` of ``total`` (a cancellation point too)."""
+        return scaled(self.progress, start, end, total)
 
-        def report(done: int, sub_total: int, message: str) -> None:
-            frac = done / sub_total if sub_total else 1.0
-            self.progress(int(round((start + (end - start) * min(1.0, frac)) * total)), total, message)
-
-        return report
-
-
-def register(name: str) -> Callable[[OpFunc], OpFunc]:
-    """Decorator: register ``func`` as the op ``name``."""
-
-    def wrap(func: OpFunc) -> OpFunc:
-        OPS[name] = func
-        return func
-
-    return wrap
+    def child(self, start: float, end: float) -> Job:
+        """A job for a part of this one: its progress fills ``[start, end]`` of this job's bar, one cancel for both."""
+        return Job(self.id, self.sub(start, end), parent=self)
 
 
-_loaded = False
-
-
-def load_ops() -> dict[str, OpFunc]:
-    """Import every op module once; returns the registry."""
-    global _loaded
-    if not _loaded:
-        for module in OP_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name != module:
-                    raise
-        _loaded = True
-    return OPS
+def op_function(name: str) -> OpFunc:
+    """The function of op ``name``; BadInput for an unknown op."""
+    if name not in OPS:
+        raise BadInput(f"unknown op: {name!r}")
+    module, func = OPS[name].split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def run_op(name: str, params: dict[str, Any], job: Job) -> dict[str, Any]:
-    """Run op ``name``; unknown ops and ops not built yet raise clear errors."""
-    ops = load_ops()
-    if name not in ops:
-        if name in KNOWN_OPS:
-            raise NotAvailable(f"'{name}' is not available yet in this engine version")
-        raise BadInput(f"unknown op: {name!r}")
-    if not isinstance(params, dict):
-        raise BadInput("params must be a JSON object")
-    return ops[name](params, job)
+    """Run op ``name`` with ``params`` (checked by the op against engine.params)."""
+    return op_function(name)(params, job)

@@ -1,34 +1,249 @@
-"""Checking op parameters: numbers in a range, with one clear BadInput message each."""
+"""Every parameter of every op, defined once: name, type, default, range and a one-line help.
+
+The CLI builds its flags from this table, the worker and the CLI check requests with it
+(:func:`check`), the pipelines take their defaults from it, and the worker's ``schema`` op
+returns it, so the Blender add-on can be tested against it. An op's params are checked
+before any work: a wrong type, a value out of range or an unknown name is one BadInput line.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import BadInput
 
-
-def number(params: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
-    """``params[key]`` as a finite float in ``[lo, hi]`` (``default`` when absent or null)."""
-    value = params.get(key, default)
-    if value is None:
-        return default
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise BadInput(f"{key} must be a number, got {value!r}") from None
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise BadInput(f"{key} must be between {lo:g} and {hi:g}, got {value:g}")
-    return value
+SEED_MAX = 2**31 - 1  # Blender's IntProperty holds no more
+PROMPT_MAX_CHARS = 1000
+AUDIO_MAX_SECONDS = 3 * 3600.0  # longer audio is refused
 
 
-def whole(params: dict[str, Any], key: str, default: int | None, lo: int, hi: int) -> int | None:
-    """``params[key]`` as a whole number in ``[lo, hi]`` (``default`` when absent or null)."""
-    value = params.get(key, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise BadInput(f"{key} must be a whole number, got {value!r}")
-    if not lo <= int(value) <= hi:
-        raise BadInput(f"{key} must be between {lo} and {hi}, got {int(value)}")
-    return int(value)
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an op.
+
+    ``kind``: ``float``, ``int``, ``bool``, ``str``, ``choice`` (one of ``choices``), ``path`` (a file name) or
+    ``doc`` (a JSON document given inline or as the path of a file). ``cli``: offered as a command-line flag.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    required: bool = False
+    cli: bool = True
+    missing: str = ""  # the message when a required value is absent or blank (default: "no NAME given")
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def check(self, value: Any) -> Any:
+        """``value`` converted to the parameter's type and checked against its range; None stays None."""
+        if value is None:
+            if self.required:
+                raise BadInput(self.missing or f"no {self.name} given")
+            return self.default
+        if self.kind == "float":
+            return self._number(value, float)
+        if self.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+                raise BadInput(f"{self.name} must be a whole number, got {value!r}")
+            return self._number(int(value), int)
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise BadInput(f"{self.name} must be true or false, got {value!r}")
+            return value
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise BadInput(f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}")
+            return value
+        if self.kind == "doc":
+            if isinstance(value, dict) or (isinstance(value, str) and value):
+                return value
+            raise BadInput(f"{self.name} must be a JSON document or the path of one, got {value!r}")
+        if not isinstance(value, str):  # str, path
+            raise BadInput(f"{self.name} must be a string, got {value!r}")
+        if self.kind == "path" and "\0" in value:
+            raise BadInput(f"{self.name} is not a valid path")
+        if self.required and not value.strip():
+            raise BadInput(self.missing or f"no {self.name} given")
+        length = len(" ".join(value.split()))  # runs of white space count as one
+        if self.max is not None and length > self.max:
+            raise BadInput(f"the {self.name} is {length} characters long; the limit is {self.max:g}")
+        return value if value else self.default
+
+    def _number(self, value: Any, kind: type) -> Any:
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"{self.name} must be a number, got {value!r}") from None
+        if isinstance(value, bool) or not math.isfinite(number):
+            raise BadInput(f"{self.name} must be a number, got {value!r}")
+        lo = -math.inf if self.min is None else self.min
+        hi = math.inf if self.max is None else self.max
+        if not lo <= number <= hi:
+            raise BadInput(f"{self.name} must be between {lo:g} and {hi:g}, got {number:g}")
+        return number
+
+    def schema(self) -> dict[str, Any]:
+        """The parameter as JSON (the worker's ``schema`` op)."""
+        out: dict[str, Any] = {"name": self.name, "type": self.kind, "default": self.default, "help": self.help}
+        for key in ("min", "max"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.required:
+            out["required"] = True
+        return out
+
+
+# shared groups ---------------------------------------------------------------------------------------------------
+FPS = Param("fps", "float", 25.0, "video frame rate (23.976, 29.97 work)", 1.0, 240.0)
+AUDIO = (
+    Param("audio", "path", None, "speech audio file (wav, flac, mp3, ogg, ...)", required=True),
+    FPS,
+    Param("audio_offset", "float", 0.0, "start this many seconds into the audio", 0.0, AUDIO_MAX_SECONDS),
+    Param("audio_duration", "float", None, "use only this many seconds of audio (default: to the end)", 0.001),
+)
+PROMPT = Param(
+    "prompt",
+    "str",
+    None,
+    'head motion in words, e.g. "nods slowly, then looks left"',
+    max=PROMPT_MAX_CHARS,
+    required=True,
+    missing="the prompt is empty: describe the head motion, e.g. 'nods slowly, then looks to the left'",
+)
+MOTION = (
+    PROMPT,
+    Param("seed", "int", 0, "variation seed: each seed is another take", 0, SEED_MAX),
+    Param(
+        "backend",
+        "choice",
+        "auto",
+        "pose model: auto (the default model), pld (diffusion) or procedural (keywords)",
+        choices=("auto", "pld", "procedural"),
+    ),
+    Param("strength", "float", 1.0, "motion amplitude", 0.0, 5.0),
+    Param("strength_rotation", "float", 1.0, "amplitude of the turns, on top of strength", 0.0, 5.0),
+    Param(
+        "strength_translation",
+        "float",
+        1.0,
+        "amplitude of the sideways and up-down moves, on top of strength",
+        0.0,
+        5.0,
+    ),
+    Param(
+        "strength_scale",
+        "float",
+        1.0,
+        "amplitude of the moves toward and away from the camera, on top of strength",
+        0.0,
+        5.0,
+    ),
+    Param("smoothing", "float", 0.0, "extra smoothing of the motion in seconds", 0.0, 5.0),
+    Param(
+        "time_offset_ms",
+        "float",
+        0.0,
+        "delay of the motion against the audio in ms (negative: the head leads)",
+        -2000.0,
+        2000.0,
+    ),
+    Param(
+        "guidance",
+        "float",
+        3.0,
+        "how strongly the pld model follows the prompt (classifier-free guidance; 1: none)",
+        0.0,
+        20.0,
+    ),
+    Param("steps", "int", 25, "sampler steps of the pld model (fewer: faster, rougher)", 1, 200),
+)
+PORTRAIT = (
+    Param("image", "path", None, "portrait image", required=True),
+    Param("size", "int", 512, "longest side of the frames in pixels", 64, 4096),
+    Param("face", "int", None, "which face, when the image has several (0 = leftmost)", 0, 64),
+    Param(
+        "device",
+        "choice",
+        "auto",
+        "where to render: auto (CUDA when there is one), cpu or cuda",
+        choices=("auto", "cpu", "cuda"),
+    ),
+    Param("cache_dir", "path", None, "keep the per-portrait set-up (face mesh) in this folder between runs"),
+)
+LIPS = (
+    Param("strength", "float", 1.0, "mouth opening strength (above 1: stylised)", 0.0, 3.0),
+    Param(
+        "time_offset_ms",
+        "float",
+        0.0,
+        "delay of the mouth against the audio in ms (negative: the mouth leads)",
+        -2000.0,
+        2000.0,
+    ),
+)
+
+OPS: dict[str, tuple[Param, ...]] = {
+    "pose": (
+        *AUDIO,
+        *MOTION,
+        Param("pins", "doc", None, "pins.json: a pose.json whose frames may be null except at pinned frames"),
+        Param("out", "path", None, "output pose.json (the worker returns the document when it is left out)"),
+    ),
+    "lips": (
+        *AUDIO,
+        *LIPS,
+        Param("out", "path", None, "output lips.json (the worker returns the document when it is left out)"),
+    ),
+    "render": (
+        *PORTRAIT,
+        Param("audio", "path", None, "audio to mux into the video"),
+        Param("pose", "doc", None, "pose.json", required=True),
+        Param("lips", "doc", None, "lips.json (a closed mouth without it)"),
+        Param("blinks", "bool", True, "natural eye blinks"),
+        Param("seed", "int", 0, "seed of the blinks", 0, SEED_MAX),
+        Param("batch", "int", 16, "frames synthesized together", 1, 1024, cli=False),
+        Param("out", "path", None, "folder for the PNG frames", required=True),
+        Param("video", "path", None, "also write this MP4 (with the audio muxed)"),
+    ),
+    "animate": (
+        *AUDIO,
+        *MOTION,
+        *PORTRAIT,
+        Param("blinks", "bool", True, "natural eye blinks"),
+        Param("out", "path", None, "output MP4", required=True),
+    ),
+}
+
+
+def check(op: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` of ``op`` checked and completed with the defaults (every name of the op is a key).
+
+    Unknown names are an error, so a caller whose settings drifted from this table hears of it.
+    """
+    if not isinstance(params, dict):
+        raise BadInput("params must be a JSON object")
+    table = {p.name: p for p in OPS[op]}
+    unknown = sorted(set(params) - set(table))
+    if unknown:
+        raise BadInput(f"unknown parameter{'s' if len(unknown) > 1 else ''} for {op}: {', '.join(unknown)}")
+    return {name: param.check(params.get(name)) for name, param in table.items()}
+
+
+def default(op: str, name: str) -> Any:
+    """The default of ``op``'s parameter ``name`` (pipelines take their defaults from here)."""
+    return next(p.default for p in OPS[op] if p.name == name)
+
+
+def schema() -> dict[str, Any]:
+    """Every op's parameters as JSON."""
+    return {op: [p.schema() for p in params] for op, params in OPS.items()}

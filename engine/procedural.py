@@ -19,7 +19,9 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
 from .audio import AudioFeatures
-from .styles import Segment, Style
+from .styles import Segment, Style, segment_weights
+
+ACTION_RAMP_S = 0.35  # seconds over which one "then" segment's action hands over to the next
 
 # mood → (amplitude, tempo, posture offset [pitch, yaw, roll] in degrees, beat rate)
 MOODS: dict[str, tuple[float, float, tuple[float, float, float], float]] = {
@@ -64,18 +66,8 @@ def _smooth_noise(rng: np.random.Generator, n: int, fps: float, cutoff: float, c
 
 
 def _segment_weights(n: int, count: int, fps: float) -> np.ndarray:
-    """(count, n) soft membership of each frame in each of ``count`` equal time segments."""
-    if count == 1:
-        return np.ones((1, n))
-    t = np.arange(n)
-    bounds = np.linspace(0, n, count + 1)
-    ramp = max(1.0, 0.35 * fps)
-    weights = np.zeros((count, n))
-    for k in range(count):
-        rise = 1.0 if k == 0 else 0.5 + 0.5 * np.tanh((t - bounds[k]) / (0.5 * ramp))
-        fall = 1.0 if k == count - 1 else 0.5 - 0.5 * np.tanh((t - bounds[k + 1]) / (0.5 * ramp))
-        weights[k] = rise * fall
-    return weights / np.maximum(weights.sum(axis=0, keepdims=True), 1e-9)
+    """(count, n) soft membership of each frame in each of ``count`` equal time segments (0.35 s crossovers)."""
+    return segment_weights(np.arange(n), n, count, max(1.0, ACTION_RAMP_S * fps)).T
 
 
 def _beat_kernel(fps: float, tau: float) -> tuple[np.ndarray, int]:

@@ -15,20 +15,20 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import BadInput, EngineError, NotAvailable
+from .errors import BadInput, EngineError
 from .formats import check_output_path, read_lips, read_pose
-from .jobs import Job, register, run_op
-from .params import whole
+from .jobs import Job
+from .lips_ops import lips_op
+from .params import OPS, check
+from .pose_ops import pose_op
 
 PATTERN = "frame_%05d.png"
 PNG_LEVEL = 1  # fast PNG compression: frames are intermediate files
 
 
-def _existing_file(params: dict[str, Any], key: str, what: str, required: bool = True) -> str | None:
-    path = params.get(key)
-    if not path:
-        if required:
-            raise BadInput(f"no {what} given")
+def _existing_file(path: str | None, what: str) -> str | None:
+    """``path`` absolute, or BadInput when no such file exists (None stays None)."""
+    if path is None:
         return None
     path = os.path.abspath(os.fspath(path))
     if not os.path.isfile(path):
@@ -101,7 +101,7 @@ def encode_video(frames_dir: str, fps: float, out: str, audio: str | None = None
     """PNG frames → H.264 yuv420p MP4 (+ AAC audio), written atomically."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
-        raise NotAvailable("ffmpeg is not installed: it is needed to write the video")
+        raise BadInput("ffmpeg is not installed: it is needed to write the video")
     tmp = os.path.join(os.path.dirname(out), f".posetalk-{os.getpid()}-{os.path.basename(out)}")
     cmd = [ffmpeg, "-y", "-v", "error", "-framerate", f"{fps:g}", "-i", os.path.join(frames_dir, PATTERN)]
     if audio:
@@ -126,54 +126,27 @@ def _load_lips(source: Any, fps: float, n: int) -> tuple[np.ndarray | None, list
     return _resample(lips, lips_fps, fps, n), channels
 
 
-class _Child(Job):
-    """A sub-job: its progress maps onto part of the parent's bar and it is cancelled with the parent."""
-
-    def __init__(self, parent: Job, start: float, end: float) -> None:
-        super().__init__(parent.id, parent.sub(start, end))
-        self.parent = parent
-
-    def check(self) -> None:
-        self.parent.check()
-        super().check()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.parent.cancelled or super().cancelled
-
-
-@register("render")
 def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
-    """Params: image, pose (path or document), lips (optional), audio (optional, muxed), size, out (folder),
-    video (optional .mp4), face, blinks, seed, device, batch. Returns frames_dir, pattern, n_frames, fps, video."""
+    """Params: engine.params.OPS["render"]. Returns frames_dir, pattern, n_frames, fps, video, width, height."""
     from .render import get_renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
 
-    image = _existing_file(params, "image", "image")
-    audio = _existing_file(params, "audio", "audio", required=False)
-    if params.get("pose") in (None, ""):
-        raise BadInput("no pose given")
-    pose, fps, _doc = read_pose(params["pose"])
+    p = check("render", params)
+    image = _existing_file(p["image"], "image")
+    audio = _existing_file(p["audio"], "audio")
+    pose, fps, _doc = read_pose(p["pose"])
     if len(pose) == 0:
         raise BadInput("the pose has no frames")
     n = len(pose)
-    lips, channels = _load_lips(params.get("lips"), fps, n)
-    size = whole(params, "size", 512, 64, 4096)
-    face = whole(params, "face", None, 0, 64)
-    seed = whole(params, "seed", 0, 0, 2**32 - 1)
-    batch = whole(params, "batch", 16, 1, 1024)
-    out = params.get("out")
-    if not out:
-        raise BadInput("no output folder given (out)")
-    out = os.path.abspath(os.fspath(out))
+    lips, channels = _load_lips(p["lips"], fps, n)
+    out = os.path.abspath(os.fspath(p["out"]))
     if os.path.exists(out) and not os.path.isdir(out):
         raise BadInput(f"output path is not a folder: {out}")
-    video = check_output_path(params["video"]) if params.get("video") else None
+    video = check_output_path(p["video"]) if p["video"] else None
     if video and not video.lower().endswith((".mp4", ".m4v", ".mov")):
         raise BadInput(f"video must be an .mp4 file: {video}")
 
     job.progress(0, n, "loading the portrait")
-    renderer = get_renderer(image, size=size, device=str(params.get("device") or "auto"), face=face,
-                        cache_dir=params.get("cache_dir"))  # fmt: skip
+    renderer = get_renderer(image, size=p["size"], device=p["device"], face=p["face"], cache_dir=p["cache_dir"])
     parent = os.path.dirname(out)
     if not os.path.isdir(parent):
         raise BadInput(f"output folder's parent does not exist: {parent}")
@@ -182,8 +155,7 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     tmp = tempfile.mkdtemp(prefix=".posetalk-render-", dir=out)
     wrote_video = finished = False
     try:
-        frames = renderer.render(pose, lips, channels, fps, blinks=bool(params.get("blinks", True)), seed=seed,
-                                 batch=batch)  # fmt: skip
+        frames = renderer.render(pose, lips, channels, fps, blinks=p["blinks"], seed=p["seed"], batch=p["batch"])
         with _cpu_threads(renderer.device.type):
             _write_frames(frames, tmp, n, job)
         if video:
@@ -214,44 +186,34 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     }
 
 
-@register("animate")
 def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
-    """Params: image, audio, prompt, seed, fps (25), size, face, device, out (.mp4), plus the pose op's options.
-    Runs pose, lips and render; returns video, n_frames, fps."""
-    image = _existing_file(params, "image", "image")
-    audio = _existing_file(params, "audio", "audio")
-    out = params.get("out")
-    if not out:
-        raise BadInput("no output video given (out)")
-    video = check_output_path(out)
+    """Params: engine.params.OPS["animate"]. Runs pose, lips and render; returns video, n_frames, fps."""
+    p = check("animate", params)
+    image = _existing_file(p["image"], "image")
+    audio = _existing_file(p["audio"], "audio")
+    video = check_output_path(p["out"])
     if not video.lower().endswith((".mp4", ".m4v", ".mov")):
         raise BadInput(f"out must be an .mp4 file: {video}")
-    fps = params.get("fps", 25.0)
-    skip = {"image", "out", "size", "face", "device", "video", "lips", "pose", "blinks", "cache_dir", "batch"}
-    pose_params = {k: v for k, v in params.items() if k not in skip}
-    pose_params["fps"] = fps
-    pose_res = run_op("pose", pose_params, _Child(job, 0.0, 0.1))
-    try:
-        lips_res = run_op("lips", {"audio": audio, "fps": fps}, _Child(job, 0.1, 0.2))
-        lips_doc = lips_res["lips"]
-    except NotAvailable:
-        lips_doc = None  # no lip-sync in this engine build: the mouth stays closed
+    pose_names = {q.name for q in OPS["pose"]} - {"out", "pins"}
+    pose_res = pose_op({k: v for k, v in p.items() if k in pose_names}, job.child(0.0, 0.1))
+    lips_names = {"audio", "fps", "audio_offset", "audio_duration"}
+    lips_res = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.1, 0.2))
     with tempfile.TemporaryDirectory(prefix=".posetalk-animate-", dir=os.path.dirname(video)) as tmp:
         render_params = {
             "image": image,
             "audio": audio,
             "pose": pose_res["pose"],
-            "lips": lips_doc,
-            "size": params.get("size", 512),
-            "face": params.get("face"),
-            "device": params.get("device", "auto"),
-            "seed": params.get("seed", 0),
-            "blinks": params.get("blinks", True),
-            "cache_dir": params.get("cache_dir"),
+            "lips": lips_res["lips"],
+            "size": p["size"],
+            "face": p["face"],
+            "device": p["device"],
+            "seed": p["seed"],
+            "blinks": p["blinks"],
+            "cache_dir": p["cache_dir"],
             "out": os.path.join(tmp, "frames"),
             "video": video,
         }
-        res = render_op(render_params, _Child(job, 0.2, 1.0))
+        res = render_op(render_params, job.child(0.2, 1.0))
     job.progress(1000, 1000, "done")
-    return {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": lips_doc is not None,
+    return {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": True,
             "width": res["width"], "height": res["height"]}  # fmt: skip

@@ -3,7 +3,7 @@
 A prompt is split into time segments on sequencing words ("then", "after that",
 ...). Each segment gets one head *action* (nod, shake, tilt, look, lean) and the
 whole prompt a *mood* plus amplitude and speed words. Left/right are the viewer's
-screen directions (DESIGN.md). The result drives the procedural teacher and labels
+screen directions (docs/architecture.md, "Formats"). The result drives the procedural teacher and labels
 the training corpus of the learned pose model.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import BadInput
+import numpy as np
 
-MAX_PROMPT_CHARS = 1000
+from .params import PROMPT
 
 ACTIONS = (
     "none",
@@ -95,13 +95,8 @@ class Style:
 
 
 def check_prompt(prompt: str | None) -> str:
-    """Return the stripped prompt or raise BadInput if it is empty or too long."""
-    if prompt is None or not str(prompt).strip():
-        raise BadInput("the prompt is empty: describe the head motion, e.g. 'nods slowly, then looks to the left'")
-    text = " ".join(str(prompt).split())
-    if len(text) > MAX_PROMPT_CHARS:
-        raise BadInput(f"the prompt is {len(text)} characters long; the limit is {MAX_PROMPT_CHARS}")
-    return text
+    """The prompt with runs of white space made one; BadInput if it is empty or too long."""
+    return " ".join(PROMPT.check(prompt).split())
 
 
 def _has(pattern: str, text: str) -> bool:
@@ -170,3 +165,20 @@ def parse_prompt(prompt: str) -> Style:
         segments = [Segment()]
     # a segment with no action of its own in a multi-part prompt keeps talking motion only
     return Style(segments=segments, mood=mood, amplitude=amp, speed=speed)
+
+
+def segment_weights(positions: np.ndarray, total: float, count: int, ramp: float) -> np.ndarray:
+    """(len(positions), count) soft membership of time positions in ``count`` equal segments of ``[0, total)``.
+
+    Neighbouring segments cross over with a tanh ramp ``ramp`` wide (in the positions' unit); rows sum to 1.
+    """
+    t = np.asarray(positions, dtype=np.float64)
+    if count <= 1:
+        return np.ones((len(t), 1))
+    bounds = np.linspace(0.0, total, count + 1)
+    w = np.zeros((len(t), count))
+    for k in range(count):
+        rise = 1.0 if k == 0 else 0.5 + 0.5 * np.tanh((t - bounds[k]) / (0.5 * ramp))
+        fall = 1.0 if k == count - 1 else 0.5 - 0.5 * np.tanh((t - bounds[k + 1]) / (0.5 * ramp))
+        w[:, k] = rise * fall
+    return w / np.maximum(w.sum(axis=1, keepdims=True), 1e-9)

@@ -1,8 +1,9 @@
-"""The JSON-lines worker: ``python -m engine serve`` (DESIGN.md, "worker").
+"""The JSON-lines worker: ``python -m engine serve`` (docs/architecture.md, "The worker protocol").
 
 One long-lived process keeps models loaded. Requests arrive on stdin, one JSON
 object per line: ``{"id", "op", "params"}``; ``{"op": "cancel", "id"}`` cancels a
-queued or running job; ``{"op": "ping"}`` answers at once; ``{"op": "shutdown"}``
+queued or running job; ``{"op": "ping"}`` and ``{"op": "schema"}`` (every op's parameters, engine.params)
+answer at once; ``{"op": "shutdown"}``
 ends the process (so does the end of stdin). Replies go to stdout, one per line:
 ``{"id", "event": "progress", "done", "total", "message"}`` then exactly one
 ``{"id", "event": "result", ...}`` or ``{"id", "event": "error", "code", "message"}``.
@@ -23,7 +24,8 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import EngineError
-from .jobs import KNOWN_OPS, Job, load_ops, run_op
+from .jobs import OPS, Job, run_op
+from .params import schema
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress events of one job
 
@@ -46,10 +48,9 @@ class Worker:
             self._out.flush()
 
     def hello(self) -> dict[str, Any]:
-        from .backends import available, default_backend
+        from .backends import DEFAULT_BACKEND, available
 
-        ops = sorted(load_ops())
-        return {"version": __version__, "ops": ops, "backends": available(), "default_backend": default_backend()}
+        return {"version": __version__, "ops": sorted(OPS), "backends": available(), "default_backend": DEFAULT_BACKEND}
 
     def _run_jobs(self) -> None:
         while True:
@@ -117,10 +118,13 @@ class Worker:
         if op == "ping":
             self.send({"id": job_id, "event": "result", **self.hello()})
             return True
+        if op == "schema":
+            self.send({"id": job_id, "event": "result", "ops": schema()})
+            return True
         if not job_id:
             self.send({"id": None, "event": "error", "code": "bad_request", "message": "a request needs an id"})
             return True
-        if not isinstance(op, str) or (op not in KNOWN_OPS and op not in load_ops()):
+        if not isinstance(op, str) or op not in OPS:
             self.send({"id": job_id, "event": "error", "code": "bad_request", "message": f"unknown op: {op!r}"})
             return True
         params = request.get("params") or {}

@@ -23,9 +23,12 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from engine.pose.conditioning import DOWN, MAX_SEGMENTS, pool_audio, token_conditions  # noqa: E402
+from engine.pose.conditioning import MAX_SEGMENTS, pool_audio, token_conditions  # noqa: E402
+from engine.pose.config import PLDConfig  # noqa: E402
+from engine.pose.denoiser import Conditions  # noqa: E402
 from engine.pose.pipeline import WINDOW, PLDModel, edge_seconds  # noqa: E402
 from engine.pose.schedule import add_noise, sample_times  # noqa: E402
+from engine.pose.vae import DOWN  # noqa: E402
 from engine.pose.weights import DEFAULT_PATH, git_commit  # noqa: E402
 
 
@@ -176,7 +179,8 @@ def denoiser_loss(model: PLDModel, batch, gen: torch.Generator | None = None) ->
     times = sample_times(len(z), gen)
     eps = torch.randn(z.shape, generator=gen)
     x_t, v = add_noise(z, eps, times)
-    pred = model.denoiser(x_t, times, z, mask, audio, text, segs, weights, edges)
+    cond = Conditions(audio=audio, text=text, segments=segs, weights=weights, edges=edges, known=z, mask=mask)
+    pred = model.denoiser(x_t, times, cond)
     w = 1.0 - mask
     return ((pred - v) ** 2 * w).sum() / (w.sum() * z.shape[-1]).clamp(min=1.0)
 
@@ -257,7 +261,7 @@ def main() -> None:
             "corpus_seed": corpus.meta["seed"],
         }
     )
-    model = PLDModel.load(args.init) if args.init else PLDModel(json.loads(args.config))
+    model = PLDModel.load(args.init) if args.init else PLDModel(PLDConfig.from_dict(json.loads(args.config)))
     previous = int(model.metadata.get("denoiser_steps", 0)) if args.init else 0
     log(
         {

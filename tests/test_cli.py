@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.errors import NotAvailable
+from engine.errors import BadInput
 from engine.formats import POSE_CHANNELS, read_pose
-from engine.jobs import OPS, Job, load_ops, run_op
+from engine.jobs import OPS, Job, run_op
+from engine.params import OPS as PARAMS
+from engine.params import check
 
 
 def test_pose_writes_pose_json(run_engine, speech_wav, tmp_path):
@@ -159,11 +161,26 @@ def test_procedural_pins_leave_the_motion_far_from_them_alone(run_engine, speech
     np.testing.assert_allclose(got[-5:, :3], frames[-5:, :3], atol=0.5)
 
 
-def test_ops_not_built_yet_say_so(monkeypatch):
-    load_ops()
-    monkeypatch.delitem(OPS, "render", raising=False)
-    with pytest.raises(NotAvailable, match="not available yet"):
-        run_op("render", {}, Job())
+@pytest.mark.parametrize("command", sorted(OPS))
+def test_every_parameter_of_the_table_is_a_flag(run_engine, command):
+    """The CLI's flags come from engine.params: each parameter (but internal ones) with its default."""
+    text = " ".join(run_engine(command, "--help").stdout.split())
+    for param in PARAMS[command]:
+        flag = param.flag if param.kind != "bool" or not param.default else "--no-" + param.flag[2:]
+        assert (flag in text) == param.cli, (command, param.name)
+        if param.cli and param.default is not None and param.kind != "bool":
+            assert f"(default {param.default})" in text, (command, param.name)
+
+
+def test_unknown_and_out_of_range_parameters_are_one_clear_error():
+    with pytest.raises(BadInput, match="unknown parameter for pose: bogus"):
+        run_op("pose", {"audio": "a.wav", "prompt": "nods", "bogus": 1}, Job())
+    with pytest.raises(BadInput, match="guidance must be between 0 and 20, got 25"):
+        check("pose", {"audio": "a.wav", "prompt": "nods", "guidance": 25})
+    with pytest.raises(BadInput, match="seed must be a whole number"):
+        check("pose", {"audio": "a.wav", "prompt": "nods", "seed": 1.5})
+    values = check("lips", {"audio": "a.wav"})
+    assert values["strength"] == 1.0 and values["out"] is None and values["fps"] == 25.0
 
 
 def test_argparse_errors_are_one_line(run_engine):

@@ -1,9 +1,9 @@
-"""Pose Latent Diffusion (PLD): text + audio → head motion, registered as pose backend "pld".
+"""Pose Latent Diffusion (PLD): text + audio → head motion, the pose backend "pld".
 
-Pieces: ``vae`` (pose ↔ latent), ``denoiser`` (latent transformer), ``schedule``
-(noise schedule), ``sampler`` (DDIM + guidance + inpainting), ``conditioning``
-(prompt segments, audio pooling), ``pipeline`` (windows, pins), ``weights``
-(safetensors only). Weights load on the first ``generate``.
+Pieces: ``config`` (the model's sizes), ``vae`` (pose ↔ latent), ``denoiser`` (latent
+transformer and its conditions), ``schedule`` (noise schedule), ``sampler`` (DDIM,
+guidance, inpainting), ``conditioning`` (prompt segments, audio pooling), ``pipeline``
+(windows, pins), ``weights`` (safetensors only). Weights load on the first ``generate``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import threading
 
 import numpy as np
 
-from .. import backends
 from ..audio import AudioFeatures
+from ..params import default
+from ..progress import Progress
 from .weights import DEFAULT_PATH
-
-MAKE_DEFAULT = True  # the default pose backend whenever its weights are installed (scripts/eval_pose.py)
 
 
 class PLDBackend:
@@ -47,17 +46,10 @@ class PLDBackend:
         prompt: str,
         seed: int,
         pins: np.ndarray | None,
-        progress: backends.Progress,
+        progress: Progress,
         **options: float,
     ) -> np.ndarray:
         model = self.model()
-        from .pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS
-
-        guidance = float(options.get("guidance", DEFAULT_GUIDANCE))
-        steps = int(options.get("steps", DEFAULT_STEPS))
+        guidance = float(options.get("guidance", default("pose", "guidance")))
+        steps = int(options.get("steps", default("pose", "steps")))
         return model.generate(features.matrix(), prompt, seed, pins, features.fps, guidance, steps, progress)
-
-
-backends.register_backend("pld", PLDBackend)
-if MAKE_DEFAULT and os.path.isfile(DEFAULT_PATH):
-    backends.DEFAULT_BACKEND = "pld"

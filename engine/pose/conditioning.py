@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..styles import _SPLIT, _segment_action, check_prompt
+from ..styles import _SPLIT, _segment_action, check_prompt, segment_weights
+from .vae import DOWN
 
 MAX_SEGMENTS = 3
-DOWN = 4  # pose frames per latent token
+# Width of the crossover between two "then" segments, in pose frames at 25 fps, that the shipped weights were
+# trained with: 1.75 frames (70 ms), sharper than the teacher's own 0.35 s ramp (procedural.ACTION_RAMP_S).
+# A change of this value needs retrained weights.
+SEGMENT_RAMP_FRAMES = 1.75
 
 
 def segment_texts(prompt: str) -> list[str]:
@@ -35,20 +39,11 @@ def segment_texts(prompt: str) -> list[str]:
     return out
 
 
-def segment_weights(positions: np.ndarray, total: float, count: int) -> np.ndarray:
+def token_segment_weights(positions: np.ndarray, total: float, count: int) -> np.ndarray:
     """(len(positions), MAX_SEGMENTS) soft membership of frame positions in ``count`` equal segments of ``total``."""
     w = np.zeros((len(positions), MAX_SEGMENTS), np.float32)
-    if count <= 1:
-        w[:, 0] = 1.0
-        return w
-    bounds = np.linspace(0.0, total, count + 1)
-    ramp = max(1.0, 0.0175 * 25 * 4)  # about the teacher's 0.35 s ramp, in frames
-    t = positions.astype(np.float64)
-    for k in range(count):
-        rise = 1.0 if k == 0 else 0.5 + 0.5 * np.tanh((t - bounds[k]) / (0.5 * ramp))
-        fall = 1.0 if k == count - 1 else 0.5 - 0.5 * np.tanh((t - bounds[k + 1]) / (0.5 * ramp))
-        w[:, k] = rise * fall
-    return w / np.maximum(w.sum(axis=1, keepdims=True), 1e-9)
+    w[:, :count] = segment_weights(positions, total, max(1, count), max(1.0, SEGMENT_RAMP_FRAMES))
+    return w
 
 
 def pool_audio(matrix: np.ndarray, n_tokens: int) -> np.ndarray:
@@ -64,6 +59,6 @@ def token_conditions(n_frames: int, count: int) -> tuple[np.ndarray, np.ndarray]
     """Per latent token of a clip of ``n_frames``: segment weights (T, MAX_SEGMENTS) and progress (T,) in 0..1."""
     n_tokens = -(-n_frames // DOWN)
     centres = np.arange(n_tokens) * DOWN + DOWN / 2.0
-    weights = segment_weights(centres, float(n_frames), count)
+    weights = token_segment_weights(centres, float(n_frames), count)
     progress = np.clip(centres / max(1.0, float(n_frames)), 0.0, 1.0).astype(np.float32)
     return weights, progress

@@ -11,10 +11,14 @@ gives the unconditional branch for classifier-free guidance.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from .config import PLDConfig
+from .vae import DOWN
 
 
 def sinusoidal(x: torch.Tensor, dim: int, max_period: float = 1000.0) -> torch.Tensor:
@@ -52,56 +56,69 @@ class Block(nn.Module):
 
 
 class Denoiser(nn.Module):
-    def __init__(
-        self,
-        latent: int = 8,
-        audio_dim: int = 184,
-        text_dim: int = 384,
-        d: int = 160,
-        layers: int = 4,
-        heads: int = 4,
-        max_tokens: int = 64,
-    ) -> None:
+    """v prediction of the latent diffusion (sizes from PLDConfig)."""
+
+    def __init__(self, config: PLDConfig) -> None:
         super().__init__()
+        latent, text_dim, d = config.latent, config.text_dim, config.d
+        audio_dim = DOWN * config.audio_features
         self.d = d
         self.latent_in = nn.Linear(2 * latent + 1, d)
         self.audio_in = nn.Sequential(nn.Linear(audio_dim, d), nn.GELU(), nn.Linear(d, d))
         self.segment_in = nn.Linear(text_dim, d)
         self.edge_in = nn.Linear(2 * 32, d)
-        self.pos = nn.Parameter(torch.randn(max_tokens, d) * 0.02)
+        self.pos = nn.Parameter(torch.randn(config.max_tokens, d) * 0.02)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
         self.text_mlp = nn.Sequential(nn.Linear(text_dim, d), nn.GELU(), nn.Linear(d, d))
-        self.blocks = nn.ModuleList([Block(d, heads) for _ in range(layers)])
+        self.blocks = nn.ModuleList([Block(d, config.heads) for _ in range(config.layers)])
         self.norm = nn.LayerNorm(d, elementwise_affine=False)
         self.out = nn.Linear(d, latent)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(
-        self,
-        x_t: torch.Tensor,
-        t: torch.Tensor,
-        known: torch.Tensor,
-        mask: torch.Tensor,
-        audio: torch.Tensor,
-        text: torch.Tensor,
-        segments: torch.Tensor,
-        weights: torch.Tensor,
-        edges: torch.Tensor,
-    ) -> torch.Tensor:
-        """v prediction (B, T, latent).
-
-        x_t, known: (B, T, latent); mask: (B, T, 1) 1 where known; audio: (B, T, audio_dim);
-        text: (B, 384) whole prompt; segments: (B, S, 384) embeddings of the prompt's "then" segments and
-        weights: (B, T, S) each token's membership in them (zeros: no text);
-        edges: (B, T, 2) seconds from the clip start and to its end (clipped); t: (B,).
-        """
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: Conditions) -> torch.Tensor:
+        """v prediction (B, T, latent) for noisy latents ``x_t`` (B, T, latent) at times ``t`` (B,)."""
         n = x_t.shape[1]
-        h = self.latent_in(torch.cat([x_t, known * mask, mask], dim=-1))
-        h = h + self.audio_in(audio) + weights @ self.segment_in(segments) + self.pos[:n]
-        h = h + self.edge_in(sinusoidal(edges, 32, max_period=50.0).flatten(-2))
-        c = self.time_mlp(sinusoidal(t * 1000.0, self.d)) + self.text_mlp(text)
+        h = self.latent_in(torch.cat([x_t, cond.known * cond.mask, cond.mask], dim=-1))
+        h = h + self.audio_in(cond.audio) + cond.weights @ self.segment_in(cond.segments) + self.pos[:n]
+        h = h + self.edge_in(sinusoidal(cond.edges, 32, max_period=50.0).flatten(-2))
+        c = self.time_mlp(sinusoidal(t * 1000.0, self.d)) + self.text_mlp(cond.text)
         c = F.gelu(c)
         for block in self.blocks:
             h = block(h, c)
         return self.out(self.norm(h))
+
+
+@dataclass
+class Conditions:
+    """What the denoiser sees besides the noisy latents, per window of a batch.
+
+    audio: (B, T, DOWN * audio_features) the audio frames of each token; text: (B, text_dim) the whole prompt;
+    segments: (B, S, text_dim) its "then" segments and weights: (B, T, S) each token's membership in them
+    (zeros: no text); edges: (B, T, 2) seconds from the clip start and to its end (clipped);
+    known: (B, T, latent) latents given as context (inpainting) where mask: (B, T, 1) is 1.
+    """
+
+    audio: torch.Tensor
+    text: torch.Tensor
+    segments: torch.Tensor
+    weights: torch.Tensor
+    edges: torch.Tensor
+    known: torch.Tensor
+    mask: torch.Tensor
+
+    def with_unconditional(self) -> Conditions:
+        """The batch twice: as it is, then with the text removed (classifier-free guidance's second branch)."""
+
+        def twice(x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([x, x])
+
+        return Conditions(
+            audio=twice(self.audio),
+            text=torch.cat([self.text, torch.zeros_like(self.text)]),
+            segments=torch.cat([self.segments, torch.zeros_like(self.segments)]),
+            weights=twice(self.weights),
+            edges=twice(self.edges),
+            known=twice(self.known),
+            mask=twice(self.mask),
+        )

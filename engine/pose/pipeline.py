@@ -17,10 +17,13 @@ import numpy as np
 import torch
 
 from ..motion import apply_pins
-from .conditioning import DOWN, MAX_SEGMENTS, pool_audio, segment_texts, token_conditions
-from .denoiser import Denoiser
-from .sampler import Conditions, ddim_sample
-from .vae import PoseVAE
+from ..params import default
+from ..progress import Progress
+from .conditioning import MAX_SEGMENTS, pool_audio, segment_texts, token_conditions
+from .config import PLDConfig
+from .denoiser import Conditions, Denoiser
+from .sampler import GuidedDenoiser, PinnedDenoiser, ddim_times, sample_ddim
+from .vae import DOWN, PoseVAE
 from .weights import DEFAULT_PATH, load_weights, save_weights
 
 MODEL_FPS = 25.0
@@ -29,11 +32,8 @@ OVERLAP = 8  # known tokens on each side of a gap-filling window
 GAP = WINDOW - 2 * OVERLAP  # tokens between the first pass's windows
 BATCH = 64  # windows sampled together (bounds memory for long audio)
 EDGE_CLIP_S = 4.0
-DEFAULT_GUIDANCE = 3.0  # classifier-free guidance scale (1: none); eval_pose.py measured 2-3
-DEFAULT_STEPS = 25  # DDIM steps (10 is about as good and 2.5x faster)
-DEFAULT_CONFIG = {"latent": 8, "vae_hidden": 48, "d": 128, "layers": 3, "heads": 4, "audio_features": 46}
-
-Progress = Callable[[int, int, str], None]
+DEFAULT_GUIDANCE = default("pose", "guidance")  # classifier-free guidance scale (1: none)
+DEFAULT_STEPS = default("pose", "steps")  # DDIM steps
 
 
 def edge_seconds(n_frames: int, fps: float = MODEL_FPS) -> np.ndarray:
@@ -87,17 +87,10 @@ def seam_frames(n_frames: int) -> list[int]:
 class PLDModel:
     """The trained VAE + denoiser with the sampling pipeline."""
 
-    def __init__(self, config: dict | None = None) -> None:
-        cfg = dict(DEFAULT_CONFIG, **(config or {}))
-        self.config = cfg
-        self.vae = PoseVAE(hidden=cfg["vae_hidden"], latent=cfg["latent"])
-        self.denoiser = Denoiser(
-            latent=cfg["latent"],
-            audio_dim=DOWN * cfg["audio_features"],
-            d=cfg["d"],
-            layers=cfg["layers"],
-            heads=cfg["heads"],
-        )
+    def __init__(self, config: PLDConfig | None = None) -> None:
+        self.config = config or PLDConfig()
+        self.vae = PoseVAE(self.config)
+        self.denoiser = Denoiser(self.config)
         self.metadata: dict[str, object] = {}
         self.eval()
 
@@ -116,7 +109,7 @@ class PLDModel:
         save_weights(
             path,
             {k: v.half() if v.is_floating_point() else v for k, v in self.state().items()},
-            dict(metadata, config=self.config),
+            dict(metadata, config=self.config.to_dict()),
         )
 
     @classmethod
@@ -127,7 +120,7 @@ class PLDModel:
         cfg = meta.get("config")
         if isinstance(cfg, str):
             cfg = json.loads(cfg)
-        model = cls(cfg if isinstance(cfg, dict) else None)
+        model = cls(PLDConfig.from_dict(cfg if isinstance(cfg, dict) else None))
         try:
             vae = {k[4:]: v.float() for k, v in tensors.items() if k.startswith("vae.")}
             den = {k[9:]: v.float() for k, v in tensors.items() if k.startswith("denoiser.")}
@@ -179,7 +172,7 @@ class PLDModel:
                 j = min(n - 1, int(round(i * MODEL_FPS / fps)))
                 pins25[j] = np.where(np.isfinite(pins[i]), pins[i], pins25[j])
         gen = torch.Generator().manual_seed(int(seed))
-        latent = self.config["latent"]
+        latent = self.config.latent
         noise = torch.randn(n_tokens, latent, generator=gen)
         z = torch.zeros(n_tokens, latent)
         done = torch.zeros(n_tokens)
@@ -189,31 +182,33 @@ class PLDModel:
             for length in sorted({b - a for a, b in windows}, reverse=True):
                 same = [w for w in windows if w[1] - w[0] == length]
                 groups += [same[i : i + BATCH] for i in range(0, len(same), BATCH)]
-        total = len(groups)
-        for count, chunk in enumerate(groups, start=1):
+        times = ddim_times(steps)
+        guided = GuidedDenoiser(self.denoiser, guidance)
+        for count, chunk in enumerate(groups):
             sl = [slice(a, b) for a, b in chunk]
-            mask = torch.stack([done[w] for w in sl])[..., None]
             cond = Conditions(
-                torch.stack([audio[w] for w in sl]),
-                text[None].expand(len(sl), -1),
-                segs[None].expand(len(sl), -1, -1),
-                torch.stack([weights[w] for w in sl]),
-                torch.stack([edges[w] for w in sl]),
+                audio=torch.stack([audio[w] for w in sl]),
+                text=text[None].expand(len(sl), -1),
+                segments=segs[None].expand(len(sl), -1, -1),
+                weights=torch.stack([weights[w] for w in sl]),
+                edges=torch.stack([edges[w] for w in sl]),
+                known=torch.stack([z[w] for w in sl]),
+                mask=torch.stack([done[w] for w in sl])[..., None],
             )
-            hook = None
+            model = guided
             if pins25 is not None:
                 window_pins = [pins25[a * DOWN : b * DOWN] for a, b in chunk]
                 if any(np.isfinite(p).any() for p in window_pins):
-                    hook = self._pin_hook(window_pins)
-            known = torch.stack([z[w] for w in sl])
-            out = ddim_sample(
-                self.denoiser, torch.stack([noise[w] for w in sl]), cond, steps, guidance, known, mask, hook
-            )
+                    model = PinnedDenoiser(guided, self._pin_hook(window_pins))
+
+            def step_done(step: int, steps: int, count: int = count) -> None:
+                if progress is not None:  # every step is a cancellation point
+                    progress(count * steps + step, len(groups) * steps, "generating motion")
+
+            out = sample_ddim(model, torch.stack([noise[w] for w in sl]), times, cond, step_done)
             for w, o in zip(sl, out):
                 z[w] = o
                 done[w] = 1.0
-            if progress is not None:
-                progress(count, total, "generating motion")
         pose = self.vae.decode(self.vae.from_diffusion(z)[None])[0].numpy()[:n]
         pose = resample(pose, n_out) if n != n_out else pose
         if pins is not None:

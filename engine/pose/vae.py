@@ -12,7 +12,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-DOWN = 4
+from .config import PLDConfig
+
+DOWN = 4  # pose frames per latent token (two stride-2 convolutions)
 POSE_MEAN = (0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 POSE_STD = (8.0, 8.0, 6.0, 0.03, 0.03, 0.06)
 
@@ -31,8 +33,9 @@ class ResBlock(nn.Module):
 class PoseVAE(nn.Module):
     """Encoder (6 → 2·latent channels, ÷4 in time) and decoder (latent → 6, ×4 in time)."""
 
-    def __init__(self, hidden: int = 96, latent: int = 8) -> None:
+    def __init__(self, config: PLDConfig) -> None:
         super().__init__()
+        hidden, latent = config.vae_hidden, config.latent
         self.latent = latent
         self.register_buffer("pose_mean", torch.tensor(POSE_MEAN))
         self.register_buffer("pose_std", torch.tensor(POSE_STD))
