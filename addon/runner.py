@@ -17,12 +17,9 @@ import bpy
 
 from . import prefs
 from .engine_client import EngineClient, EngineUnavailable
+from .errors import UserError
 
 READY_TIMEOUT = 300.0  # seconds to wait for the worker's ready line (first start loads torch)
-
-
-class UserError(Exception):
-    """Bad input found on the Blender side: reported as is, nothing changed."""
 
 
 class Job:
