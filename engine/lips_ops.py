@@ -1,4 +1,4 @@
-"""The ``lips`` op: audio → lips.json (mouth channels and visemes)."""
+"""The ``lips`` op: audio → lips.json (mouth channels, visemes and per-frame viseme weights; blinks on request)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .jobs import Job
 from .lips import generate_lips
 from .motion import shift_in_time
 from .params import check
+from .viseme_weights import viseme_weights, with_blinks
 
 
 def lips_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
@@ -32,10 +33,13 @@ def lips_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
         ]
         visemes = [v for v in visemes if v["end"] > v["start"]]
     job.check()
+    weights = viseme_weights(visemes, len(frames), p["fps"], p["strength"])
+    if p["blinks"]:
+        frames, channels = with_blinks(frames, channels, p["fps"], p["seed"])
     meta = {"engine": __version__, "strength": p["strength"]}
     if time_offset:
         meta["time_offset_ms"] = round(p["time_offset_ms"], 3)
-    doc = lips_document(frames, channels, p["fps"], visemes, meta)
+    doc = lips_document(frames, channels, p["fps"], visemes, meta, viseme_weights=weights)
     if out:
         write_json_atomic(out, doc)
     job.progress(1000, 1000, "done")
