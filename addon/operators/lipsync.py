@@ -1,13 +1,13 @@
-"""Generate Lip Sync: the mouth channels as sparse, editable keys on the head (the engine's ``lips`` op)."""
+"""Generate Lip Sync: the mouth as sparse, editable keys (the engine's ``lips`` op): the portrait plane's mouth
+channels, or a bound character's shape keys, drawings or actions (``targets.write_mouth``)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import bpy
 
-from .. import curves, keys, sequencer, settings
+from .. import sequencer, settings, targets
 from ..errors import UserError
 from ..runner import EngineJobOperator
 from .common import HeadOption, head, poll, still_there
@@ -20,7 +20,8 @@ class POSETALK_OT_generate_lipsync(
     EngineJobOperator,
     bpy.types.Operator,
 ):
-    """Generate mouth curves (mouth_open, mouth_wide, mouth_round, lips_closed) from the sound strip"""
+    """Generate the mouth from the sound strip: the plane's mouth curves (mouth_open, mouth_wide, mouth_round,
+    lips_closed), or a character's shape keys, drawn mouths or mouth actions"""
 
     bl_idname = "posetalk.generate_lipsync"
     bl_label = "Generate Lip Sync"
@@ -33,6 +34,7 @@ class POSETALK_OT_generate_lipsync(
 
     def build(self, context: bpy.types.Context) -> dict[str, Any]:
         obj = head(context, self.rig)
+        extra = targets.mouth_params(obj)  # a character's mouth that cannot be driven stops here
         t = sequencer.head_timing(context, obj)
         self._state = {"head": obj.name, "timing": t, "keep": settings.value(self, context, "keep_keys")}
         params = {
@@ -40,7 +42,10 @@ class POSETALK_OT_generate_lipsync(
             "fps": t["fps"],
             "audio_offset": t["audio_offset"],
             "audio_duration": t["audio_duration"],
+            **extra,
         }
+        if extra.get("blinks"):
+            params["seed"] = int(context.scene.posetalk.seed)
         for name, (op, engine_name) in settings.ENGINE_PARAMS.items():
             if op == "lips":
                 params[engine_name] = settings.value(self, context, name)
@@ -55,26 +60,15 @@ class POSETALK_OT_generate_lipsync(
         n = min(len(frames), t["n_frames"])
         if n == 0 or not channels:
             raise UserError("the engine returned no mouth frames")
-        fcurves = curves.ensure_fcurves(obj)
-        total, max_dev = 0, 0.0
-        for ci, channel in enumerate(channels):
-            if not re.fullmatch(r"[a-z_][a-z0-9_]*", str(channel)):
-                continue
-            if channel not in obj.keys():
-                obj[channel] = 0.0
-                obj.id_properties_ui(channel).update(min=0.0, max=1.0, soft_min=0.0, soft_max=1.0, precision=3)
-            fc = curves.ensure_fcurve(fcurves, f'["{channel}"]', 0)
-            values = [float(frames[i][ci]) for i in range(n)]
-            count, dev = keys.write_sparse(
-                fc, t["first_frame"], values, curves.MOUTH_TOL, keep_keys=st["keep"], bounds=(0.0, 1.0)
-            )
-            total += count
-            max_dev = max(max_dev, dev)
-        kps = total / len(channels) / (n / t["fps"])
-        self.stats = {"keys_per_second": kps, "max_deviation": max_dev, "frames": n}
-        self.report(
-            {"INFO"}, f"PoseTalk lip sync: {n} frames, {kps:.1f} keys/s per channel, max deviation {max_dev:.3f}"
-        )
+        stats = targets.write_mouth(obj, doc, t["first_frame"], n, st["keep"])
+        seconds = n / t["fps"]
+        kps = stats["keys"] / max(1, stats["curves"]) / seconds
+        self.stats = {"keys_per_second": kps, "max_deviation": stats.get("max_deviation", 0.0), "frames": n, **stats}
+        if "changes" in stats:
+            msg = f"{n} frames, {stats['changes']} mouth changes ({stats['changes'] / seconds:.1f}/s)"
+        else:
+            msg = f"{n} frames, {kps:.1f} keys/s per channel, max deviation {stats['max_deviation']:.3f}"
+        self.report({"INFO"}, f"PoseTalk lip sync: {msg}")
 
 
 classes = (POSETALK_OT_generate_lipsync,)

@@ -11,7 +11,7 @@ from typing import Any
 
 import bpy
 
-from .. import curves, prefs, render_cache, runner, sequencer, settings
+from .. import curves, prefs, render_cache, runner, sequencer, settings, targets
 from ..errors import UserError
 from ..runner import EngineJobOperator
 from .common import HeadOption, head, poll, still_there
@@ -85,11 +85,15 @@ class POSETALK_OT_render_frames(
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return poll(cls, context)
+        return poll(cls, context, need_plane=True)
 
     def build(self, context: bpy.types.Context) -> dict[str, Any]:
         scene = context.scene
         obj = head(context, self.rig)
+        if targets.is_character(obj):
+            raise UserError(
+                f"{obj.name} is a character: render it with Blender's own render (Render Frames renders portraits)"
+            )
         t = sequencer.head_timing(context, obj)
         image = obj.posetalk.image
         if image is None:
