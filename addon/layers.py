@@ -2,8 +2,8 @@
 of ours as the active action, blended over what plays below it, the character's own action pushed down into an
 NLA track so it keeps playing exactly as before. The head's layer blends with Combine (turns multiply with,
 moves add to the character's own), shape keys with Add (Blender's Combine drops a shape-key value keyed below),
-drawings with Replace (one drawing shows). Bake merges the layer and what is below it into one plain action;
-the layer stays in the file as a take.
+drawings with Replace (one drawing shows; a drawing switched on the head object itself blends with the head).
+Bake merges the layer and what is below it into one plain action; the layer stays in the file as a take.
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ def ensure_layer(id_data: bpy.types.ID, owner: bpy.types.Object, name: str, blen
 
 
 def ensure_rest(id_data: bpy.types.ID, owner: bpy.types.Object, paths: list[str]) -> None:
-    """Shape keys: under an NLA stack, a value no strip animates starts from its default, 1, so an added layer
-    would sit on 1. A strip of ours keys those at 0 (only those: what the character animates stays its own)."""
+    """Under an NLA stack a value no strip animates starts from its default (a shape key's is 1), so a layer
+    that adds to it would sit on that. A strip of ours keys ``paths`` at 0 where nothing else animates them
+    (what the character animates stays its own)."""
     ad = id_data.animation_data
     others = [t for t in ad.nla_tracks if t.name != REST_TRACK] if ad is not None else []
     animated = {fc.data_path for t in others for st in t.strips if st.action is not None

@@ -161,7 +161,9 @@ def write(owner: bpy.types.Object, doc: dict[str, Any], first: int, n: int, keep
     if mode == "GP_FRAMES":
         gp_layer = _gp_layer(obj, p.mouth_layer)
         _mod, path = compat.gp_time_modifier(obj, MOUTH_TRACK, compat.gp_layer_name(gp_layer))
-        fcurves = layers.ensure_layer(obj, owner, f"PoseTalk Lips {owner.name}", blend="REPLACE")
+        # the object's layer is the head's too: it blends with Combine, so the offset gets a rest of 0 below it
+        fcurves = layers.ensure_layer(obj, owner, f"PoseTalk Lips {owner.name}")
+        layers.ensure_rest(obj, owner, [path])
         values = [float(s) for s in shown]
     else:  # IMAGES
         mat, node = image_node(obj)

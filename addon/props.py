@@ -12,7 +12,7 @@ IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
 def _head_poll(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
-    return obj.type == "MESH" and obj.posetalk.is_rig or obj.posetalk.is_character
+    return (obj.type == "MESH" and obj.posetalk.is_rig) or obj.posetalk.is_character
 
 
 class PoseTalkMappingRow(bpy.types.PropertyGroup):
