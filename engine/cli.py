@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Any
 
 from . import __version__
@@ -75,46 +76,57 @@ def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class _StderrProgress:
-    """Progress on stderr: a line per whole percent when not a terminal, a bar on one."""
+    """Progress as one updating line on stderr, only when stderr is a terminal (logs and pipes get no progress:
+    on them stderr carries at most the one line of an error)."""
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
+        self.show = not quiet and sys.stderr.isatty()
         self.last = -1
-        self.tty = sys.stderr.isatty()
 
     def __call__(self, done: int, total: int, message: str) -> None:
-        if self.quiet or total <= 0:
+        if not self.show or total <= 0:
             return
         pct = int(100 * done / total)
         if pct == self.last:
             return
         self.last = pct
-        end = "\r" if self.tty and pct < 100 else "\n"
-        if self.tty or pct % 10 == 0:
-            sys.stderr.write(f"{pct:3d}% {message}{' ' * 20}{end}")
+        sys.stderr.write(f"\r{pct:3d}% {message[:60]:<60}")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        """Clear the progress line (before the result or an error line)."""
+        if self.show and self.last >= 0:
+            sys.stderr.write("\r" + " " * 66 + "\r")
             sys.stderr.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not os.environ.get("POSETALK_DEBUG"):
+        warnings.simplefilter("ignore")  # library warnings would break the one-line promise of stderr
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         from .worker import serve
 
         return serve()
-    job = Job("cli", _StderrProgress(args.quiet))
+    progress = _StderrProgress(args.quiet)
+    job = Job("cli", progress)
     try:
         result = run_op(args.command, params_from_args(args), job)
     except EngineError as exc:
+        progress.end()
         sys.stderr.write(f"error: {exc.message}\n")
         return exc.exit_code
     except KeyboardInterrupt:
+        progress.end()
         sys.stderr.write("error: interrupted\n")
         return 130
     except Exception as exc:  # a fault of the engine, not of the input: one line, details with POSETALK_DEBUG=1
+        progress.end()
         if os.environ.get("POSETALK_DEBUG"):
             raise
         sys.stderr.write(f"error: internal engine error: {type(exc).__name__}: {exc}\n")
         return 1
+    progress.end()
     path = result.get("path") or result.get("video") or result.get("frames_dir")
     if path and not args.quiet:
         sys.stderr.write(f"wrote {path}\n")

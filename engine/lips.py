@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
 
-from .audio import ANALYSIS_RATE, compute_features, frame_count
+from .audio import ANALYSIS_RATE, compute_features, frame_count, require_speech
 from .phonemes import PhoneSegment, recognize
 
 CHANNELS = ["mouth_open", "mouth_wide", "mouth_round", "lips_closed"]
@@ -121,6 +121,7 @@ def generate_lips(
     """
     report = progress or (lambda d, t, m: None)
     feats = compute_features(audio, duration, ANALYSIS_RATE, lambda d, t, m: report(d, 4 * t, m), pitch=False)
+    require_speech(feats)
     n = feats.n_frames
     speech = feats.speech
     segments = recognize(audio, lambda d, t, m: report(t + 3 * d, 4 * t, m)) if speech.max() > 0 else []

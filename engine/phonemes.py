@@ -17,7 +17,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE
 
-CHUNK_SECONDS = 30.0
+CHUNK_SECONDS = 15.0  # seconds per decoded utterance: also the longest stretch without a cancel check
 PHONE_RATE = 100  # pocketsphinx frames per second
 
 
