@@ -94,8 +94,9 @@ def _open_sound_ends_closures(
     track: np.ndarray, targets: np.ndarray, acoustic: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """A p/b/m of the transcript does not close the lips over a loud open sound (an alignment a little off):
-    its frames whose acoustic opening exceeds CLOSURE_MAX_OPENING take the shape that follows, and each
-    closure keeps at least BILABIAL_MIN_FRAMES, its quietest ones."""
+    its frames whose acoustic opening exceeds CLOSURE_MAX_OPENING take the neighbouring shape (the one before
+    in its first half, the one after in its second), and each closure keeps at least BILABIAL_MIN_FRAMES, its
+    quietest ones."""
     out, held = track.copy(), targets.copy()
     for i, j in _runs(track):
         if track[i] != "A":
@@ -137,8 +138,7 @@ def generate_lips(
     """Mouth channels (n, 4) at ``fps`` for 16 kHz mono ``audio``, plus visemes.
 
     ``phones``: the transcript's phones aligned to the audio (engine.transcript); None: recognize them
-    (English); an empty list: the acoustic side alone. ``features``: the audio's features at the analysis
-    rate when the caller has them already. Returns ``(frames, CHANNELS, visemes)`` with
+    (English). ``features``: the audio's features at the analysis rate when the caller has them already. Returns ``(frames, CHANNELS, visemes)`` with
     ``n = ceil(duration * fps)`` and visemes as ``{"start", "end", "shape"}`` in seconds.
     """
     report = progress or (lambda d, t, m: None)

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
@@ -97,69 +98,86 @@ def _pool(x: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([head, x[n:].mean(axis=0, keepdims=True)]) if n < len(x) else head
 
 
+@numba.njit(cache=True)
+def _dtw_kernel(x, y, lo, hi, stay_row, stay_col, skip_cost, free):  # pragma: no cover - compiled
+    n, dims = x.shape
+    offsets = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        offsets[i + 1] = offsets[i] + hi[i] - lo[i]
+    back = np.zeros(offsets[n], np.int8)
+    dist = np.zeros(offsets[n], np.float64)
+    prev = np.full(hi[0] - lo[0], np.inf)
+    prev_lo = lo[0]
+    for i in range(n):
+        a, b = lo[i], hi[i]
+        cur = np.full(b - a, np.inf)
+        for j in range(a, b):
+            d = 0.0
+            if not free[i]:
+                for k in range(dims):
+                    diff = x[i, k] - y[j, k]
+                    d += diff * diff
+                d = np.sqrt(d)
+            dist[offsets[i] + j - a] = d
+            if i == 0:
+                if j == 0:
+                    cur[0] = d
+                continue
+            best, step = np.inf, 0
+            for shift in range(4):
+                src = j - shift - prev_lo
+                if 0 <= src < len(prev):
+                    value = prev[src]
+                    if shift == 0:
+                        value += stay_row[i] * stay_col[j]
+                    elif shift > 1:
+                        value += (shift - 1) * skip_cost
+                    if value < best:
+                        best, step = value, shift
+            cur[j - a] = best + d
+            back[offsets[i] + j - a] = step
+        prev, prev_lo = cur, a
+    path = np.zeros(n, np.int64)
+    cost = np.zeros(n, np.float64)
+    m = y.shape[0]
+    j = m - 1
+    if not (prev_lo <= j < prev_lo + len(prev)) or not np.isfinite(prev[j - prev_lo]):
+        return path, cost, False
+    for i in range(n - 1, -1, -1):
+        path[i] = j
+        cost[i] = dist[offsets[i] + j - lo[i]]
+        j -= back[offsets[i] + j - lo[i]]
+    return path, cost, True
+
+
 def _dtw(
     x: np.ndarray,
     y: np.ndarray,
     lo: np.ndarray,
     hi: np.ndarray,
-    stay_cost: list[np.ndarray | float],
+    stay_row: np.ndarray,
+    stay_col: np.ndarray,
     skip_cost: float,
     free: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Warp rows ``x`` (the recording) onto ``y`` (the synthetic speech) inside columns ``[lo[i], hi[i])``.
+    """Warp rows ``x`` (the recording) onto rows ``y`` inside columns ``[lo[i], hi[i])``.
 
-    Each row advances the column by 0 (at ``stay_cost[i]``: a number, or one per column), 1, 2 (at
-    ``skip_cost``) or 3 (twice that); rows marked ``free`` cost nothing wherever they go. Returns (column per
-    row, distance per row), or None when no path fits.
+    Each row advances the column by 0 (at ``stay_row[i] * stay_col[j]``), 1, 2 (at ``skip_cost``) or 3
+    (twice that); rows marked ``free`` cost nothing wherever they go. The path starts at column 0 and ends
+    at the last. Returns (column per row, distance per row), or None when no path fits.
     """
-    n = len(x)
-    y_sq = (y.astype(np.float64) ** 2).sum(axis=1)
-    back: list[np.ndarray] = []
-    prev = np.zeros(0)
-    prev_lo = prev_hi = 0
-    dists: list[np.ndarray] = []
-    for i in range(n):
-        a, b = int(lo[i]), int(hi[i])
-        xi = x[i].astype(np.float64)
-        d = np.sqrt(np.maximum(y_sq[a:b] - 2.0 * (y[a:b] @ xi) + xi @ xi, 0.0))
-        if free is not None and free[i]:
-            d = np.zeros(b - a)
-        dists.append(d)
-        if i == 0:
-            cur = np.full(b - a, np.inf)
-            if a == 0:
-                cur[0] = d[0]
-            back.append(np.zeros(b - a, np.int8))
-        else:
-            cand = np.full((4, b - a), np.inf)
-            for shift in range(4):
-                s0, s1 = max(a, prev_lo + shift), min(b, prev_hi + shift)
-                if s1 > s0:
-                    cand[shift, s0 - a : s1 - a] = prev[s0 - shift - prev_lo : s1 - shift - prev_lo]
-            cand[0] += stay_cost[i] if np.ndim(stay_cost[i]) == 0 else stay_cost[i][a:b]
-            cand[2] += skip_cost
-            cand[3] += 2 * skip_cost
-            step = cand.argmin(axis=0)
-            cur = cand[step, np.arange(b - a)] + d
-            back.append(step.astype(np.int8))
-        prev, prev_lo, prev_hi = cur, a, b
-    m = len(y)
-    if not (prev_lo <= m - 1 < prev_hi) or not np.isfinite(prev[m - 1 - prev_lo]):
-        return None
-    path = np.empty(n, np.int64)
-    cost = np.empty(n)
-    j = m - 1
-    for i in range(n - 1, -1, -1):
-        path[i] = j
-        cost[i] = dists[i][j - int(lo[i])]
-        j -= int(back[i][j - int(lo[i])])
-    return path, cost
-
-
-def _stay_costs(real_speech: np.ndarray, synth_speech: np.ndarray) -> list[np.ndarray | float]:
-    """Per row: the cost of standing still on each synthetic frame (free in pauses of either side)."""
-    per_col = np.where(synth_speech, STAY_PENALTY, 0.0)
-    return [per_col if s else 0.0 for s in real_speech]
+    free = np.zeros(len(x), np.bool_) if free is None else free.astype(np.bool_)
+    path, cost, ok = _dtw_kernel(
+        np.ascontiguousarray(x, np.float64),
+        np.ascontiguousarray(y, np.float64),
+        lo.astype(np.int64),
+        hi.astype(np.int64),
+        np.asarray(stay_row, np.float64),
+        np.asarray(stay_col, np.float64),
+        float(skip_cost),
+        free,
+    )
+    return (path, cost) if ok else None
 
 
 def _warp(x: np.ndarray, y: np.ndarray, real_speech: np.ndarray, synth_speech: np.ndarray) -> tuple | None:
@@ -173,14 +191,14 @@ def _warp(x: np.ndarray, y: np.ndarray, real_speech: np.ndarray, synth_speech: n
     lo = np.clip(np.floor(centre - radius), 0, mc - 1).astype(int)
     hi = np.clip(np.ceil(centre + radius) + 1, 1, mc).astype(int)
     lo[0], hi[-1] = 0, mc
-    coarse = _dtw(xc, yc, lo, hi, _stay_costs(rs_c, ss_c), COARSE * SKIP_PENALTY)
+    coarse = _dtw(xc, yc, lo, hi, STAY_PENALTY * rs_c, ss_c, COARSE * SKIP_PENALTY)
     if coarse is None:
         return None
     centre = np.interp(np.arange(n) / COARSE, np.arange(nc), coarse[0].astype(float)) * COARSE
     lo = np.clip(np.minimum.accumulate((centre - CORRIDOR)[::-1])[::-1], 0, m - 1).astype(int)
     hi = np.clip(np.maximum.accumulate(centre + CORRIDOR + 1), 1, m).astype(int)
     lo[0], hi[-1] = 0, m
-    return _dtw(x, y, lo, hi, _stay_costs(real_speech, synth_speech), SKIP_PENALTY)
+    return _dtw(x, y, lo, hi, STAY_PENALTY * real_speech, synth_speech, SKIP_PENALTY)
 
 
 def _chance_distance(x: np.ndarray, y: np.ndarray, y_speech: np.ndarray) -> np.ndarray:
@@ -346,7 +364,8 @@ def _reestimate(x: np.ndarray, speech: np.ndarray, names: list[str], per_frame: 
     lo[0], hi[-1] = 0, k_count
     lo = np.minimum.accumulate(lo[::-1])[::-1]
     hi = np.maximum.accumulate(hi)
-    found = _dtw(x, _templates(x, speech, names, per_frame), lo, hi, [0.0] * len(x), PHONE_SKIP_PENALTY, ~speech)
+    templates = _templates(x, speech, names, per_frame)
+    found = _dtw(x, templates, lo, hi, np.zeros(len(x)), np.zeros(k_count), PHONE_SKIP_PENALTY, ~speech)
     return per_frame if found is None else found[0]
 
 
