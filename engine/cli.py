@@ -33,6 +33,7 @@ COMMANDS = {
     "animate": "portrait + audio + prompt → MP4 in one go",
 }
 _TYPES = {"float": float, "int": int}
+TEXT_FILE_COMMANDS = ("lips", "animate")  # the commands whose --text may come from a file
 
 
 def _add_param(p: argparse.ArgumentParser, param: Param) -> None:
@@ -65,9 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
         for param in OPS[command]:
             if param.cli:
                 _add_param(p, param)
-    sub.choices["lips"].add_argument(
-        "--text-file", dest="text_file", default=argparse.SUPPRESS, help="read the --text from this UTF-8 file"
-    )
+    for command in TEXT_FILE_COMMANDS:
+        sub.choices[command].add_argument(
+            "--text-file", dest="text_file", default=argparse.SUPPRESS, help="read the --text from this UTF-8 file"
+        )
     sub.add_parser("serve", help="JSON-lines worker on stdin/stdout (used by the Blender add-on)")
     return parser
 
@@ -75,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The op params for parsed CLI arguments (flags not given are left out: the op takes their defaults).
 
-    ``--text-file`` (lips) is read into ``text`` here; giving it with ``--text`` is an error.
+    ``--text-file`` (lips, animate) is read into ``text`` here; giving it with ``--text`` is an error.
     """
     params = {k: v for k, v in vars(args).items() if k not in ("command", "quiet", "text_file")}
     path = getattr(args, "text_file", None)

@@ -193,6 +193,22 @@ LIPS = (
     ),
 )
 
+TRANSCRIPT = (
+    Param(
+        "text",
+        "str",
+        None,
+        "the dialogue's words (transcript): phones from the text, aligned to the audio; any language espeak-ng speaks",
+        max=TRANSCRIPT_MAX_CHARS,
+    ),
+    Param(
+        "language",
+        "str",
+        "en",
+        "language of the text, an espeak-ng code (en, en-us, fr, de, es, cs, ...; `espeak-ng --voices` lists them)",
+    ),
+)
+
 OPS: dict[str, tuple[Param, ...]] = {
     "pose": (
         *AUDIO,
@@ -203,20 +219,7 @@ OPS: dict[str, tuple[Param, ...]] = {
     "lips": (
         *AUDIO,
         *LIPS,
-        Param(
-            "text",
-            "str",
-            None,
-            "the dialogue's words (transcript): phones from the text, aligned to the audio; any language espeak-ng "
-            "speaks",
-            max=TRANSCRIPT_MAX_CHARS,
-        ),
-        Param(
-            "language",
-            "str",
-            "en",
-            "language of the text, an espeak-ng code (en, en-us, fr, de, es, cs, ...; `espeak-ng --voices` lists them)",
-        ),
+        *TRANSCRIPT,
         Param("out", "path", None, "output lips.json (the worker returns the document when it is left out)"),
     ),
     "render": (
@@ -232,6 +235,7 @@ OPS: dict[str, tuple[Param, ...]] = {
     ),
     "animate": (
         *AUDIO,
+        *TRANSCRIPT,
         *MOTION,
         *PORTRAIT,
         Param("blinks", "bool", True, "natural eye blinks"),

@@ -125,6 +125,12 @@ def test_unknown_language(french, wav, run_engine, tmp_path):
     assert proc.returncode == 2 and "espeak-ng --voices" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not out.exists()
     assert espeak.check_language("FR_fr") == "fr-fr" and {"en", "de", "es", "fr", "cs"} <= set(espeak.languages())
+    video = tmp_path / "talk.mp4"  # animate refuses the language before any pose or render work
+    portrait = str(Path(__file__).resolve().parents[1] / "examples" / "portrait.png")
+    animate = {"image": portrait, "audio": str(wav(french)), "prompt": "nods", "out": str(video)}
+    with pytest.raises(BadInput, match="unknown language 'xx'"):
+        run_op("animate", {**animate, "text": FRENCH, "language": "xx"}, Job())
+    assert not video.exists()
 
 
 def test_text_and_text_file(french, wav, run_engine, tmp_path):
