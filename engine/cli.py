@@ -14,7 +14,7 @@ import warnings
 from typing import Any
 
 from . import __version__
-from .errors import EngineError
+from .errors import BadInput, EngineError
 from .jobs import Job, run_op
 from .params import OPS, Param
 
@@ -29,11 +29,12 @@ class _Parser(argparse.ArgumentParser):
 
 COMMANDS = {
     "pose": "audio + prompt → pose.json (head motion)",
-    "lips": "audio → lips.json (mouth channels and visemes)",
+    "lips": "audio (and its text) → lips.json (mouth channels and visemes)",
     "render": "portrait + pose.json + lips.json → frames (and an MP4)",
     "animate": "portrait + audio + prompt → MP4 in one go",
 }
 _TYPES = {"float": float, "int": int}
+TEXT_FILE_COMMANDS = ("lips", "animate")  # the commands whose --text may come from a file
 
 
 def _add_param(p: argparse.ArgumentParser, param: Param) -> None:
@@ -66,13 +67,34 @@ def build_parser() -> argparse.ArgumentParser:
         for param in OPS[command]:
             if param.cli:
                 _add_param(p, param)
+    for command in TEXT_FILE_COMMANDS:
+        sub.choices[command].add_argument(
+            "--text-file", dest="text_file", default=argparse.SUPPRESS, help="read the --text from this UTF-8 file"
+        )
     sub.add_parser("serve", help="JSON-lines worker on stdin/stdout (used by the Blender add-on)")
     return parser
 
 
 def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The op params for parsed CLI arguments (flags not given are left out: the op takes their defaults)."""
-    return {k: v for k, v in vars(args).items() if k not in ("command", "quiet")}
+    """The op params for parsed CLI arguments (flags not given are left out: the op takes their defaults).
+
+    ``--text-file`` (lips, animate) is read into ``text`` here; giving it with ``--text`` is an error.
+    """
+    params = {k: v for k, v in vars(args).items() if k not in ("command", "quiet", "text_file")}
+    path = getattr(args, "text_file", None)
+    if path is not None:
+        if "text" in params:
+            raise BadInput("give the transcript with --text or --text-file, not both")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                params["text"] = handle.read()
+        except FileNotFoundError:
+            raise BadInput(f"text file not found: {path}") from None
+        except UnicodeDecodeError:
+            raise BadInput(f"text file is not UTF-8 text: {path}") from None
+        except OSError as exc:
+            raise BadInput(f"cannot read the text file {path}: {exc.strerror}") from None
+    return params
 
 
 class _StderrProgress:
@@ -127,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error: internal engine error: {type(exc).__name__}: {exc}\n")
         return 1
     progress.end()
+    if result.get("warning"):
+        sys.stderr.write(f"warning: {result['warning']}\n")
     path = result.get("path") or result.get("video") or result.get("frames_dir")
     if path and not args.quiet:
         sys.stderr.write(f"wrote {path}\n")

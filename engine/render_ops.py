@@ -18,6 +18,7 @@ import numpy as np
 
 from .audio import probe
 from .errors import BadInput, EngineError
+from .espeak import check_language
 from .formats import check_output_path, read_lips, read_pose
 from .jobs import Job
 from .lips_ops import lips_op
@@ -218,14 +219,15 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     video = check_output_path(p["out"])
     if not video.lower().endswith((".mp4", ".m4v", ".mov")):
         raise BadInput(f"out must be an .mp4 file: {video}")
-    # every input checked before the heavy work: the audio readable, a face in the portrait, ffmpeg there
+    # every input checked before the heavy work: the language, the audio readable, a face in the portrait, ffmpeg
+    check_language(p["language"])
     _ffmpeg()
     probe(audio)
     job.progress(0, 1000, "finding the face")
     get_renderer(image, size=p["size"], device=p["device"], face=p["face"], cache_dir=p["cache_dir"])  # kept for render
     pose_names = {q.name for q in OPS["pose"]} - {"out", "pins"}
     pose_res = pose_op({k: v for k, v in p.items() if k in pose_names}, job.child(0.0, 0.1))
-    lips_names = {"audio", "fps", "audio_offset", "audio_duration"}
+    lips_names = {"audio", "fps", "audio_offset", "audio_duration", "text", "language"}
     lips_res = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.1, 0.2))
     with tempfile.TemporaryDirectory(prefix=".posetalk-animate-", dir=os.path.dirname(video)) as tmp:
         render_params = {
@@ -244,5 +246,8 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
         }
         res = render_op(render_params, job.child(0.2, 1.0))
     job.progress(1000, 1000, "done")
-    return {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": True,
-            "width": res["width"], "height": res["height"]}  # fmt: skip
+    result = {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": True,
+              "width": res["width"], "height": res["height"]}  # fmt: skip
+    if lips_res.get("warning"):
+        result["warning"] = lips_res["warning"]
+    return result

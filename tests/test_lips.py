@@ -18,12 +18,11 @@ from engine.jobs import Job, run_op
 from engine.lips import CHANNELS, generate_lips
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from espeak_events import BILABIALS, openness, synthesize  # noqa: E402
+from reference_speech import espeak_clip, is_bilabial, openness  # noqa: E402
 
 
 def _speak(text: str, voice: str = "en", rate: int = 160):
-    samples, sr, phones = synthesize(text, voice, rate)
-    return soxr.resample(samples.astype(np.float32) / 32768.0, sr, 16000), len(samples) / sr, phones
+    return espeak_clip(text, voice, rate)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +56,7 @@ def test_mouth_follows_reference_openness(bilabial_clip):
 def test_bilabials_close_the_lips(bilabial_clip):
     audio, duration, phones = bilabial_clip
     frames, _, _ = generate_lips(audio, duration, 100.0)
-    bil = [p for p in phones if p.name[:1] in BILABIALS]
+    bil = [p for p in phones if is_bilabial(p.name)]
     closed = [frames[int(p.start * 100) : int(p.end * 100) + 1, 3].max() > 0.5 for p in bil]
     assert len(bil) >= 10 and np.mean(closed) >= 0.6
     # and the mouth is open on the open vowels
