@@ -92,6 +92,29 @@ def start(op: str, params: dict[str, Any], label: str) -> Job:
     return job
 
 
+def query(op: str, timeout: float = 60.0) -> dict[str, Any]:
+    """A quick request that is not a job (``languages``, ``schema``): its result, waited for here.
+
+    Refused while a job runs (its events share the worker's line); the engine starts when needed."""
+    if busy():
+        raise UserError("a PoseTalk job is running: wait for it")
+    eng = client()
+    job_id = eng.submit(op, {})  # raises EngineUnavailable
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            event = eng.events.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if event.get("event") == "exit":
+            raise UserError(f"the engine stopped unexpectedly (exit code {event.get('code')})")
+        if event.get("id") == job_id and event.get("event") in ("result", "error"):
+            if event["event"] == "error":
+                raise UserError(str(event.get("message")))
+            return event
+    raise UserError(f"the engine did not answer within {timeout:.0f} s: {eng.log_tail()}")
+
+
 def _handle(job: Job, event: dict[str, Any]) -> None:
     kind = event.get("event")
     if kind == "exit":
