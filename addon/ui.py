@@ -165,7 +165,9 @@ class RenderPanel:
         row = self.layout.row(align=True)
         row.prop(st, "render_size")
         row.prop(st, "blinks")
-        self.layout.operator("posetalk.render_frames", icon="SEQ_SEQUENCER")
+        row = self.layout.row(align=True)
+        row.operator("posetalk.render_frames", icon="SEQ_SEQUENCER")
+        row.operator("posetalk.render_all", icon="RENDERLAYERS")
 
 
 class EnginePanel:
