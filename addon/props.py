@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bpy
 
-from .settings import OVERRIDABLE, CharacterSettings, LipsSettings, MotionSettings, RenderSettings
+from .settings import OVERRIDABLE, CharacterSettings, DialogueSettings, LipsSettings, MotionSettings, RenderSettings
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
@@ -30,7 +30,7 @@ class PoseTalkMappingRow(bpy.types.PropertyGroup):
     factor: bpy.props.FloatProperty(name="Factor", default=1.0, soft_min=-2.0, soft_max=2.0, override=OVERRIDABLE)
 
 
-class PoseTalkObjectSettings(CharacterSettings, bpy.types.PropertyGroup):
+class PoseTalkObjectSettings(CharacterSettings, DialogueSettings, bpy.types.PropertyGroup):
     is_rig: bpy.props.BoolProperty(name="PoseTalk Rig", default=False)
     image: bpy.props.PointerProperty(name="Portrait", type=bpy.types.Image)
     strip: bpy.props.StringProperty(

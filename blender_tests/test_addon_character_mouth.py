@@ -290,6 +290,7 @@ def test_linked_character_keeps_its_keys(addon, engine_started, speech_wav, tmp_
     assert bpy.ops.posetalk.bind_character(object=rig.name, mouth="ARKIT", mouth_object=face.name) == {"FINISHED"}
     assert bpy.ops.posetalk.generate_motion(rig=rig.name, prompt="nods", seed=2) == {"FINISHED"}
     assert bpy.ops.posetalk.generate_lipsync(rig=rig.name) == {"FINISHED"}
+    rig.posetalk.dialogue, rig.posetalk.language = "The quick brown fox", "en-us"  # kept on the override too
     table = [(r.target, r.source) for r in rig.posetalk.mapping]
     scene.frame_set(30)
     pose = rig.pose.bones["head"].matrix.copy()
@@ -302,12 +303,53 @@ def test_linked_character_keeps_its_keys(addon, engine_started, speech_wav, tmp_
     assert rig.posetalk.is_character and rig.posetalk.mouth == "ARKIT" and len(rig.posetalk.mapping) == 11
     assert [(r.target, r.source) for r in rig.posetalk.mapping] == table
     assert rig.posetalk.head_bone == "head" and rig.posetalk.mouth_object == face
+    assert rig.posetalk.dialogue == "The quick brown fox" and rig.posetalk.language == "en-us"
     assert rig.animation_data.action["posetalk_rig"] == rig.name
     bpy.context.scene.frame_set(30)
     turned = rig.pose.bones["head"].matrix.to_3x3() @ pose.to_3x3().transposed()
     assert math.degrees(turned.to_quaternion().angle) < 1e-3
     assert face.data.shape_keys.key_blocks["jawOpen"].value == pytest.approx(jaw, abs=1e-6)
     assert bpy.ops.posetalk.generate_motion(rig=rig.name, prompt="nods", seed=3) == {"FINISHED"}  # still drivable
+
+
+def test_bound_character_speaks_its_dialogue(addon, engine_started, scene_with_speech, tmp_path):
+    """A bound character has the Dialogue and Language of a talking head: taken from the text strips, aligned
+    by Generate Lip Sync into its shape keys, a wrong language refused with nothing changed, kept in the .blend."""
+    scene, strip = scene_with_speech
+    first = strip.frame_final_start
+    blob = shapekey_head(scene)
+    mapping = json.dumps(CUSTOM)
+    assert bpy.ops.posetalk.bind_character(object=blob.name, mouth="CUSTOM", mapping=mapping) == {"FINISHED"}
+    a, b = strip.frame_final_start, strip.frame_final_end
+    compat.new_text_strip(scene, "line", "The quick brown fox jumps over the lazy dog.", 5, a - 5, a + 40)
+    compat.new_text_strip(scene, "line 2", "Then it stops, looks around, and runs far away.", 6, a + 40, b)
+    assert bpy.ops.posetalk.dialogue_from_strips(rig=blob.name) == {"FINISHED"}
+    assert blob.posetalk.dialogue.startswith("The quick brown fox") and blob.posetalk.dialogue.endswith("far away.")
+    assert bpy.ops.posetalk.choose_language(rig=blob.name, language="en-us") == {"FINISHED"}
+    assert blob.posetalk.language == "en-us"
+    assert bpy.ops.posetalk.generate_lipsync(rig=blob.name) == {"FINISHED"}
+    doc = addon.runner.current.result["lips"]
+    meta = doc["meta"]
+    assert meta["phones"] == "transcript" and meta["language"] == "en-us" and meta["alignment"] == "good"
+    key = blob.data.shape_keys
+    assert check_shape_keys(key, expected(blob, doc, N_FRAMES), first) <= TOL + 1e-4
+    keyed = [
+        (fc.data_path, [tuple(kp.co) for kp in fc.keyframe_points]) for fc in addon.layers.layer_fcurves(key, blob)
+    ]
+    blob.posetalk.language = "xx-nope"  # typed by hand: refused by the engine, nothing changes
+    with pytest.raises(RuntimeError, match="unknown language 'xx-nope'"):
+        bpy.ops.posetalk.generate_lipsync(rig=blob.name)
+    again = [
+        (fc.data_path, [tuple(kp.co) for kp in fc.keyframe_points]) for fc in addon.layers.layer_fcurves(key, blob)
+    ]
+    assert again == keyed
+    blob.posetalk.language = "en-us"
+    path = tmp_path / "dialogue.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    blob = bpy.data.objects["Blob"]
+    assert blob.posetalk.is_character and blob.posetalk.dialogue.endswith("far away.")
+    assert blob.posetalk.language == "en-us"
 
 
 @needs_sound

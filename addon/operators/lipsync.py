@@ -15,13 +15,15 @@ from .common import HeadOption, head, poll, still_there
 
 class POSETALK_OT_generate_lipsync(
     settings.operator_mixin(settings.LipsSettings),
+    settings.operator_mixin(settings.DialogueSettings),
     settings.operator_mixin(settings.MotionSettings, only=("keep_keys",)),
     HeadOption,
     EngineJobOperator,
     bpy.types.Operator,
 ):
-    """Generate the mouth from the sound strip: the plane's mouth curves (mouth_open, mouth_wide, mouth_round,
-    lips_closed), or a character's shape keys, drawn mouths or mouth actions"""
+    """Generate the mouth from the sound strip (and, when the head has its dialogue, from the words aligned to the
+    sound): the plane's mouth curves (mouth_open, mouth_wide, mouth_round, lips_closed), or a character's shape
+    keys, drawn mouths or mouth actions"""
 
     bl_idname = "posetalk.generate_lipsync"
     bl_label = "Generate Lip Sync"
@@ -49,6 +51,10 @@ class POSETALK_OT_generate_lipsync(
         for name, (op, engine_name) in settings.ENGINE_PARAMS.items():
             if op == "lips":
                 params[engine_name] = settings.value(self, context, name)
+        for name, (_op, engine_name) in settings.HEAD_ENGINE_PARAMS.items():
+            params[engine_name] = settings.value(self, context, name, obj.posetalk)
+        if not str(params["text"]).strip():
+            params["text"] = None  # no dialogue: the phones are recognized from the sound
         return params
 
     def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
@@ -64,11 +70,16 @@ class POSETALK_OT_generate_lipsync(
         seconds = n / t["fps"]
         kps = stats["keys"] / max(1, stats["curves"]) / seconds
         self.stats = {"keys_per_second": kps, "max_deviation": stats.get("max_deviation", 0.0), "frames": n, **stats}
+        self.stats["meta"] = doc.get("meta", {})
         if "changes" in stats:
-            msg = f"{n} frames, {stats['changes']} mouth changes ({stats['changes'] / seconds:.1f}/s)"
+            message = f"{n} frames, {stats['changes']} mouth changes ({stats['changes'] / seconds:.1f}/s)"
         else:
-            msg = f"{n} frames, {kps:.1f} keys/s per channel, max deviation {stats['max_deviation']:.3f}"
-        self.report({"INFO"}, f"PoseTalk lip sync: {msg}")
+            message = f"{n} frames, {kps:.1f} keys/s per channel, max deviation {stats['max_deviation']:.3f}"
+        message = f"PoseTalk lip sync: {message}"
+        if result.get("warning"):
+            self.report({"WARNING"}, f"{message}; {result['warning']}")
+        else:
+            self.report({"INFO"}, message)
 
 
 classes = (POSETALK_OT_generate_lipsync,)
