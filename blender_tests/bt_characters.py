@@ -64,31 +64,38 @@ def face_mesh(
     mouth or the eyes the way its name says: open, round, wide, closed, smile, blink; any other name gets a
     distinct mouth shape)."""
     bm = bmesh.new()
+    part = bm.verts.layers.int.new("pt_part")  # 0 skin, 1 eye, 2 mouth (to_mesh may reorder the vertices)
     bmesh.ops.create_uvsphere(bm, u_segments=24, v_segments=16, radius=radius)
-    skin = len(bm.verts)
     for side in (-1, 1):
         eye = bmesh.ops.create_uvsphere(bm, u_segments=8, v_segments=6, radius=radius * 0.13)
         bmesh.ops.translate(bm, verts=eye["verts"], vec=(side * radius * 0.38, -radius * 0.86, radius * 0.28))
-    eyes_end = len(bm.verts)
+        for v in eye["verts"]:
+            v[part] = 1
     disc = bmesh.ops.create_circle(bm, cap_ends=True, segments=20, radius=radius * 0.35)
     bmesh.ops.rotate(bm, verts=disc["verts"], cent=(0, 0, 0), matrix=Matrix.Rotation(math.pi / 2, 3, "X"))
     bmesh.ops.scale(bm, verts=disc["verts"], vec=(1.0, 1.0, 0.05))
     bmesh.ops.translate(bm, verts=disc["verts"], vec=(0, -radius * 1.02, -radius * 0.4))
+    for v in disc["verts"]:
+        v[part] = 2
     mesh = bpy.data.meshes.new(name)
     bm.to_mesh(mesh)
     bm.free()
+    parts = [0] * len(mesh.vertices)
+    mesh.attributes["pt_part"].data.foreach_get("value", parts)
     for mat in (_material("skin", (0.85, 0.62, 0.48)), _material("dark", (0.08, 0.03, 0.03))):
         mesh.materials.append(mat)
     for poly in mesh.polygons:
-        poly.material_index = 0 if all(v < skin for v in poly.vertices) else 1
+        poly.material_index = 0 if all(parts[v] == 0 for v in poly.vertices) else 1
     obj = _link(scene, bpy.data.objects.new(name, mesh))
     obj.location = center
     obj.shape_key_add(name="Basis", from_mix=False)
     mouth_y0 = -radius * 0.4
+    mouth = [v for v in range(len(mesh.vertices)) if parts[v] == 2]
+    eyes = [v for v in range(len(mesh.vertices)) if parts[v] == 1]
     for i, key_name in enumerate(keys):
         kb = obj.shape_key_add(name=key_name, from_mix=False)
         low = key_name.lower()
-        for v in range(eyes_end, len(mesh.vertices)):
+        for v in mouth:
             co = Vector(mesh.vertices[v].co)
             dx, dz = co.x, co.z - mouth_y0
             if "blink" in low:
@@ -105,7 +112,7 @@ def face_mesh(
                 dx, dz = dx * (0.6 + 0.07 * (i % 7)), dz * (2.0 + i % 5)
             kb.data[v].co = (dx, co.y, mouth_y0 + dz)
         if "blink" in low:
-            for v in range(skin, eyes_end):
+            for v in eyes:
                 co = mesh.vertices[v].co
                 if ("_l" in low or "left" in low) == (co.x > 0):
                     kb.data[v].co = (co.x, co.y, radius * 0.28 + (co.z - radius * 0.28) * 0.1)
@@ -113,6 +120,8 @@ def face_mesh(
 
 
 def _parent_to_bone(child: bpy.types.Object, rig: bpy.types.Object, bone: str) -> None:
+    """Parent ``child`` to ``bone`` where it stands (its world matrix kept)."""
+    bpy.context.view_layer.update()  # matrix_world follows a new location only after an update
     world = child.matrix_world.copy()
     child.parent, child.parent_type, child.parent_bone = rig, "BONE", bone
     bpy.context.view_layer.update()

@@ -50,8 +50,8 @@ def main() -> int:
     # 3D: armature + head mesh with shape keys ---------------------------------------------------------------------
     scene, strip = _scene(bpy, pkg, args.audio)
     rig, face = bt_characters.rigify_like(scene)
-    body = _body(bpy, scene, rig)
-    _camera(bpy, scene, (0, -1.9, 1.2), 0.42)
+    body = _body(bpy, bt_characters, scene, rig)
+    _camera(bpy, scene, (0, -1.9, 1.2), 0.6)
     bpy.ops.posetalk.bind_character(object=rig.name, rig_preset="RIGIFY", mouth="ARKIT", mouth_object=face.name)
     bpy.ops.posetalk.generate_motion(rig=rig.name, prompt=PROMPT, seed=args.seed)
     bpy.ops.posetalk.generate_lipsync(rig=rig.name)
@@ -118,12 +118,12 @@ def _scene(bpy, pkg, audio: str):  # noqa: ANN001, ANN202
     return scene, strip
 
 
-def _body(bpy, scene, rig):  # noqa: ANN001, ANN202
+def _body(bpy, bt_characters, scene, rig):  # noqa: ANN001, ANN202
     """A torso and shoulders on the rig's torso bone, so the head turns on a body."""
     import bmesh  # noqa: PLC0415
 
     bm = bmesh.new()
-    bmesh.ops.create_cone(bm, cap_ends=True, segments=24, radius1=0.32, radius2=0.12, depth=0.75)
+    bmesh.ops.create_cone(bm, cap_ends=True, segments=24, radius1=0.32, radius2=0.1, depth=0.8)
     mesh = bpy.data.meshes.new("Body")
     bm.to_mesh(mesh)
     bm.free()
@@ -132,9 +132,8 @@ def _body(bpy, scene, rig):  # noqa: ANN001, ANN202
     mesh.materials.append(mat)
     body = bpy.data.objects.new("Body", mesh)
     scene.collection.objects.link(body)
-    body.location = (0, 0, 0.72)
-    body.parent, body.parent_type, body.parent_bone = rig, "BONE", "torso"
-    body.matrix_parent_inverse = (rig.matrix_world @ rig.pose.bones["torso"].matrix).inverted()
+    body.location = (0, 0, 0.76)
+    bt_characters._parent_to_bone(body, rig, "torso")
     return body
 
 
