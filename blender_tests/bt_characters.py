@@ -200,7 +200,17 @@ def _gp_object(scene: bpy.types.Scene, name: str) -> bpy.types.Object:
     from bt_env import compat  # noqa: PLC0415 (the add-on's version differences)
 
     gp = compat.gp_data().new(name)
-    obj = _link(scene, bpy.data.objects.new(name, gp))
+    try:
+        obj = _link(scene, bpy.data.objects.new(name, gp))
+    except RuntimeError:  # 4.3-4.5: objects.new refuses Grease Pencil v3 data, the Add operator makes one
+        compat.gp_data().remove(gp)
+        bpy.ops.object.grease_pencil_add(type="EMPTY")
+        obj = bpy.context.active_object
+        obj.name = obj.data.name = name
+        for layer in list(obj.data.layers):
+            obj.data.layers.remove(layer)
+        obj.data.materials.clear()
+        gp = obj.data
     mat = bpy.data.materials.new(f"{name} ink")
     bpy.data.materials.create_gpencil_data(mat)
     mat.grease_pencil.color = (0.05, 0.02, 0.02, 1.0)
