@@ -3,7 +3,8 @@ keys per second and max deviation of the sparse keys, shape keys against the map
 mouths' changes per second and holds, through the real extension (built zip, Blender's installer) and the real
 worker, on the characters of ``blender_tests/bt_characters.py``. Prints JSON.
 
-Usage: ``.venv/bin/python scripts/character_keys.py [--audio examples/speech.wav] [--fps 25] [--seeds 2]``
+Usage: ``.venv/bin/python scripts/character_keys.py [--audio examples/speech.wav] [--fps 25] [--seeds 2]
+[--prompts 3]`` (each run generates on the whole example line: a long job on a busy machine)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def main() -> int:
     parser.add_argument("--audio", default=str(ROOT / "examples" / "speech.wav"))
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--prompts", type=int, default=len(PROMPTS), help="how many of the prompts to run")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="posetalk-character-"))
     os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
@@ -71,7 +73,7 @@ def main() -> int:
     out: dict = {"fps": args.fps, "audio": args.audio, "rigs": {}}
     for kind, (builder, options, bone) in RIGS.items():
         runs = []
-        for prompt in PROMPTS:
+        for prompt in PROMPTS[: args.prompts]:
             for seed in range(args.seeds):
                 scene, strip, obj = scene_with(builder)
                 bpy.ops.posetalk.bind_character(object=obj.name, **options)
