@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from .errors import BadInput, EngineError
-from .formats import check_output_path, read_lips, read_pose
+from .formats import check_output_path, read_lips, read_pose, write_json_atomic
 from .jobs import Job
 from .lips_ops import lips_op
 from .params import OPS, check
@@ -187,13 +187,18 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
 
 
 def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
-    """Params: engine.params.OPS["animate"]. Runs pose, lips and render; returns video, n_frames, fps."""
+    """Params: engine.params.OPS["animate"]. Runs pose, lips and render; returns video, n_frames, fps (and the
+    paths of the pose.json and lips.json it wrote when ``pose_out``/``lips_out`` are given: after the video, so a
+    failed job writes none of them)."""
     p = check("animate", params)
     image = _existing_file(p["image"], "image")
     audio = _existing_file(p["audio"], "audio")
     video = check_output_path(p["out"])
     if not video.lower().endswith((".mp4", ".m4v", ".mov")):
         raise BadInput(f"out must be an .mp4 file: {video}")
+    docs_out = {key: check_output_path(p[key]) for key in ("pose_out", "lips_out") if p[key]}
+    if len({video, *docs_out.values()}) != 1 + len(docs_out):
+        raise BadInput("out, pose_out and lips_out must be different files")
     pose_names = {q.name for q in OPS["pose"]} - {"out", "pins"}
     pose_res = pose_op({k: v for k, v in p.items() if k in pose_names}, job.child(0.0, 0.1))
     lips_names = {"audio", "fps", "audio_offset", "audio_duration"}
@@ -214,6 +219,11 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
             "video": video,
         }
         res = render_op(render_params, job.child(0.2, 1.0))
+    if "pose_out" in docs_out:
+        write_json_atomic(docs_out["pose_out"], pose_res["pose"])
+    if "lips_out" in docs_out:
+        write_json_atomic(docs_out["lips_out"], lips_res["lips"])
     job.progress(1000, 1000, "done")
     return {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": True,
-            "width": res["width"], "height": res["height"]}  # fmt: skip
+            "width": res["width"], "height": res["height"], "pose_path": docs_out.get("pose_out"),
+            "lips_path": docs_out.get("lips_out")}  # fmt: skip
