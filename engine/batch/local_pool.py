@@ -16,15 +16,21 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import EngineError
 from .pool import WORKER_MEMORY_MB, PoolEvent
 from .row_worker import RowWorker, limit_threads
 
 JOIN_SECONDS = 10.0  # a worker asked to stop gets this long before it is killed
 
 
-def _serve(conn: multiprocessing.connection.Connection, threads: int) -> None:
+def _serve(conn: multiprocessing.connection.Connection, threads: int, log: str | None) -> None:
     """A worker process: rows in, results out, until told to stop or the runner is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle; it stops the workers
+    if log is not None:  # what libraries print (and tracebacks of engine faults) goes to the log, not the terminal
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
     limit_threads(threads)
     worker = RowWorker()
     try:
@@ -57,28 +63,43 @@ class _Slot:
     process: multiprocessing.process.BaseProcess
     conn: multiprocessing.connection.Connection
     task_id: str | None = None
+    answered: int = 0  # rows this process answered
 
 
 class LocalPool:
-    """``workers`` processes on this machine, ``threads`` CPU threads each."""
+    """``workers`` processes on this machine, ``threads`` CPU threads each; their output goes to ``log``."""
 
     kind = "local"
 
-    def __init__(self, workers: int, threads: int) -> None:
+    def __init__(self, workers: int, threads: int, log: str | None = None) -> None:
         self.workers = workers
         self.threads = threads
+        self.log = log
         self._ctx = multiprocessing.get_context("spawn")
         self._slots: list[_Slot | None] = [None] * workers
         self.started = 0  # processes started, replacements included
+        self._early_deaths = 0  # processes in a row that died before answering any row
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "workers": self.workers, "threads_per_worker": self.threads,
                 "host": socket.gethostname(), "processes_started": self.started}  # fmt: skip
 
+    def _replace(self, index: int, s: _Slot) -> None:
+        """A fresh process for a slot whose process died; a pool whose processes cannot even start gives up."""
+        s.conn.close()
+        if s.answered == 0:
+            self._early_deaths += 1
+            if self._early_deaths > 2 * self.workers + 2:
+                raise EngineError(
+                    f"the worker processes die before running a row ({exit_reason(s.process.exitcode)}); "
+                    f"see {self.log or 'their output'}"
+                )
+        self._spawn(index)
+
     def _spawn(self, index: int) -> None:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_serve, args=(child, self.threads), name=f"posetalk-batch-{index}",
-                                    daemon=True)  # fmt: skip
+        process = self._ctx.Process(target=_serve, args=(child, self.threads, self.log),
+                                    name=f"posetalk-batch-{index}", daemon=True)  # fmt: skip
         process.start()
         child.close()
         self._slots[index] = _Slot(process, parent)
@@ -94,8 +115,8 @@ class LocalPool:
         for i, s in enumerate(self._slots):
             if s is not None and s.task_id is None:
                 if not s.process.is_alive():
-                    s.conn.close()
-                    self._spawn(i)
+                    s.process.join(timeout=JOIN_SECONDS)
+                    self._replace(i, s)
                 idle.append(i)
         return idle
 
@@ -119,8 +140,7 @@ class LocalPool:
             s.process.kill()
             s.process.join(timeout=JOIN_SECONDS)
         event = PoolEvent(s.task_id or "", crash=f"worker process {s.process.pid} {exit_reason(s.process.exitcode)}")
-        s.conn.close()
-        self._spawn(index)
+        self._replace(index, s)
         return event
 
     def wait(self, timeout: float) -> list[PoolEvent]:
@@ -142,9 +162,11 @@ class LocalPool:
                     continue
                 events.append(PoolEvent(s.task_id or "", result=result))
                 s.task_id = None
+                s.answered += 1
+                self._early_deaths = 0
                 if not s.process.is_alive():  # answered, then died: a fresh process for the next row
-                    s.conn.close()
-                    self._spawn(i)
+                    s.process.join(timeout=JOIN_SECONDS)
+                    self._replace(i, s)
             else:
                 events.append(self._lost(i, s))
         return events

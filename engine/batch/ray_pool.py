@@ -30,7 +30,6 @@ from .pool import WORKER_MEMORY_MB, PoolEvent
 from .row_worker import RowWorker
 
 PLACEMENT_TIMEOUT_S = 900.0  # no actor ready for this long while rows wait: the cluster cannot run the batch
-MAX_REPLACEMENTS = 50  # actors replaced after crashes or failed starts, at most, before the run gives up
 LOCAL_OBJECT_STORE_BYTES = 512 * 2**20
 
 
@@ -93,9 +92,11 @@ class RayPool:
 
     kind = "ray"
 
-    def __init__(self, address: str, workers: int | None, gpus_per_worker: float | None, transfer: str) -> None:
+    def __init__(self, address: str, workers: int | None, gpus_per_worker: float | None, transfer: str,
+                 max_workers: int | None = None) -> None:  # fmt: skip
         self.address = check_address(address)
         self.workers = workers or 0
+        self.max_workers = max_workers  # no more actors than rows to run
         self.gpus_per_worker = gpus_per_worker
         self.transfer = transfer
         self._slots: list[_Slot] = []
@@ -104,6 +105,7 @@ class RayPool:
         self._blob_refs: dict[str, Any] = {}
         self._blob_users: dict[str, int] = {}
         self._replaced = 0
+        self._failed_starts = 0  # actor starts in a row that failed
         self._last_start_error = ""
         self._no_slot_since: float | None = None
         self.nodes: dict[str, str] = {}
@@ -142,6 +144,8 @@ class RayPool:
         cpus, gpus = int(resources.get("CPU", 0)), float(resources.get("GPU", 0))
         if not self.workers:
             self.workers = max(1, cpus)
+        if self.max_workers:
+            self.workers = min(self.workers, self.max_workers)
         share = self.gpus_per_worker
         if share is None:
             share = min(1.0, gpus / self.workers) if gpus else 0.0
@@ -162,11 +166,6 @@ class RayPool:
         except Exception:  # already gone
             pass
         self._replaced += 1
-        if self._replaced > MAX_REPLACEMENTS:
-            raise EngineError(
-                f"{self._replaced} Ray workers were lost or could not start; giving up"
-                + (f" (last: {self._last_start_error})" if self._last_start_error else "")
-            )
         self._slots[index] = self._new_slot()
 
     def describe(self) -> dict[str, Any]:
@@ -239,8 +238,12 @@ class RayPool:
         try:
             slot.info = self._ray.get(ref)
             self.nodes[slot.info["node"]] = slot.info["ip"]
+            self._failed_starts = 0
         except self._ray.exceptions.RayError as exc:
             self._last_start_error = _one_line(exc)
+            self._failed_starts += 1
+            if self._failed_starts > 2 * self.workers + 2:  # e.g. the nodes cannot import the engine
+                raise EngineError(f"Ray workers fail to start: {self._last_start_error}") from None
             self._replace(index)
 
     def _finished(self, index: int, ref: Any) -> list[PoolEvent]:

@@ -41,6 +41,7 @@ from .progress import BatchProgress, failure_table
 from .steps import DEFAULT_STEPS, outputs_of
 
 REPORT_NAME = "report.json"
+LOG_NAME = "workers.log"  # what the local workers print (library messages, tracebacks of engine faults)
 STAGING_DIR = ".partial"  # <run>/<id>.<attempt>: the rows' staging folders; removed at the start and the end
 LOCK_NAME = ".batch.lock"
 MARKER_NAME = "run-token"
@@ -280,7 +281,10 @@ class BatchRun:
         if "pid" in result and "peak_rss_mb" in result:
             self.worker_memory[str(result["pid"])] = result["peak_rss_mb"]
         if result.get("status") == "done":
-            sizes = self._commit(item, result)
+            try:
+                sizes = self._commit(item, result)
+            except OSError as exc:  # the output folder itself fails (full, gone, read-only): no row can finish
+                raise EngineError(f"cannot write the outputs of {row_id} to {self.out}: {exc.strerror}") from None
             self._record(item, "done", sync=True, outputs=sizes, inputs=inputs, seconds=result["seconds"],
                          **result.get("info", {}))  # fmt: skip
             self.results[row_id] = {"status": "done", "seconds": result["seconds"], "attempts": item.attempts}
@@ -323,13 +327,13 @@ def _clean_stale_temp_files(out: str) -> None:
             pass
 
 
-def _make_pool(p: dict[str, Any], todo: int) -> Pool:
+def _make_pool(p: dict[str, Any], todo: int, out: str) -> Pool:
     if p["ray"]:
         from .ray_pool import RayPool  # noqa: PLC0415 (Ray loads only for --ray)
 
-        return RayPool(p["ray"], p["workers"], p["gpus_per_worker"], p["transfer"])
+        return RayPool(p["ray"], p["workers"], p["gpus_per_worker"], p["transfer"], max_workers=todo)
     workers = min(p["workers"] or default_workers(), max(1, todo))
-    return LocalPool(workers, threads=max(1, cpu_cores() // workers))
+    return LocalPool(workers, threads=max(1, cpu_cores() // workers), log=os.path.join(out, LOG_NAME))
 
 
 def _report(out: str, manifest: str, plan: Plan, run: BatchRun | None, pool: Pool | None, started: float,
@@ -428,7 +432,7 @@ def run_batch(params: dict[str, Any], quiet: bool = False) -> int:
         progress.emit("plan", **s)
         progress.say(f"{s['rows']} rows: {s['todo']} to run, {s['skipped_done']} done already"
                      + (f", {s['skipped_failed']} failed before on bad input (unchanged)" if s["skipped_failed"] else ""))  # fmt: skip
-        pool = _make_pool(p, len(plan.todo)) if plan.todo else None
+        pool = _make_pool(p, len(plan.todo), out) if plan.todo else None
         run = BatchRun(out, plan, pool, ledger, progress, p["retries"], steps) if pool is not None else None
         status = "finished"
         try:
