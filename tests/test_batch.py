@@ -451,3 +451,16 @@ def test_batch_flags_come_from_the_params_table(run_engine) -> None:
         assert name in text, name
         if param.default is not None and param.kind != "bool":
             assert f"(default {param.default})" in text, param.name
+
+
+def test_bad_options_are_one_line_exit_2(run_engine, tmp_path: Path) -> None:
+    manifest = tmp_path / "lines.csv"
+    manifest.write_text("id,image,audio,prompt\nl1,p.png,a.wav,nods\n")
+    for args, message in (
+        (["--out", str(tmp_path / "out"), "--ray", "nowhere"], "--ray must be local, auto, host:port"),
+        (["--out", str(tmp_path / "no" / "such" / "out")], "the output folder's parent does not exist"),
+        (["--out", str(tmp_path / "out"), "--workers", "0"], "workers must be between 1 and 4096"),
+    ):
+        proc = run_engine("batch", str(manifest), *args, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert not (tmp_path / "out").exists()
