@@ -10,6 +10,7 @@ folders are hidden, so that it sees the machine as a node of a real cluster with
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import shutil
@@ -42,6 +43,46 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def _address(hex_address: str) -> str:
+    """``/proc/net/tcp{,6}``'s ``hex_ip:hex_port`` as ``ip:port`` (``[v6]:port``)."""
+    ip_hex, port_hex = hex_address.split(":")
+    raw = bytes.fromhex(ip_hex)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))  # each 32-bit word in host order
+    ip = ipaddress.ip_address(words)
+    text = str(ip) if ip.version == 4 else f"[{ip}]"
+    return f"{text}:{int(port_hex, 16)}"
+
+
+def listening_addresses(pids: list[int] | set[int]) -> list[str]:
+    """The TCP addresses the processes ``pids`` listen on (read from /proc: no tool needed)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        try:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:
+            continue
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                found.append(_address(fields[1]))
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``ip:port`` is on a loopback address (IPv4, or IPv4 mapped into IPv6)."""
+    ip = ipaddress.ip_address(address.rsplit(":", 1)[0].strip("[]"))
+    return ip.is_loopback or (ip.version == 6 and ip.ipv4_mapped is not None and ip.ipv4_mapped.is_loopback)
 
 
 def can_hide_folders() -> bool:
@@ -108,13 +149,7 @@ class RayTestCluster:
 
     def listening(self) -> list[str]:
         """The local addresses this cluster's processes listen on (TCP)."""
-        pids = set(self.pids())
-        out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, timeout=20).stdout
-        found = []
-        for line in out.splitlines():
-            if any(f"pid={pid}," in line for pid in pids):
-                found.append(line.split()[3])
-        return found
+        return listening_addresses(self.pids())
 
     def stop(self) -> None:
         """End the cluster's processes by id: TERM, then KILL what is left."""

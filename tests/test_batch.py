@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from PIL import Image
-from ray_cluster import RayTestCluster, can_hide_folders
+from ray_cluster import RayTestCluster, can_hide_folders, is_loopback, listening_addresses
 
 from engine.batch.ledger import Ledger
 from engine.batch.manifest import read_manifest
@@ -373,6 +373,7 @@ def test_ray_cluster_batch(inputs: Path, tmp_path: Path) -> None:
         cluster.start(hide_from_second_node=[data, out] if hide else None)
         listening = cluster.listening()
         assert listening and all(a.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")) for a in listening), listening
+        assert all(is_loopback(a) for a in listening)
         args = [str(manifest), "--out", str(out), "--ray", cluster.address]
         run = BatchProcess(*args, env=cluster.env)
         _kill_worker_of(run, "l2")
@@ -400,7 +401,7 @@ def test_ray_local_listens_on_loopback_only(inputs: Path, tmp_path: Path) -> Non
     run = BatchProcess(str(manifest), "--out", str(out), "--ray", "local", "--workers", "1", env=env)
     run.next_event(lambda e: e["event"] == "start" and e["id"] == "l1")
     ray_pids = _descendants(run.proc.pid)
-    listening = _listening(ray_pids | {run.proc.pid})
+    listening = listening_addresses(ray_pids | {run.proc.pid})
     rc = run.finish()
     assert rc == 1, run.stderr
     assert listening and all(a.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")) for a in listening), listening
@@ -437,11 +438,6 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
-
-
-def _listening(pids: set[int]) -> list[str]:
-    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, timeout=20).stdout
-    return [line.split()[3] for line in out.splitlines() if any(f"pid={p}," in line for p in pids)]
 
 
 def test_batch_flags_come_from_the_params_table(run_engine) -> None:
