@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,7 +57,7 @@ class FileDigests:
         except OSError:
             st = None
         entry = None
-        if st is not None and os.path.isfile(path):
+        if st is not None and stat.S_ISREG(st.st_mode):
             old = self._known.get(path)
             if (
                 old is not None

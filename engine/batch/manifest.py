@@ -69,42 +69,39 @@ def _text_value(param: Param, text: str) -> Any:
     return text
 
 
-def _check_id(value: Any, where: str) -> str:
+def _check_id(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise BadInput(f"{where}: the id must be text, got {value!r}")
+        raise BadInput(f"the id must be text, got {value!r}")
     row_id = str(value).strip()
     if not row_id:
-        raise BadInput(f"{where}: the id is empty")
+        raise BadInput("the id is empty")
     if _ID_BAD.search(row_id) or row_id.startswith(".") or len(row_id.encode()) > ID_MAX_BYTES:
         raise BadInput(
-            f"{where}: the id {row_id!r} cannot name a file (no slashes or control characters, no leading dot, "
+            f"the id {row_id!r} cannot name a file (no slashes or control characters, no leading dot, "
             f"at most {ID_MAX_BYTES} bytes)"
         )
     return row_id
 
 
-def _row_params(
-    values: dict[str, Any], table: dict[str, Param], folder: str, where: str, from_text: bool
-) -> dict[str, Any]:
+def _row_params(values: dict[str, Any], table: dict[str, Param], folder: str, from_text: bool) -> dict[str, Any]:
     """A row's animate params: typed, range-checked where the manifest can tell, paths made absolute."""
     params: dict[str, Any] = {}
     for name, value in values.items():
         if value is None or (isinstance(value, str) and not value.strip() and name != "prompt"):
             continue  # an empty cell: the option's default (an empty prompt is the row's own error)
-        if name not in table:  # a planned column this engine's animate does not have yet
-            raise BadInput(f"{where}: sets {name!r}, but this engine's animate has no {name} option yet")
-        param = table[name]
-        if from_text or (isinstance(value, str) and param.kind in CHECKED_KINDS):
-            value = _text_value(param, value)
-        if param.kind in CHECKED_KINDS:
-            try:
-                value = param.check(value)
-            except BadInput as exc:
-                raise BadInput(f"{where}: {exc.message}") from None
+        param = table.get(name)
+        if param is None:  # a planned column this engine's animate does not have yet
+            raise BadInput(f"sets {name!r}, but this engine's animate has no {name} option yet")
+        kind = param.kind
+        if kind in CHECKED_KINDS:
+            if from_text or isinstance(value, str):
+                value = _text_value(param, value)
+            value = param.check(value)
         elif not isinstance(value, str):
-            raise BadInput(f"{where}: {name} must be text, got {value!r}")
-        elif param.kind == "path":
-            value = os.path.normpath(os.path.join(folder, os.path.expanduser(value.strip())))
+            raise BadInput(f"{name} must be text, got {value!r}")
+        elif kind == "path":
+            value = value.strip()
+            value = os.path.normpath(os.path.join(folder, os.path.expanduser(value) if value[:1] == "~" else value))
         params[name] = value
     return params
 
@@ -130,7 +127,7 @@ def _rows_from_csv(path: str, name: str, table: dict[str, Param]) -> list[tuple[
     line = 0
     for cells in reader:
         start, line = line + 1, reader.line_num
-        if not cells or all(not c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+        if not cells or cells[0].lstrip().startswith("#") or not "".join(cells).strip():
             continue
         if header is None:
             header = [c.strip().lower() for c in cells]
@@ -194,18 +191,19 @@ def read_manifest(path: str) -> list[Row]:
     rows: list[Row] = []
     seen: dict[str, tuple[str, int]] = {}
     for line, values in raw:
-        row_id = _check_id(values.get("id"), _where(name, line))
-        where = _where(name, line, row_id)
-        first = seen.get(row_id.casefold())
-        if first is not None:
-            same = first[0] == row_id
-            raise BadInput(
-                f"{where}: duplicate id (first on line {first[1]})"
-                if same
-                else f"{where}: the id differs from {first[0]!r} (line {first[1]}) only in case; their files would "
-                "overwrite each other on many file systems"
-            )
-        seen[row_id.casefold()] = (row_id, line)
-        values = {k: v for k, v in values.items() if k != "id"}
-        rows.append(Row(row_id, line, _row_params(values, table, folder, where, from_text=not jsonl)))
+        row_id = None
+        try:
+            row_id = _check_id(values.pop("id", None))
+            first = seen.get(row_id.casefold())
+            if first is not None:
+                raise BadInput(
+                    f"duplicate id (first on line {first[1]})"
+                    if first[0] == row_id
+                    else f"the id differs from {first[0]!r} (line {first[1]}) only in case; their files would "
+                    "overwrite each other on many file systems"
+                )
+            seen[row_id.casefold()] = (row_id, line)
+            rows.append(Row(row_id, line, _row_params(values, table, folder, from_text=not jsonl)))
+        except BadInput as exc:
+            raise BadInput(f"{_where(name, line, row_id)}: {exc.message}") from None
     return rows
