@@ -30,7 +30,8 @@ from engine.batch.runner import make_plan
 from engine.batch.steps import DEFAULT_STEPS, outputs_of
 from engine.errors import BadInput
 from engine.formats import read_lips, read_pose
-from engine.params import COMMANDS
+from engine.params import COMMANDS, Param
+from engine.params import OPS as PARAMS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -460,3 +461,16 @@ def test_bad_options_are_one_line_exit_2(run_engine, tmp_path: Path) -> None:
         proc = run_engine("batch", str(manifest), *args, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_planned_columns_work_once_animate_has_the_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest's columns are animate's parameters at run time: an option added to animate is a column at once
+    (here added for the test: the dialogue text and a pose reference video, a path made absolute)."""
+    manifest = tmp_path / "lines.csv"
+    manifest.write_text("id,image,audio,prompt,text,pose_video\nl1,p.png,a.wav,nods,Hello there.,ref/take1.mp4\n")
+    with pytest.raises(BadInput, match="line 2 \\(id 'l1'\\): sets 'text', but this engine's animate has no text"):
+        read_manifest(str(manifest))
+    extra = (Param("text", "str", None, "the dialogue text"), Param("pose_video", "path", None, "a pose video"))
+    monkeypatch.setitem(PARAMS, "animate", (*PARAMS["animate"], *extra))
+    (row,) = read_manifest(str(manifest))
+    assert row.params["text"] == "Hello there." and row.params["pose_video"] == str(tmp_path / "ref" / "take1.mp4")
