@@ -250,8 +250,8 @@ MALFORMED = {
     "size out of range": ("id,image,audio,prompt,size\nl1,p.png,a.wav,nods,9\n", "line 2 (id 'l1'): size must be"),
     "id with a slash": ("id,image,audio,prompt\na/b,p.png,a.wav,nods\n", "line 2: the id 'a/b' cannot name a file"),
     "output column": ("id,image,audio,prompt,out\nl1,p.png,a.wav,nods,x.mp4\n", "line 1: column 'out'"),
-    "planned column set": ("id,image,audio,prompt,text\nl1,p.png,a.wav,nods,\nl2,p.png,a.wav,nods,Hello there\n",
-                           "line 3 (id 'l2'): sets 'text', but this engine's animate has no text option yet"),
+    "planned column set": ("id,image,audio,prompt,pose_video\nl1,p.png,a.wav,nods,\nl2,p.png,a.wav,nods,ref.mp4\n",
+                           "line 3 (id 'l2'): sets 'pose_video', but this engine's animate has no pose_video option"),
     "too few values": ("id,image,audio,prompt\nl1,p.png,a.wav\n", "line 2: 3 values for 4 columns"),
 }  # fmt: skip
 
@@ -464,13 +464,16 @@ def test_bad_options_are_one_line_exit_2(run_engine, tmp_path: Path) -> None:
 
 
 def test_planned_columns_work_once_animate_has_the_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The manifest's columns are animate's parameters at run time: an option added to animate is a column at once
-    (here added for the test: the dialogue text and a pose reference video, a path made absolute)."""
+    """The manifest's columns are animate's parameters at run time: the transcript columns (text, language) are
+    animate's own; an option added to animate is a column at once (here a pose reference video added for the
+    test, a path made absolute)."""
     manifest = tmp_path / "lines.csv"
-    manifest.write_text("id,image,audio,prompt,text,pose_video\nl1,p.png,a.wav,nods,Hello there.,ref/take1.mp4\n")
-    with pytest.raises(BadInput, match="line 2 \\(id 'l1'\\): sets 'text', but this engine's animate has no text"):
+    manifest.write_text("id,image,audio,prompt,text,language,pose_video\n"
+                        "l1,p.png,a.wav,nods,\"Bonjour, capitaine.\",fr,ref/take1.mp4\n")  # fmt: skip
+    with pytest.raises(BadInput, match="line 2 \\(id 'l1'\\): sets 'pose_video', but this engine's animate has no"):
         read_manifest(str(manifest))
-    extra = (Param("text", "str", None, "the dialogue text"), Param("pose_video", "path", None, "a pose video"))
+    extra = (Param("pose_video", "path", None, "a pose video"),)
     monkeypatch.setitem(PARAMS, "animate", (*PARAMS["animate"], *extra))
     (row,) = read_manifest(str(manifest))
-    assert row.params["text"] == "Hello there." and row.params["pose_video"] == str(tmp_path / "ref" / "take1.mp4")
+    assert row.params["text"] == "Bonjour, capitaine." and row.params["language"] == "fr"
+    assert row.params["pose_video"] == str(tmp_path / "ref" / "take1.mp4")
