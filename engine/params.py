@@ -253,8 +253,8 @@ COMMANDS: dict[str, tuple[Param, ...]] = {
     "batch": (
         Param("manifest", "path", None, "the manifest: CSV or JSON Lines, one row per line (columns id, image, "
               "audio, prompt and any other option of animate)", required=True, positional=True),
-        Param("out", "path", None, "output folder: <id>.mp4, <id>.pose.json and <id>.lips.json per row, the ledger "
-              "and report.json", required=True),
+        Param("out", "path", None, "output folder: <id>.mp4, <id>.pose.json and <id>.lips.json per row (and "
+              "<id>.blend with --blend), the ledger and report.json", required=True),
         Param("workers", "int", None, "worker processes, or Ray actors (default: the CPU cores, fewer when the "
               "memory would not hold them; on Ray: the cluster's CPUs)", 1, 4096),
         Param("ray", "str", None, "run on Ray: 'local' starts one for the run on 127.0.0.1; auto, host:port or "
@@ -266,6 +266,10 @@ COMMANDS: dict[str, tuple[Param, ...]] = {
         Param("transfer", "choice", "auto", "on Ray, how nodes get the inputs and give back the outputs: auto (the "
               "shared path when a node sees the files, else the object store), shared or object-store",
               choices=BATCH_TRANSFERS),
+        Param("blend", "bool", False, "also save <id>.blend per row: the talking head with its editable curves and "
+              "the sound strip, made by Blender through the add-on's own operators"),
+        Param("blender", "path", None, "the Blender for --blend: a blender executable or a Python with the bpy "
+              "module (default: this Python when it has bpy, else blender on the PATH)"),
         Param("gpus_per_worker", "float", None, "GPUs each Ray actor declares (default: the cluster's GPUs shared "
               "evenly by the actors, 0 without GPUs)", 0.0, 64.0),
     ),

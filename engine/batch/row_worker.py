@@ -146,7 +146,7 @@ class RowWorker:
         result: dict[str, Any] = {"id": task["id"], "pid": os.getpid()}
         try:
             try:
-                info = run_steps(tuple(task["steps"]), params, paths, Job(task["id"]))
+                info = run_steps(tuple(task["steps"]), params, paths, Job(task["id"]), task)
             except EngineError as exc:
                 return {**result, "status": "failed", "code": exc.code, "reason": exc.message}
             except MemoryError:

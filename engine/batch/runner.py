@@ -38,7 +38,7 @@ from .local_pool import LocalPool, cpu_cores, default_workers
 from .manifest import Row, read_manifest
 from .pool import Pool, PoolEvent
 from .progress import BatchProgress, failure_table
-from .steps import DEFAULT_STEPS, outputs_of
+from .steps import BLEND_STEPS, DEFAULT_STEPS, blender_command, outputs_of
 
 REPORT_NAME = "report.json"
 LOG_NAME = "workers.log"  # what the local workers print (library messages, tracebacks of engine faults)
@@ -212,7 +212,7 @@ class BatchRun:
     """One run of a planned batch on a pool."""
 
     def __init__(self, out: str, plan: Plan, pool: Pool, ledger: Ledger, progress: BatchProgress, retries: int,
-                 steps: tuple[str, ...]) -> None:  # fmt: skip
+                 steps: tuple[str, ...], blender: str | None = None) -> None:  # fmt: skip
         self.out = out
         self.plan = plan
         self.pool = pool
@@ -220,6 +220,7 @@ class BatchRun:
         self.progress = progress
         self.retries = retries
         self.steps = steps
+        self.blender = blender
         self.outputs = outputs_of(steps)
         self.run_id = secrets.token_hex(6)
         self.staging_root = os.path.join(out, STAGING_DIR)
@@ -236,7 +237,7 @@ class BatchRun:
                  for name, e in item.inputs.items() if e is not None}  # fmt: skip
         return {"id": row.id, "params": row.params, "steps": list(self.steps), "outputs": list(self.outputs),
                 "staging": os.path.join(self.staging, f"{row.id}.{item.attempts}"), "marker": self.marker,
-                "files": files}  # fmt: skip
+                "files": files, "blender": self.blender}  # fmt: skip
 
     def _record(self, item: Item, state: str, sync: bool = False, **fields: Any) -> None:
         self.ledger.append({"run": self.run_id, "id": item.row.id, "state": state, "key": item.key,
@@ -423,8 +424,10 @@ def run_batch(params: dict[str, Any], quiet: bool = False) -> int:
     p = check("batch", params)
     manifest = os.path.abspath(p["manifest"])
     rows = read_manifest(manifest)  # BadInput (exit 2) before anything is written
-    steps = DEFAULT_STEPS
+    steps = BLEND_STEPS if p["blend"] else DEFAULT_STEPS
     outputs = outputs_of(steps)
+    if p["blend"] and p["ray"] in (None, "local"):  # a joined cluster's nodes find their own Blender
+        blender_command(p["blender"])
     if p["ray"]:
         from .ray_pool import check_address  # noqa: PLC0415
 
@@ -449,7 +452,9 @@ def run_batch(params: dict[str, Any], quiet: bool = False) -> int:
         progress.say(f"{s['rows']} rows: {s['todo']} to run, {s['skipped_done']} done already"
                      + (f", {s['skipped_failed']} failed before on bad input (unchanged)" if s["skipped_failed"] else ""))  # fmt: skip
         pool = _make_pool(p, len(plan.todo), out) if plan.todo else None
-        run = BatchRun(out, plan, pool, ledger, progress, p["retries"], steps) if pool is not None else None
+        run = (
+            BatchRun(out, plan, pool, ledger, progress, p["retries"], steps, p["blender"]) if pool is not None else None
+        )
         status = "finished"
         try:
             if run is not None:
