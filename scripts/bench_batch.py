@@ -11,6 +11,9 @@
   batch's steady time per row with 1 worker against the same rows through ``animate`` in one warm process and
   against one ``python -m engine animate`` command per row (what a shell loop would do).
 - ``peak_memory_mb``: each worker process's peak resident memory (from report.json).
+- ``blend_step``: the ``--blend`` step on finished rows (its own Blender process per row: start, the add-on
+  installed, the head built, the keys landed, the file saved): seconds (wall and CPU) per row and the Blender
+  process's peak resident memory.
 - ``dry_run_10000``: a manifest of 10,000 rows (distinct small audio files) planned with ``--dry-run``: with no
   ledger (every file hashed) and with a ledger that has all 10,000 rows done (the rerun case; target: reading
   the manifest and the ledger in at most 2 s).
@@ -164,6 +167,37 @@ def cli_animate(manifest: Path) -> float:
     return time.perf_counter() - t0
 
 
+BLEND_SCRIPT = r"""
+import json, os, resource, sys, tempfile, time
+from engine.batch.manifest import read_manifest
+from engine.batch.steps import STEPS
+from engine.jobs import Job
+manifest, out, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+times, cpu = [], []
+with tempfile.TemporaryDirectory(prefix="blend-", dir=out) as folder:
+    for row in read_manifest(manifest)[:count]:
+        paths = {s: os.path.join(out, row.id + s) for s in (".pose.json", ".lips.json")}
+        paths[".blend"] = os.path.join(folder, row.id + ".blend")
+        t0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        STEPS["blend"].run(row.params, paths, Job(), {"id": row.id, "params": row.params, "blender": None})
+        times.append(time.perf_counter() - t0)
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime)
+peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"times": times, "cpu": cpu, "peak_kb": peak_kb}))
+"""
+
+
+def blend_step(manifest: Path, out: Path, count: int) -> dict[str, Any]:
+    """The --blend step (engine.batch.steps) on rows a batch finished, timed per row, in a process of its own (so
+    the peak memory of its children is the Blender processes')."""
+    proc = subprocess.run([sys.executable, "-c", BLEND_SCRIPT, str(manifest), str(out), str(count)], cwd=ROOT,
+                          env=_env(), capture_output=True, text=True, check=True)  # fmt: skip
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"s_per_row": _median(res["times"]), "cpu_s_per_row": _median(res["cpu"]), "rows": len(res["times"]),
+            "blender_peak_memory_mb": round(res["peak_kb"] / 1024, 1)}  # fmt: skip
+
+
 def make_dry_run_folder(folder: Path) -> tuple[Path, Path]:
     """A 10,000-row manifest over distinct small audio files, and an output folder whose ledger has every row done."""
     from engine.batch.ledger import Ledger  # noqa: PLC0415
@@ -265,6 +299,7 @@ def main() -> None:
                 "animate_command_s_per_row": _median(cli),
                 "batch_vs_one_command_per_row": round(statistics.median(cli) / statistics.median(per_row_1), 2),
             }
+            result["blend_step"] = blend_step(manifest, tmp_path / "out1-0", max(args.repeats, 3))
             result["peak_memory_mb"] = {
                 f"{w}_worker{'s' * (w > 1)}": _median([m for r in runs[w] for m in r["peak_memory_mb"]]) for w in runs
             }
