@@ -351,8 +351,11 @@ def test_local_pool_batch_killed_then_resumed(inputs: Path, tmp_path: Path) -> N
     args = [str(manifest), "--out", str(out), "--workers", "2"]
     run = BatchProcess(*args)
     plan = run.next_event(lambda e: e["event"] == "plan")
-    assert plan["skipped_done"] == 1 and plan["todo"] == len(ROWS) - 1
-    assert plan["why"] == {"interrupted": 1, "new": len(ROWS) - 2} or plan["why"] == {"new": len(ROWS) - 1}
+    # a bad row that fails at once may have failed in the killed run too, just before the kill: then it is skipped
+    assert plan["skipped_done"] == 1 and plan["skipped_failed"] <= 1
+    assert plan["todo"] + plan["skipped_failed"] == len(ROWS) - 1
+    assert sum(plan["why"].values()) == plan["todo"] and set(plan["why"]) <= {"interrupted", "new"}, plan
+    assert plan["why"].get("interrupted", 0) <= 1
     _kill_worker_of(run, "l2")
     report = _check_finished_run(run, run.finish(), out, data, killed="l2")
     assert report["pool"]["kind"] == "local" and report["pool"]["processes_started"] == 3  # 2 + 1 replacement
