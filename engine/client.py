@@ -12,6 +12,7 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,11 +29,12 @@ class WorkerDied(RuntimeError):
 class WorkerProcess:
     """One worker subprocess; ``send`` a request (a dict, or a raw line to test the parser), read its events."""
 
-    def __init__(self, *, stderr: int | None = subprocess.PIPE, ready_timeout: float = 300) -> None:
+    def __init__(self, *, ready_timeout: float = 300) -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        self.log = tempfile.TemporaryFile(mode="w+")  # the worker's stderr: a pipe nobody reads would fill and block it
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine", "serve"], cwd=ROOT, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, bufsize=1,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, bufsize=1,
         )  # fmt: skip
         self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.raw: list[str] = []
@@ -51,6 +53,11 @@ class WorkerProcess:
             self.events.put(event)
         self.events.put(None)
 
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of what the worker wrote to stderr."""
+        self.log.seek(0)
+        return self.log.read()[-chars:]
+
     def send(self, request: dict[str, Any] | str) -> None:
         """Write one request line (a dict as JSON, a string as it is)."""
         self.proc.stdin.write((request if isinstance(request, str) else json.dumps(request)) + "\n")
@@ -58,9 +65,14 @@ class WorkerProcess:
 
     def next(self, timeout: float = 60) -> dict[str, Any]:
         """The next event of any job."""
-        event = self.events.get(timeout=timeout)
+        try:
+            event = self.events.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(
+                f"no event from the worker within {timeout:g} s; its stderr: {self.log_tail()}"
+            ) from None
         if event is None:
-            raise WorkerDied("the worker died")
+            raise WorkerDied(f"the worker died: {self.log_tail()}")
         return event
 
     def until_done(self, job_id: str, timeout: float = 120) -> list[dict[str, Any]]:

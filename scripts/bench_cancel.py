@@ -45,7 +45,7 @@ def main() -> int:
         "render": ("render", {"image": image, "pose": pose, "out": os.path.join(tmp, "frames")}),
         "animate": ("animate", {"image": image, "audio": audio, "prompt": "nods", "out": os.path.join(tmp, "a.mp4")}),
     }
-    worker = WorkerProcess(stderr=subprocess.DEVNULL)
+    worker = WorkerProcess()
     worker.send({"id": "warm", "op": "pose", "params": {"audio": raw, "prompt": "nods"}})  # models loaded
     worker.until_done("warm", timeout=600)
     out: dict = {"delays_s": args.delays, "target_s": 1.0, "ops": {}}

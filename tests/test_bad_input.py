@@ -284,7 +284,7 @@ REQUESTS = st.fixed_dictionaries(
 @given(request=st.one_of(REQUESTS, JSON))
 def test_worker_request_parser_any_json(worker, request):
     """Any JSON value as a request: exactly one answer, and the worker lives on."""
-    worker.send(request)
+    worker.send(json.dumps(request))  # as JSON text: a Python string is a JSON string here, not a raw line
     (answer,) = worker.answers(1, timeout=120)
     assert answer["event"] in ("result", "error")
     if answer["event"] == "error":
