@@ -23,7 +23,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from engine.pose.conditioning import MAX_SEGMENTS, pool_audio, token_conditions  # noqa: E402
+from engine.pose.conditioning import MAX_SEGMENTS, pool_audio, segment_direction, token_conditions  # noqa: E402
 from engine.pose.config import PLDConfig  # noqa: E402
 from engine.pose.denoiser import Conditions  # noqa: E402
 from engine.pose.pipeline import WINDOW, PLDModel, edge_seconds  # noqa: E402
@@ -53,9 +53,12 @@ class Corpus:
             self.poses += [poses[poffs[i] : poffs[i + 1]] for i in range(len(poffs) - 1)]
             emb = d["text_embeddings"].astype(np.float32)
             cap_text.append(emb[d["caption_text_index"]])
+            # a segment's condition: its embedding and its screen direction (engine.pose.conditioning)
+            directions = np.array([segment_direction(str(t)) for t in d["texts"]], np.float32)[:, None]
+            seg_features = np.concatenate([emb, directions], axis=1)
             seg = d["caption_segments"]
             cap_count.append((seg >= 0).sum(axis=1))
-            cap_segs.append(np.where((seg >= 0)[..., None], emb[np.maximum(seg, 0)], 0.0).astype(np.float32))
+            cap_segs.append(np.where((seg >= 0)[..., None], seg_features[np.maximum(seg, 0)], 0.0).astype(np.float32))
         self.meta = metas[0] if len(metas) == 1 else {"seed": metas[0].get("seed"), "parts": metas}
         self.pose_clip, self.cap_pose = np.concatenate(pose_clip), np.concatenate(cap_pose)
         self.cap_text, self.cap_segs = np.concatenate(cap_text), np.concatenate(cap_segs)
@@ -168,8 +171,9 @@ def denoiser_batch(
             segs[i] = 0.0
         elif text_noise > 0 and rng.random() < 0.5:  # nearby embeddings mean the same: paraphrases unseen here
             text[i] = _jitter(text[i], text_noise, rng)
+            dim = text.shape[1]  # the segment's embedding; its direction feature stays as it is
             for j in range(int(corpus.cap_count[c])):
-                segs[i, j] = _jitter(segs[i, j], text_noise, rng)
+                segs[i, j, :dim] = _jitter(segs[i, j, :dim], text_noise, rng)
     t = lambda a: torch.from_numpy(a)  # noqa: E731
     return t(z), t(audio), t(text), t(segs), t(weights), t(edges), t(mask)
 

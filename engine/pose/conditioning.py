@@ -4,20 +4,49 @@ A prompt such as "nods slowly, then looks to the left" is split into time segmen
 (the same sequencing words as engine.styles); each latent token is conditioned on the
 embedding of the whole prompt plus that of the segment it falls in (equal time
 segments over the clip, soft borders), and on its relative position in the clip.
+
+A sentence embedding hardly tells "left" from "right" in unfamiliar phrasings, so each
+segment also carries its screen direction read from its words (:func:`segment_direction`):
+-1 for left, +1 for right, 0 for neither or both ("side to side"). The embedding says
+what to do (look, tilt, ...), the direction says to which side.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
+from ..procedural import ACTION_RAMP_S
 from ..styles import _SPLIT, _segment_action, check_prompt, segment_weights
 from .vae import DOWN
 
+MODEL_FPS = 25.0  # the pose model's frame rate (other rates are resampled to and from it)
 MAX_SEGMENTS = 3
-# Width of the crossover between two "then" segments, in pose frames at 25 fps, that the shipped weights were
-# trained with: 1.75 frames (70 ms), sharper than the teacher's own 0.35 s ramp (procedural.ACTION_RAMP_S).
+# Width of the crossover between two "then" segments in pose frames at MODEL_FPS: the teacher's own ramp
+# (procedural.ACTION_RAMP_S, 0.35 s = 8.75 frames), so the model learns the hand-over it sees in the corpus.
 # A change of this value needs retrained weights.
-SEGMENT_RAMP_FRAMES = 1.75
+SEGMENT_RAMP_FRAMES = ACTION_RAMP_S * MODEL_FPS
+SEGMENT_FEATURES = 1  # features appended to each segment embedding: its screen direction
+# "right"/"left" in phrases that name no side ("right now", "that's right", "left over")
+_NO_SIDE = re.compile(
+    r"\b(?:right (?:now|away|here|there|then|after|before|on time)|all right|(?:that's|that is|you're|you are|"
+    r"exactly|just|quite) right|left (?:behind|over|alone|unsaid))\b"
+)
+_LEFT = re.compile(r"\bleft")
+_RIGHT = re.compile(r"\bright")
+
+
+def segment_direction(text: str) -> float:
+    """Screen direction of a prompt piece: -1 left, +1 right, 0 neither or both (viewer's left/right)."""
+    t = _NO_SIDE.sub(" ", text.lower().replace("\u2019", "'"))
+    left, right = _LEFT.search(t) is not None, _RIGHT.search(t) is not None
+    return -1.0 if left and not right else (1.0 if right and not left else 0.0)
+
+
+def segment_features(embedding: np.ndarray, text: str) -> np.ndarray:
+    """A segment's condition: its sentence embedding followed by its SEGMENT_FEATURES direction feature."""
+    return np.concatenate([np.asarray(embedding, np.float32), [segment_direction(text)]]).astype(np.float32)
 
 
 def segment_texts(prompt: str) -> list[str]:

@@ -22,6 +22,7 @@ class PLDConfig:
     heads: int = 4  # attention heads per block
     audio_features: int = 46  # audio conditioning per pose frame (engine.audio.AudioFeatures.matrix)
     text_dim: int = 384  # prompt embedding (engine.text)
+    segment_features: int = 1  # features per "then" segment besides its embedding (conditioning.SEGMENT_FEATURES)
     max_tokens: int = 64  # longest window the denoiser sees
 
     @classmethod

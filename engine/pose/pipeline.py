@@ -19,14 +19,13 @@ import torch
 from ..motion import apply_pins
 from ..params import default
 from ..progress import Progress
-from .conditioning import MAX_SEGMENTS, pool_audio, segment_texts, token_conditions
+from .conditioning import MAX_SEGMENTS, MODEL_FPS, pool_audio, segment_features, segment_texts, token_conditions
 from .config import PLDConfig
 from .denoiser import Conditions, Denoiser
 from .sampler import GuidedDenoiser, PinnedDenoiser, ddim_times, sample_ddim
 from .vae import DOWN, PoseVAE
 from .weights import DEFAULT_PATH, load_weights, save_weights
 
-MODEL_FPS = 25.0
 WINDOW = 32  # latent tokens per window
 OVERLAP = 8  # known tokens on each side of a gap-filling window
 GAP = WINDOW - 2 * OVERLAP  # tokens between the first pass's windows
@@ -133,14 +132,14 @@ class PLDModel:
 
     # ------------------------------------------------------------------ conditions
     def text_conditions(self, prompt: str, n_frames: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Whole-prompt embedding (384,), segment embeddings (S, 384) and token weights (T, S)."""
+        """Whole-prompt embedding (384,), segment conditions (S, 384 + SEGMENT_FEATURES) and token weights (T, S)."""
         from ..text import embed
 
         pieces = segment_texts(prompt)
         whole = embed(prompt)
-        segs = np.zeros((MAX_SEGMENTS, whole.shape[0]), np.float32)
+        segs = np.zeros((MAX_SEGMENTS, self.config.text_dim + self.config.segment_features), np.float32)
         for i, piece in enumerate(pieces):
-            segs[i] = embed(piece)
+            segs[i] = segment_features(embed(piece), piece)
         weights, _ = token_conditions(n_frames, len(pieces))
         return torch.from_numpy(whole), torch.from_numpy(segs), torch.from_numpy(weights)
 
