@@ -5,7 +5,7 @@
 
 Stage 1 trains the pose VAE on random pose windows; stage 2 encodes every motion and
 trains the latent denoiser on random windows with a random caption of the motion,
-text dropout (classifier-free guidance) and random inpainting masks. Clips of 5 % of the
+text and audio dropout (classifier-free guidance on each) and random inpainting masks. Clips of 5 % of the
 audio (with all their captions) are held out for validation. Losses are logged as JSON lines.
 """
 
@@ -30,6 +30,8 @@ from engine.pose.pipeline import WINDOW, PLDModel, edge_seconds  # noqa: E402
 from engine.pose.schedule import add_noise, sample_times  # noqa: E402
 from engine.pose.vae import DOWN  # noqa: E402
 from engine.pose.weights import DEFAULT_PATH, git_commit  # noqa: E402
+
+TEXT_DROP = 0.15  # probability of training without the prompt (classifier-free guidance)
 
 
 class Corpus:
@@ -142,6 +144,7 @@ def denoiser_batch(
     rng: np.random.Generator,
     text_drop: float,
     text_noise: float = 0.0,
+    audio_drop: float = 0.0,
 ):
     b = len(caps)
     z = np.zeros((b, tokens, corpus.latents[0].shape[1]), np.float32)
@@ -166,6 +169,8 @@ def denoiser_batch(
             mask[i, : int(rng.integers(2, 12))] = 1.0
         elif r < 0.5:  # scattered known tokens
             mask[i, rng.random(tokens) < 0.15] = 1.0
+        if rng.random() < audio_drop:  # no speech: the branch of guidance on the audio
+            audio[i] = 0.0
         if rng.random() < text_drop:
             text[i] = 0.0
             segs[i] = 0.0
@@ -190,7 +195,14 @@ def denoiser_loss(model: PLDModel, batch, gen: torch.Generator | None = None) ->
 
 
 def train_denoiser(
-    model: PLDModel, corpus: Corpus, steps: int, rng: np.random.Generator, log, batch: int, text_noise: float = 0.0
+    model: PLDModel,
+    corpus: Corpus,
+    steps: int,
+    rng: np.random.Generator,
+    log,
+    batch: int,
+    text_noise: float = 0.0,
+    audio_drop: float = 0.0,
 ) -> None:
     den = model.denoiser.train()
     opt = torch.optim.AdamW(den.parameters(), lr=6e-4, weight_decay=0.01)
@@ -203,7 +215,7 @@ def train_denoiser(
     for step in range(steps):
         tokens = WINDOW if rng.random() < 0.8 else int(rng.integers(8, WINDOW))
         caps = rng.choice(corpus.train_caps, batch)
-        loss = denoiser_loss(model, denoiser_batch(corpus, caps, tokens, rng, 0.15, text_noise))
+        loss = denoiser_loss(model, denoiser_batch(corpus, caps, tokens, rng, TEXT_DROP, text_noise, audio_drop))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
@@ -238,6 +250,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--text-noise", type=float, default=0.03, help="Gaussian noise per dimension on half the caption embeddings"
+    )
+    ap.add_argument(
+        "--audio-drop", type=float, default=0.1, help="probability of training without the audio (audio guidance)"
     )
     ap.add_argument("--config", default="{}", help="JSON overrides of the model config (tiny runs in tests)")
     ap.add_argument("--init", default=None, help="continue from these weights (with --vae-steps 0: keep their VAE)")
@@ -277,7 +292,7 @@ def main() -> None:
     if args.vae_steps > 0:
         train_vae(model, corpus, args.vae_steps, rng, log)
     log({"stage": "encode", **encode_corpus(model, corpus), "seconds": round(time.time() - t0, 1)})
-    train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise)
+    train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise, args.audio_drop)
     history = list(model.metadata.get("history", [])) if args.init else []
     if args.init:  # the runs the initial weights came from, oldest first
         history.append(
@@ -290,6 +305,8 @@ def main() -> None:
         "vae_steps": args.vae_steps or int(model.metadata.get("vae_steps", 0)),
         "denoiser_steps": previous + args.steps,
         "text_noise": args.text_noise,
+        "text_drop": TEXT_DROP,
+        "audio_drop": args.audio_drop,
         "git_commit": git_commit(ROOT),
         "max_segments": MAX_SEGMENTS,
         "train_seconds": round(time.time() - t0, 1),

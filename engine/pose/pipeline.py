@@ -31,7 +31,8 @@ OVERLAP = 8  # known tokens on each side of a gap-filling window
 GAP = WINDOW - 2 * OVERLAP  # tokens between the first pass's windows
 BATCH = 64  # windows sampled together (bounds memory for long audio)
 EDGE_CLIP_S = 4.0
-DEFAULT_GUIDANCE = default("pose", "guidance")  # classifier-free guidance scale (1: none)
+DEFAULT_GUIDANCE = default("pose", "guidance")  # classifier-free guidance scale on the prompt (1: none)
+DEFAULT_AUDIO_GUIDANCE = default("pose", "audio_guidance")  # and on the speech (1: none)
 DEFAULT_STEPS = default("pose", "steps")  # DDIM steps
 
 
@@ -155,6 +156,7 @@ class PLDModel:
         guidance: float = DEFAULT_GUIDANCE,
         steps: int = DEFAULT_STEPS,
         progress: Progress | None = None,
+        audio_guidance: float = DEFAULT_AUDIO_GUIDANCE,
     ) -> np.ndarray:
         """Pose frames (n, 6) for audio conditioning ``matrix`` (n, 46) at ``fps``."""
         n_out = len(matrix)
@@ -182,7 +184,7 @@ class PLDModel:
                 same = [w for w in windows if w[1] - w[0] == length]
                 groups += [same[i : i + BATCH] for i in range(0, len(same), BATCH)]
         times = ddim_times(steps)
-        guided = GuidedDenoiser(self.denoiser, guidance)
+        guided = GuidedDenoiser(self.denoiser, guidance, audio_guidance)
         for count, chunk in enumerate(groups):
             sl = [slice(a, b) for a, b in chunk]
             cond = Conditions(
