@@ -386,12 +386,15 @@ def evaluate(gen, speech: Speech, seeds: int, sets: dict[str, list]) -> dict[str
     # 60 s: speed, seams, silence vs speech, pins
     f60 = speech.long
     gen(f60, "talks and nods now and then", 6)  # warm-up at this length
-    times = []
+    times, cpu = [], []
     for s in (7, 8, 9):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         m60 = gen(f60, "talks and nods now and then", s)
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     report["seconds_for_60s"] = round(float(np.median(times)), 3)
+    # CPU time of this process: with --threads 1 it does not grow when other programs share the cores
+    report["cpu_seconds_for_60s"] = round(float(np.median(cpu)), 3)
     vel = np.abs(np.diff(m60[:, :3], axis=0)).sum(axis=1) * FPS
     in_speech, in_silence = f60.speech[1:] > 0.8, f60.speech[1:] < 0.2
     report["speed_speech_deg_s"] = round(float(vel[in_speech].mean()), 2)
@@ -434,7 +437,21 @@ def main() -> None:
     ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "corpus.npz"))
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the speed target is for 2 cores)")
     ap.add_argument("--out", default=None, help="also write the JSON here")
+    ap.add_argument(
+        "--table",
+        nargs="+",
+        metavar="LABEL=REPORT.json",
+        help="print the markdown table of earlier reports (e.g. new=data/eval_new.json old=data/eval_old.json)",
+    )
     args = ap.parse_args()
+    if args.table:
+        runs = []
+        for item in args.table:
+            label, _, path = item.rpartition("=")
+            with open(path) as fh:
+                runs.append((label, json.load(fh)))
+        print(markdown_table(runs, args.family or list(FAMILIES)))
+        return
     import torch
 
     torch.set_num_threads(args.threads)
@@ -480,6 +497,35 @@ def main() -> None:
         with open(args.out, "w") as fh:
             fh.write(text + "\n")
     print(text)
+
+
+def markdown_table(runs: list[tuple[str, dict]], families: list[str]) -> str:
+    """The README's table: one row per family and model (``runs``: (label, report) pairs, one per weights)."""
+    sets = sorted({k for _, rep in runs for b in ("pld", "procedural") if b in rep for k in _first(rep[b])})
+    head = ["family", "model", *[f"set {k}" for k in sets], "calm", "L/R conf.", "Beat Align (shifted) ratio"]
+    head += ["diversity °", "silence / speech °/s", "jerk °/s³", "seams", "pins °", "60 s"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for family in families:
+        for label, rep in runs:
+            for backend in ("pld", "procedural"):
+                r = rep.get(backend, {}).get(family)
+                if r is None:
+                    continue
+                name = ("diffusion" if backend == "pld" else "keywords") + (f" ({label})" if label else "")
+                adherence = [f"{100 * r['adherence'][k]:.0f} %" if k in r["adherence"] else "" for k in sets]
+                ba = f"{r['beat_align']:.2f} ({r['beat_align_shifted']:.2f}) {r['beat_align_ratio']:.2f}×"
+                silence = f"{r['speed_silence_deg_s']:.1f} / {r['speed_speech_deg_s']:.1f}"
+                cells = [family, name, *adherence, f"{100 * r['calm_accuracy']:.0f} %"]
+                cells += [f"{100 * r['left_right_confusion']:.1f} %", ba, f"{r['diversity_deg']:.2f}", silence]
+                cells += [f"{r['mean_jerk_deg_s3']:.0f}", f"{r['seam_jump_ratio']:.2f}", f"{r['pin_error_deg']:.1g}"]
+                cells += [f"{r['seconds_for_60s']:.2f} s"]
+                rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _first(results: dict) -> dict:
+    """The adherence sets of a backend's first family."""
+    return next((v["adherence"] for k, v in results.items() if isinstance(v, dict) and "adherence" in v), {})
 
 
 def summary(r: dict) -> dict:
