@@ -172,7 +172,18 @@ def _sox_pitch(audio: np.ndarray, sr: int, semitones: float) -> np.ndarray:
 
 
 def speak(text: str, voice: Voice, piper: PiperSession | None = None) -> np.ndarray:
-    """``text`` spoken by ``voice``: 16 kHz mono float32. Piper needs a :class:`PiperSession`."""
+    """``text`` spoken by ``voice``: 16 kHz mono float32. Piper needs a :class:`PiperSession`.
+
+    A synthesizer that returns no speech (a broken installation: piper without its phoneme data) is an
+    error, never a silent clip in a corpus.
+    """
+    audio = _synthesize(text, voice, piper)
+    if len(audio) < 0.1 * SAMPLE_RATE or not np.sqrt(np.mean(audio**2)) > 1e-3:
+        raise RuntimeError(f"{voice.describe()} made no speech for {text!r}: is the synthesizer installed?")
+    return audio
+
+
+def _synthesize(text: str, voice: Voice, piper: PiperSession | None) -> np.ndarray:
     if voice.family == "piper":
         if piper is None:
             raise ValueError("piper speech needs a PiperSession (its seed makes the noise reproducible)")
