@@ -432,6 +432,7 @@ def main() -> None:
     ap.add_argument("--family", action="append", choices=FAMILIES, help="voice family (repeat; default: all)")
     ap.add_argument("--set", action="append", choices=sorted(PROMPT_SETS), help="prompt set (repeat; default: all)")
     ap.add_argument("--guidance", type=float, default=None)
+    ap.add_argument("--audio-guidance", type=float, default=None, help="guidance on the speech (pld)")
     ap.add_argument("--steps", type=int, default=None, help="sampler steps (pld; default: the backend's)")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "corpus.npz"))
@@ -455,7 +456,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    opts = {k: v for k, v in (("guidance", args.guidance), ("steps", args.steps)) if v is not None}
+    opts = {"guidance": args.guidance, "audio_guidance": args.audio_guidance, "steps": args.steps}
+    opts = {k: v for k, v in opts.items() if v is not None}
     noop = lambda *a: None  # noqa: E731
     sets = {k: PROMPT_SETS[k] for k in (args.set or sorted(PROMPT_SETS))}
     families = args.family or list(FAMILIES)
@@ -464,6 +466,7 @@ def main() -> None:
         "voices": {f: [v.describe() for v in EVAL_VOICES[f]] for f in families},
         "prompts": {k: len(v) for k, v in sets.items()},
         "guidance": args.guidance,
+        "audio_guidance": args.audio_guidance,
         "steps": args.steps,
         "seeds": args.seeds,
         "threads": args.threads,
