@@ -281,6 +281,7 @@ def main() -> None:
         }
     )
     model = PLDModel.load(args.init) if args.init else PLDModel(PLDConfig.from_dict(json.loads(args.config)))
+    corpus.cap_segs = corpus.cap_segs[..., : model.config.text_dim + model.config.segment_features]
     previous = int(model.metadata.get("denoiser_steps", 0)) if args.init else 0
     log(
         {

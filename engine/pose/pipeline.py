@@ -138,9 +138,10 @@ class PLDModel:
 
         pieces = segment_texts(prompt)
         whole = embed(prompt)
-        segs = np.zeros((MAX_SEGMENTS, self.config.text_dim + self.config.segment_features), np.float32)
+        width = self.config.text_dim + self.config.segment_features  # 0 features: a model without directions
+        segs = np.zeros((MAX_SEGMENTS, width), np.float32)
         for i, piece in enumerate(pieces):
-            segs[i] = segment_features(embed(piece), piece)
+            segs[i] = segment_features(embed(piece), piece)[:width]
         weights, _ = token_conditions(n_frames, len(pieces))
         return torch.from_numpy(whole), torch.from_numpy(segs), torch.from_numpy(weights)
 
