@@ -40,6 +40,17 @@ def sequencer_scene(context: bpy.types.Context) -> bpy.types.Scene | None:
     return workspace.sequencer_scene if HAS_SEQUENCER_SCENE and workspace is not None else None
 
 
+def new_text_strip(scene: bpy.types.Scene, name: str, text: str, channel: int, start: int, end: int) -> Any:
+    """A text (subtitle) strip from frame ``start`` to ``end`` (5.0 takes a length, 4.x an end frame)."""
+    coll = strips(scene, create=True)
+    if bpy.app.version >= (5, 0, 0):
+        strip = coll.new_effect(name, "TEXT", channel, start, length=end - start)
+    else:
+        strip = coll.new_effect(name, "TEXT", channel, start, frame_end=end)
+    strip.text = text
+    return strip
+
+
 HAS_SOUND = bool(getattr(bpy.app.build_options, "audaspace", True))  # 4.2 modules are built without it
 
 

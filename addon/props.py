@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import bpy
 
-from .settings import LipsSettings, MotionSettings, RenderSettings
+from .settings import DialogueSettings, LipsSettings, MotionSettings, RenderSettings
 
 
 def _head_poll(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
     return obj.type == "MESH" and obj.posetalk.is_rig
 
 
-class PoseTalkObjectSettings(bpy.types.PropertyGroup):
+class PoseTalkObjectSettings(DialogueSettings, bpy.types.PropertyGroup):
     is_rig: bpy.props.BoolProperty(name="PoseTalk Rig", default=False)
     image: bpy.props.PointerProperty(name="Portrait", type=bpy.types.Image)
     strip: bpy.props.StringProperty(name="Sound Strip", description="The sound strip this head speaks")

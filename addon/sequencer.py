@@ -54,6 +54,18 @@ def head_strip(scene: bpy.types.Scene, head: bpy.types.Object) -> Any | None:
     return strip if strip is not None and strip.type == "SOUND" else None
 
 
+def subtitles(scene: bpy.types.Scene, strip: Any) -> str:
+    """The words of the text strips that overlap ``strip`` in time (subtitles), in the order they start."""
+    start, end = strip.frame_final_start, strip.frame_final_end
+    texts = [
+        s
+        for s in compat.all_strips(scene)
+        if s.type == "TEXT" and s.frame_final_start < end and s.frame_final_end > start
+    ]
+    texts.sort(key=lambda s: (s.frame_final_start, s.channel))
+    return " ".join(" ".join(s.text.split()) for s in texts if s.text.strip())
+
+
 def scene_fps(scene: bpy.types.Scene) -> float:
     return scene.render.fps / scene.render.fps_base
 

@@ -120,6 +120,22 @@ class LipsSettings:
     )
 
 
+class DialogueSettings:
+    """The line's words and language, kept on each talking head (the operator calls the words ``text``)."""
+
+    dialogue: bpy.props.StringProperty(
+        name="Dialogue",
+        description="The words of the line (the script): lip sync takes the phones from them, aligned to the sound; "
+        "empty: the phones are recognized from the sound alone (English)",
+        default="",
+    )
+    language: bpy.props.StringProperty(
+        name="Language",
+        description="Language of the dialogue: an espeak-ng code (en, en-us, fr, de, es, it, cs, ...)",
+        default="en",
+    )
+
+
 class RenderSettings:
     """How Render Frames renders (the operator calls the size ``size``)."""
 
@@ -135,6 +151,7 @@ OPERATOR_NAMES = {
     "lips_strength": "strength",
     "lips_time_offset_ms": "time_offset_ms",
     "render_size": "size",
+    "dialogue": "text",
 }
 # scene setting → (engine op, engine parameter) whose default and limits it must repeat
 ENGINE_PARAMS = {
@@ -153,6 +170,11 @@ ENGINE_PARAMS = {
     "render_size": ("render", "size"),
     "blinks": ("render", "blinks"),
 }
+# head (object) setting → (engine op, engine parameter)
+HEAD_ENGINE_PARAMS = {
+    "dialogue": ("lips", "text"),
+    "language": ("lips", "language"),
+}
 
 
 def operator_mixin(mixin: type, only: tuple[str, ...] | None = None) -> type:
@@ -169,9 +191,10 @@ def operator_mixin(mixin: type, only: tuple[str, ...] | None = None) -> type:
     return type(f"{mixin.__name__}Options", (), {"__annotations__": annotations})
 
 
-def value(op: bpy.types.Operator, context: bpy.types.Context, scene_name: str) -> Any:
-    """A setting's value for this run: the operator's when the caller set it, else the panel's (the scene's)."""
-    name = OPERATOR_NAMES.get(scene_name, scene_name)
+def value(op: bpy.types.Operator, context: bpy.types.Context, setting: str, owner: Any = None) -> Any:
+    """A setting's value for this run: the operator's when the caller set it, else the one stored in ``owner``
+    (default: the panel's, ``scene.posetalk``; a head's own settings: ``head.posetalk``)."""
+    name = OPERATOR_NAMES.get(setting, setting)
     if name in op.properties.bl_rna.properties and op.properties.is_property_set(name):
         return getattr(op, name)
-    return getattr(context.scene.posetalk, scene_name)
+    return getattr(owner if owner is not None else context.scene.posetalk, setting)

@@ -136,10 +136,19 @@ class LipSyncPanel:
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         st = context.scene.posetalk
+        head = rig.find_rig(context)
+        if head is not None:
+            col = layout.column(align=True)
+            col.prop(head.posetalk, "dialogue", text="", icon="TEXT", placeholder="Dialogue (words of the line)")
+            row = col.row(align=True)
+            row.prop(head.posetalk, "language")
+            row.operator("posetalk.choose_language", text="", icon="WORLD")
+            row = col.row(align=True)
+            row.operator("posetalk.dialogue_from_strips", icon="FONT_DATA")
+            row.operator("posetalk.dialogue_from_file", icon="FILE_TEXT")
         layout.prop(st, "lips_strength")
         layout.prop(st, "lips_time_offset_ms")
         layout.operator("posetalk.generate_lipsync", icon="PLAY")
-        head = rig.find_rig(context)
         if head is not None:
             col = layout.column(align=True)
             for channel in MOUTH_CHANNELS:
@@ -156,7 +165,9 @@ class RenderPanel:
         row = self.layout.row(align=True)
         row.prop(st, "render_size")
         row.prop(st, "blinks")
-        self.layout.operator("posetalk.render_frames", icon="SEQ_SEQUENCER")
+        row = self.layout.row(align=True)
+        row.operator("posetalk.render_frames", icon="SEQ_SEQUENCER")
+        row.operator("posetalk.render_all", icon="RENDERLAYERS")
 
 
 class EnginePanel:

@@ -40,6 +40,8 @@ def _check(prop: bpy.types.Property, param: dict, where: str) -> None:
         assert kind == "BOOLEAN" and prop.default == param["default"], where
     elif param["type"] == "str":  # no length limit in Blender, which would cut a longer text silently
         assert kind == "STRING" and prop.length_max == 0, where
+        if param["default"] is not None:
+            assert prop.default == param["default"], where
     else:
         pytest.fail(f"{where}: no rule for engine type {param['type']}")
 
@@ -58,6 +60,14 @@ def test_every_setting_has_the_engines_default_and_limits(addon, engine_started)
             if OPERATORS[op_name] == op and name in props.keys():
                 _check(props[name], param, f"posetalk.{op_name}({name}) vs engine {op}.{engine_name}")
                 checked += 1
+    head_props = bpy.types.Object.bl_rna.properties["posetalk"].fixed_type.properties
+    lipsync = op_props["generate_lipsync"]
+    for setting, (op, engine_name) in addon.settings.HEAD_ENGINE_PARAMS.items():
+        param = next(p for p in schema[op] if p["name"] == engine_name)
+        _check(head_props[setting], param, f"Object.posetalk.{setting} vs engine {op}.{engine_name}")
+        name = addon.settings.OPERATOR_NAMES.get(setting, setting)
+        _check(lipsync[name], param, f"posetalk.generate_lipsync({name}) vs engine {op}.{engine_name}")
+        checked += 2
     assert checked >= 2 * len(addon.settings.ENGINE_PARAMS)  # the panel and at least one operator each
 
 

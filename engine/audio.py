@@ -256,7 +256,7 @@ def require_speech(features: AudioFeatures, path: str = "") -> None:
             f"{MIN_SPEECH_SECONDS:g} s{where}"
         )
     if features.is_silent:
-        raise BadInput(f"the audio is silent: there is no speech in it{where}")
+        raise BadInput(f"no speech in the audio: it is silent or holds no voice{where}")
 
 
 def _mel_basis() -> np.ndarray:

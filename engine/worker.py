@@ -2,8 +2,8 @@
 
 One long-lived process keeps models loaded. Requests arrive on stdin, one JSON
 object per line: ``{"id", "op", "params"}``; ``{"op": "cancel", "id"}`` cancels a
-queued or running job; ``{"op": "ping"}`` and ``{"op": "schema"}`` (every op's parameters, engine.params)
-answer at once; ``{"op": "shutdown"}``
+queued or running job; ``{"op": "ping"}``, ``{"op": "schema"}`` (every op's parameters, engine.params) and
+``{"op": "languages"}`` (the language codes of transcripts) answer at once; ``{"op": "shutdown"}``
 ends the process (so does the end of stdin). Replies go to stdout, one per line:
 ``{"id", "event": "progress", "done", "total", "message"}`` then exactly one
 ``{"id", "event": "result", ...}`` or ``{"id", "event": "error", "code", "message"}``: every request line gets
@@ -123,6 +123,8 @@ class Worker:
             self.send({"id": job_id, "event": "result", **self.hello()})
         elif op == "schema":
             self.send({"id": job_id, "event": "result", "ops": schema()})
+        elif op == "languages":
+            self.send({"id": job_id, "event": "result", "languages": _languages()})
         elif op == "cancel":
             self._cancel(job_id)
         elif not job_id:
@@ -175,6 +177,13 @@ class Worker:
                     job.cancel()
             self._queue.put(None)
             self._thread.join(timeout=10)
+
+
+def _languages() -> list[str]:
+    """The language codes of transcripts (espeak-ng's), for the add-on's Language menu."""
+    from .espeak import languages  # noqa: PLC0415
+
+    return sorted(languages())
 
 
 def serve() -> int:

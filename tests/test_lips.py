@@ -73,19 +73,18 @@ def test_pauses_and_silence_close_the_mouth():
     assert frames[:20, 0].max() < 0.05 and frames[-20:, 0].max() < 0.05
     assert frames[25:-25, 0].max() > 0.4
     assert visemes[0]["shape"] == "X" and visemes[-1]["shape"] == "X"
-    with pytest.raises(BadInput, match="the audio is silent"):  # no speech at all: the rule of every op
+    with pytest.raises(BadInput, match="no speech in the audio"):  # no speech at all: the rule of every op
         generate_lips(np.zeros(32000, np.float32), 2.0, 25.0)
 
 
-def test_noise_without_speech_moves_little():
+def test_a_steady_tone_without_speech_is_refused():
+    """Music or a hum holds no speech: like silence, it is refused (one rule for every op), not lip-synced."""
     rng = np.random.default_rng(0)
     t = np.arange(16000 * 3) / 16000
     music = 0.2 * np.sin(2 * np.pi * 220 * t) * (1 + 0.1 * np.sin(2 * np.pi * 0.5 * t))
     music = (music + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
-    frames, _, _ = generate_lips(music, 3.0, 25.0)
-    speech, duration, _ = _speak("Hello there, how are you doing today?")
-    talk, _, _ = generate_lips(speech, duration, 25.0)
-    assert np.abs(np.diff(frames[:, 0])).mean() < 0.5 * np.abs(np.diff(talk[:, 0])).mean()
+    with pytest.raises(BadInput, match="no speech in the audio"):
+        generate_lips(music, 3.0, 25.0)
 
 
 def test_deterministic(bilabial_clip):

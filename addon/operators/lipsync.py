@@ -15,12 +15,14 @@ from .common import HeadOption, head, poll, still_there
 
 class POSETALK_OT_generate_lipsync(
     settings.operator_mixin(settings.LipsSettings),
+    settings.operator_mixin(settings.DialogueSettings),
     settings.operator_mixin(settings.MotionSettings, only=("keep_keys",)),
     HeadOption,
     EngineJobOperator,
     bpy.types.Operator,
 ):
-    """Generate mouth curves (mouth_open, mouth_wide, mouth_round, lips_closed) from the sound strip"""
+    """Generate mouth curves (mouth_open, mouth_wide, mouth_round, lips_closed) from the sound strip and, when the
+    head has its dialogue, from the words aligned to the sound"""
 
     bl_idname = "posetalk.generate_lipsync"
     bl_label = "Generate Lip Sync"
@@ -44,6 +46,10 @@ class POSETALK_OT_generate_lipsync(
         for name, (op, engine_name) in settings.ENGINE_PARAMS.items():
             if op == "lips":
                 params[engine_name] = settings.value(self, context, name)
+        for name, (_op, engine_name) in settings.HEAD_ENGINE_PARAMS.items():
+            params[engine_name] = settings.value(self, context, name, obj.posetalk)
+        if not str(params["text"]).strip():
+            params["text"] = None  # no dialogue: the phones are recognized from the sound
         return params
 
     def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
@@ -71,10 +77,12 @@ class POSETALK_OT_generate_lipsync(
             total += count
             max_dev = max(max_dev, dev)
         kps = total / len(channels) / (n / t["fps"])
-        self.stats = {"keys_per_second": kps, "max_deviation": max_dev, "frames": n}
-        self.report(
-            {"INFO"}, f"PoseTalk lip sync: {n} frames, {kps:.1f} keys/s per channel, max deviation {max_dev:.3f}"
-        )
+        self.stats = {"keys_per_second": kps, "max_deviation": max_dev, "frames": n, "meta": doc.get("meta", {})}
+        message = f"PoseTalk lip sync: {n} frames, {kps:.1f} keys/s per channel, max deviation {max_dev:.3f}"
+        if result.get("warning"):
+            self.report({"WARNING"}, f"{message}; {result['warning']}")
+        else:
+            self.report({"INFO"}, message)
 
 
 classes = (POSETALK_OT_generate_lipsync,)

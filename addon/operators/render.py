@@ -1,5 +1,5 @@
-"""Render Frames (the engine renders the head as Blender evaluates its curves, into an image strip) and the
-render cache's Clear Unused Renders."""
+"""Render Frames (the engine renders the head as Blender evaluates its curves, into an image strip), Render All
+Heads (each head of the scene in turn) and the render cache's Clear Unused Renders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import bpy
 
-from .. import curves, prefs, render_cache, runner, sequencer, settings
+from .. import curves, prefs, render_cache, rig, runner, sequencer, settings
 from ..errors import UserError
 from ..runner import EngineJobOperator
 from .common import HeadOption, head, poll, still_there
@@ -65,53 +65,47 @@ def sample_curves(
     return pose, lips
 
 
-class POSETALK_OT_render_frames(
+def _portrait_file(obj: bpy.types.Object) -> str:
+    image = obj.posetalk.image
+    if image is None:
+        raise UserError(f"{obj.name} has no portrait image")
+    return sequencer.external_file(image, f"the portrait {image.name!r} of {obj.name}", "the portrait image")
+
+
+def _out_folder(obj: bpy.types.Object, out: str) -> str:
+    """``out`` (the animator's folder), else a new folder of the cache for this render."""
+    if out:
+        folder = os.path.normpath(bpy.path.abspath(out))
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder = base = os.path.join(prefs.cache_dir(), "render", f"{_safe(obj.name)}-{stamp}")
+        k = 2
+        while os.path.exists(folder):  # two renders within a second get their own folders
+            folder, k = f"{base}-{k}", k + 1
+    try:
+        os.makedirs(os.path.dirname(folder), exist_ok=True)  # the engine creates the folder itself
+    except OSError as exc:
+        raise UserError(f"cannot create the output folder {folder}: {exc.strerror}") from None
+    return folder
+
+
+class RenderJob(
     settings.operator_mixin(settings.RenderSettings),
     settings.operator_mixin(settings.MotionSettings, only=("seed",)),
-    HeadOption,
     EngineJobOperator,
-    bpy.types.Operator,
 ):
-    """Render the talking head as Blender evaluates its curves, into an image strip above the sound strip"""
+    """The render job of one head: the request (its curves as Blender evaluates them) and the image strip."""
 
-    bl_idname = "posetalk.render_frames"
-    bl_label = "Render Frames"
-    bl_options = {"REGISTER", "UNDO"}
     job_op = "render"
 
-    out: bpy.props.StringProperty(
-        name="Output Folder", subtype="DIR_PATH", description="Default: the cache folder", options={"SKIP_SAVE"}
-    )
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return poll(cls, context)
-
-    def build(self, context: bpy.types.Context) -> dict[str, Any]:
-        scene = context.scene
-        obj = head(context, self.rig)
+    def request(self, context: bpy.types.Context, obj: bpy.types.Object, out: str = "") -> dict[str, Any]:
         t = sequencer.head_timing(context, obj)
-        image = obj.posetalk.image
-        if image is None:
-            raise UserError(f"{obj.name} has no portrait image")
-        image_path = sequencer.external_file(image, f"the portrait {image.name!r}", "the portrait image")
+        image_path = _portrait_file(obj)
         pose, lips = sample_curves(context, obj, t)
-        if self.out:
-            out = os.path.normpath(bpy.path.abspath(self.out))
-        else:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            out = base = os.path.join(prefs.cache_dir(), "render", f"{_safe(obj.name)}-{stamp}")
-            k = 2
-            while os.path.exists(out):  # two renders within a second get their own folders
-                out, k = f"{base}-{k}", k + 1
-        try:
-            os.makedirs(os.path.dirname(out), exist_ok=True)  # the engine creates the folder itself
-        except OSError as exc:
-            raise UserError(f"cannot create the output folder {out}: {exc.strerror}") from None
         params: dict[str, Any] = {
             "image": image_path,
             "pose": pose,
-            "out": out,
+            "out": _out_folder(obj, out),
             "device": prefs.device(),
             "seed": settings.value(self, context, "seed"),
             "cache_dir": os.path.join(prefs.cache_dir(), "portraits"),
@@ -121,7 +115,7 @@ class POSETALK_OT_render_frames(
                 params[engine_name] = settings.value(self, context, name)
         if lips is not None:
             params["lips"] = lips
-        self._state = {"head": obj.name, "timing": t, "scene": scene.name, "cached": not self.out}
+        self._state = {"head": obj.name, "timing": t, "cached": not out}
         return params
 
     def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
@@ -146,6 +140,68 @@ class POSETALK_OT_render_frames(
         if pruned:
             msg += f"; deleted {pruned} older render(s) from the cache ({render_cache.human_size(freed)})"
         self.report({"INFO"}, msg)
+
+
+class POSETALK_OT_render_frames(RenderJob, HeadOption, bpy.types.Operator):
+    """Render the talking head as Blender evaluates its curves, into an image strip above the sound strip"""
+
+    bl_idname = "posetalk.render_frames"
+    bl_label = "Render Frames"
+    bl_options = {"REGISTER", "UNDO"}
+
+    out: bpy.props.StringProperty(
+        name="Output Folder", subtype="DIR_PATH", description="Default: the cache folder", options={"SKIP_SAVE"}
+    )
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return poll(cls, context)
+
+    def build(self, context: bpy.types.Context) -> dict[str, Any]:
+        return self.request(context, head(context, self.rig), self.out)
+
+
+class POSETALK_OT_render_all(RenderJob, bpy.types.Operator):
+    """Render every talking head of the scene, one after another, each into its image strip (one progress bar,
+    one cancel)"""
+
+    bl_idname = "posetalk.render_all"
+    bl_label = "Render All Heads"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if runner.busy():
+            cls.poll_message_set("A PoseTalk job is running: wait for it, or press Esc / Cancel")
+            return False
+        if not any(rig.is_rig(o) for o in context.scene.objects):
+            cls.poll_message_set("No talking head in the scene")
+            return False
+        return poll(cls, context, need_strip=False)
+
+    def build(self, context: bpy.types.Context) -> dict[str, Any]:
+        heads = sorted((o for o in context.scene.objects if rig.is_rig(o)), key=lambda o: o.name)
+        if not heads:
+            raise UserError("no talking head in the scene")
+        for obj in heads:  # every head's inputs checked before the first render starts
+            sequencer.head_timing(context, obj)
+            _portrait_file(obj)
+        self._queue = [o.name for o in heads]
+        self._done: list[str] = []
+        return self.request(context, heads[0])
+
+    def job_label(self) -> str:
+        return f"{self.bl_label} {len(self._done) + 1}/{len(self._queue)}: {self._state['head']}"
+
+    def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
+        super().apply(context, result)
+        self._done.append(self._state["head"])
+
+    def next_params(self, context: bpy.types.Context) -> dict[str, Any] | None:
+        if len(self._done) == len(self._queue):
+            self.report({"INFO"}, f"PoseTalk: rendered {len(self._done)} head(s): {', '.join(self._done)}")
+            return None
+        return self.request(context, head(context, self._queue[len(self._done)]))
 
 
 class POSETALK_OT_clear_render_cache(bpy.types.Operator):
@@ -178,4 +234,4 @@ class POSETALK_OT_clear_render_cache(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (POSETALK_OT_render_frames, POSETALK_OT_clear_render_cache)
+classes = (POSETALK_OT_render_frames, POSETALK_OT_render_all, POSETALK_OT_clear_render_cache)
