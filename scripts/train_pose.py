@@ -143,6 +143,7 @@ def denoiser_batch(
     tokens: int,
     rng: np.random.Generator,
     text_drop: float,
+    ramp_frames: float,
     text_noise: float = 0.0,
     audio_drop: float = 0.0,
 ):
@@ -162,7 +163,7 @@ def denoiser_batch(
         e = min(len(lat), s + tokens)
         z[i, : e - s] = lat[s:e]
         audio[i, : e - s] = corpus.audio_tokens[corpus.pose_clip[p]][s:e]
-        weights[i, : e - s] = token_conditions(n_frames, int(corpus.cap_count[c]))[0][s:e]
+        weights[i, : e - s] = token_conditions(n_frames, int(corpus.cap_count[c]), ramp_frames)[0][s:e]
         edges[i, : e - s] = edge_seconds(n_frames)[s:e]
         r = rng.random()
         if r < 0.4:  # continuation of a previous window
@@ -209,13 +210,14 @@ def train_denoiser(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=6e-4, total_steps=steps, pct_start=max(0.05, 3 / steps))
     val_rng = np.random.default_rng(1234)
     val_caps = val_rng.choice(corpus.val_caps, min(256, len(corpus.val_caps)), replace=False)
-    val_batch = denoiser_batch(corpus, val_caps, WINDOW, val_rng, 0.0)
+    ramp = model.config.segment_ramp_frames  # the crossover of the model's "then" segments
+    val_batch = denoiser_batch(corpus, val_caps, WINDOW, val_rng, 0.0, ramp)
     ema = None
     t0 = time.time()
     for step in range(steps):
         tokens = WINDOW if rng.random() < 0.8 else int(rng.integers(8, WINDOW))
         caps = rng.choice(corpus.train_caps, batch)
-        loss = denoiser_loss(model, denoiser_batch(corpus, caps, tokens, rng, TEXT_DROP, text_noise, audio_drop))
+        loss = denoiser_loss(model, denoiser_batch(corpus, caps, tokens, rng, TEXT_DROP, ramp, text_noise, audio_drop))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)

@@ -17,16 +17,10 @@ import re
 
 import numpy as np
 
-from ..procedural import ACTION_RAMP_S
 from ..styles import _SPLIT, _segment_action, check_prompt, segment_weights
 from .vae import DOWN
 
-MODEL_FPS = 25.0  # the pose model's frame rate (other rates are resampled to and from it)
 MAX_SEGMENTS = 3
-# Width of the crossover between two "then" segments in pose frames at MODEL_FPS: the teacher's own ramp
-# (procedural.ACTION_RAMP_S, 0.35 s = 8.75 frames), so the model learns the hand-over it sees in the corpus.
-# A change of this value needs retrained weights.
-SEGMENT_RAMP_FRAMES = ACTION_RAMP_S * MODEL_FPS
 SEGMENT_FEATURES = 1  # features appended to each segment embedding: its screen direction
 # "right"/"left" in phrases that name no side ("right now", "that's right", "left over")
 _NO_SIDE = re.compile(
@@ -68,10 +62,11 @@ def segment_texts(prompt: str) -> list[str]:
     return out
 
 
-def token_segment_weights(positions: np.ndarray, total: float, count: int) -> np.ndarray:
-    """(len(positions), MAX_SEGMENTS) soft membership of frame positions in ``count`` equal segments of ``total``."""
+def token_segment_weights(positions: np.ndarray, total: float, count: int, ramp_frames: float) -> np.ndarray:
+    """(len(positions), MAX_SEGMENTS) soft membership of frame positions in ``count`` equal segments of ``total``,
+    crossing over in ``ramp_frames`` (the model's config.segment_ramp_frames)."""
     w = np.zeros((len(positions), MAX_SEGMENTS), np.float32)
-    w[:, :count] = segment_weights(positions, total, max(1, count), max(1.0, SEGMENT_RAMP_FRAMES))
+    w[:, :count] = segment_weights(positions, total, max(1, count), max(1.0, ramp_frames))
     return w
 
 
@@ -84,10 +79,10 @@ def pool_audio(matrix: np.ndarray, n_tokens: int) -> np.ndarray:
     return padded.reshape(n_tokens, DOWN * f)
 
 
-def token_conditions(n_frames: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+def token_conditions(n_frames: int, count: int, ramp_frames: float) -> tuple[np.ndarray, np.ndarray]:
     """Per latent token of a clip of ``n_frames``: segment weights (T, MAX_SEGMENTS) and progress (T,) in 0..1."""
     n_tokens = -(-n_frames // DOWN)
     centres = np.arange(n_tokens) * DOWN + DOWN / 2.0
-    weights = token_segment_weights(centres, float(n_frames), count)
+    weights = token_segment_weights(centres, float(n_frames), count, ramp_frames)
     progress = np.clip(centres / max(1.0, float(n_frames)), 0.0, 1.0).astype(np.float32)
     return weights, progress

@@ -19,8 +19,8 @@ import torch
 from ..motion import apply_pins
 from ..params import default
 from ..progress import Progress
-from .conditioning import MAX_SEGMENTS, MODEL_FPS, pool_audio, segment_features, segment_texts, token_conditions
-from .config import PLDConfig
+from .conditioning import MAX_SEGMENTS, pool_audio, segment_features, segment_texts, token_conditions
+from .config import MODEL_FPS, PLDConfig
 from .denoiser import Conditions, Denoiser
 from .sampler import GuidedDenoiser, PinnedDenoiser, ddim_times, sample_ddim
 from .vae import DOWN, PoseVAE
@@ -120,7 +120,7 @@ class PLDModel:
         cfg = meta.get("config")
         if isinstance(cfg, str):
             cfg = json.loads(cfg)
-        model = cls(PLDConfig.from_dict(cfg if isinstance(cfg, dict) else None))
+        model = cls(PLDConfig.from_weights(cfg if isinstance(cfg, dict) else None))
         try:
             vae = {k[4:]: v.float() for k, v in tensors.items() if k.startswith("vae.")}
             den = {k[9:]: v.float() for k, v in tensors.items() if k.startswith("denoiser.")}
@@ -142,7 +142,7 @@ class PLDModel:
         segs = np.zeros((MAX_SEGMENTS, width), np.float32)
         for i, piece in enumerate(pieces):
             segs[i] = segment_features(embed(piece), piece)[:width]
-        weights, _ = token_conditions(n_frames, len(pieces))
+        weights, _ = token_conditions(n_frames, len(pieces), self.config.segment_ramp_frames)
         return torch.from_numpy(whole), torch.from_numpy(segs), torch.from_numpy(weights)
 
     # ------------------------------------------------------------------ generation
