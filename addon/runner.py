@@ -67,6 +67,12 @@ def engine_running() -> bool:
     return _client is not None and _client.alive()
 
 
+def default_backend() -> str | None:
+    """The pose model the engine uses for "Default", as its ready event said; None until the engine has started."""
+    hello = _client.hello if _client is not None else None
+    return hello.get("default_backend") if hello else None
+
+
 def busy() -> bool:
     return current is not None and not current.finished
 

@@ -168,6 +168,14 @@ MOTION = (
         0.0,
         20.0,
     ),
+    Param(
+        "audio_guidance",
+        "float",
+        1.0,
+        "how strongly the pld model's motion follows the rhythm of the speech (guidance on the audio; 1: none)",
+        0.0,
+        20.0,
+    ),
     Param("steps", "int", 25, "sampler steps of the pld model (fewer: faster, rougher)", 1, 200),
 )
 PORTRAIT = (
