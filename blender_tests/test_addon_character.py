@@ -5,6 +5,7 @@ animation keeps playing under PoseTalk's layer, and bad input changes nothing.""
 
 from __future__ import annotations
 
+import json
 import math
 
 import bpy
@@ -270,3 +271,27 @@ def test_character_takes_thin_and_bake(speech3s, addon, engine_started):
     # switching back to a take plays it over the own animation again
     assert bpy.ops.posetalk.switch_take(rig=rig.name, action=take2.name) == {"FINISHED"}
     assert ad.action_blend_type == "COMBINE" and not base.mute
+
+
+def test_load_motion_onto_a_character(addon, scene_with_speech, tmp_path):
+    """Saved pose.json / lips.json land on a bound character as on the plane: its head and shape keys keyed."""
+    from test_addon_load_motion import N, _files  # noqa: PLC0415
+
+    blob = shapekey_head(bpy.context.scene)
+    mapping = '{"Open": "mouth_open", "Wide": "mouth_wide"}'
+    assert bpy.ops.posetalk.bind_character(object=blob.name, mouth="CUSTOM", mapping=mapping) == {"FINISHED"}
+    pose, lips = _files(addon, tmp_path)
+    assert bpy.ops.posetalk.load_motion(pose_path=str(pose), lips_path=str(lips), rig=blob.name) == {"FINISHED"}
+    head = addon.targets.Head(blob)
+    fcurves = head.find_fcurves()
+    t = addon.sequencer.head_timing(bpy.context, blob)
+    rows = json.loads(pose.read_text())["frames"]
+    for i in range(min(N, t["n_frames"])):
+        got = head.pose_at(fcurves, t["first_frame"] + i)
+        assert got[0] == pytest.approx(rows[i][0], abs=0.41) and got[1] == pytest.approx(rows[i][1], abs=0.41)
+    lips_rows = json.loads(lips.read_text())["frames"]
+    key = blob.data.shape_keys
+    scene = bpy.context.scene
+    for i in range(0, min(N, t["n_frames"]), 5):
+        scene.frame_set(t["first_frame"] + i)
+        assert key.key_blocks["Open"].value == pytest.approx(lips_rows[i][0], abs=0.051)
