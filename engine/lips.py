@@ -20,6 +20,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
 
 from .audio import ANALYSIS_RATE, compute_features, frame_count
+from .mouth_calibration import calibrate_opening
 from .phonemes import PhoneSegment, recognize
 
 CHANNELS = ["mouth_open", "mouth_wide", "mouth_round", "lips_closed"]
@@ -51,6 +52,8 @@ PHONE_VISEMES: dict[str, str] = {
     ),
 }
 OPEN_VISEMES = "CDEH"
+# phones made with the tongue tip up at the teeth or the ridge behind them (CMU and IPA symbols)
+TONGUE_TIP_PHONES = frozenset({"L", "N", "T", "D", "TH", "DH", "l", "n", "t", "d", "θ", "ð", "ɾ", "ɫ"})
 
 
 def viseme_of(phone: str) -> str:
@@ -143,11 +146,12 @@ def generate_lips(
     chans[closed, 3] = np.maximum(chans[closed, 3], 0.9)
     chans[closed, 0] = np.minimum(chans[closed, 0], 0.05)
     chans = np.clip(chans, 0.0, 1.0)
+    chans[:, 0] = calibrate_opening(chans[:, 0], speech)  # to millimetres of a real face: engine.mouth_calibration
     chans[:, 0] = np.clip(chans[:, 0] * float(strength), 0.0, 1.0)
 
     frames = _to_video(chans, n, duration, fps)
     report(4, 4, "lip sync done")
-    return frames.astype(np.float32), list(CHANNELS), _visemes(track)
+    return frames.astype(np.float32), list(CHANNELS), mark_tongue_tip(_visemes(track), segments)
 
 
 def _to_video(chans: np.ndarray, n_an: int, duration: float, fps: float) -> np.ndarray:
@@ -162,6 +166,31 @@ def _to_video(chans: np.ndarray, n_an: int, duration: float, fps: float) -> np.n
     shut = closed >= 0.9
     out[shut, 3] = closed[shut]
     out[shut, 0] = np.array([chans[a:b, 0].min() for a, b in zip(starts[shut], stops[shut])])
+    return out
+
+
+def mark_tongue_tip(visemes: list[dict], segments: list[PhoneSegment]) -> list[dict]:
+    """Split viseme entries where a tongue-tip phone (l, n, t, d, th: ``TONGUE_TIP_PHONES``) starts or ends and mark
+    the parts it covers with ``"tongue": true`` (the renderer raises the tongue tip there). Closed lips and rest
+    show no tongue. Entries keep their order and cover the same time."""
+    spans = sorted((round(p.start, 3), round(p.end, 3)) for p in segments if p.phone in TONGUE_TIP_PHONES)
+    spans = [(a, b) for a, b in spans if b > a]
+    if not spans:
+        return visemes
+    starts = np.array([a for a, _ in spans])
+    out = []
+    for v in visemes:
+        if v["shape"] in "AX":
+            out.append(v)
+            continue
+        near = spans[max(0, int(np.searchsorted(starts, v["start"])) - 1) : int(np.searchsorted(starts, v["end"]))]
+        near = [(a, b) for a, b in near if b > v["start"] and a < v["end"]]
+        cuts = sorted({v["start"], v["end"], *(t for a, b in near for t in (a, b) if v["start"] < t < v["end"])})
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            piece = {**v, "start": a, "end": b}
+            if any(s <= (a + b) / 2 < e for s, e in near):
+                piece["tongue"] = True
+            out.append(piece)
     return out
 
 
