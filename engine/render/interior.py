@@ -120,12 +120,32 @@ def paint(
     where the portrait's own mouth shows (0..1, kept); ``jaw`` (B, 1, 1): the lower lip's drop in the middle (px);
     ``wide`` (B, 1, 1) spreading, ``tongue`` (B, 1, 1) the raised tongue tip; ``inner``: half width of the mouth
     opening (px)."""
+    height = (e_low - e_up).clamp(min=0.0)
+    inside = (torch.minimum(vv - e_up, e_low - vv) + 0.5).clamp(0.0, 1.0) * (height > 0.3)
+    rows = torch.nonzero(inside.amax(dim=(0, 2)) > 0).flatten()
+    if len(rows) == 0:
+        return patch
+    cols = torch.nonzero(inside.amax(dim=(0, 1)) > 0).flatten()
+    # only the box around the opening: the rest of the mouth crop is lips and skin
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+    def box(t: torch.Tensor) -> torch.Tensor:
+        return t[..., r0:r1, c0:c1] if t.shape[-1] > 1 else t
+
+    out = patch.clone()
+    out[..., r0:r1, c0:c1] = _paint_box(look, box(patch), box(u), box(vv), box(e_up), box(e_low), box(own), jaw,
+                                         wide, tongue, inner, box(height), box(inside).unsqueeze(1))  # fmt: skip
+    return out
+
+
+def _paint_box(
+    look: InteriorLook, patch: torch.Tensor, u: torch.Tensor, vv: torch.Tensor, e_up: torch.Tensor,
+    e_low: torch.Tensor, own: torch.Tensor, jaw: torch.Tensor, wide: torch.Tensor, tongue: torch.Tensor,
+    inner: float, height: torch.Tensor, inside: torch.Tensor,
+) -> torch.Tensor:  # fmt: skip
+    """``paint`` on the box around the opening."""
     mm = look.mm
     dev, dt = patch.device, patch.dtype
-    height = (e_low - e_up).clamp(min=0.0)
-    inside = ((torch.minimum(vv - e_up, e_low - vv) + 0.5).clamp(0.0, 1.0) * (height > 0.3)).unsqueeze(1)
-    if not bool((inside > 0).any()):
-        return patch
     height_mm = height / mm
     du = u - look.u_mid
     side = (du / inner).abs().clamp(0.0, 1.0)
@@ -155,7 +175,7 @@ def paint(
     v_inc = e_up.new_tensor(0.0) + (UPPER_DISPLAY_MM - 0.004 * s_mm**2) * mm  # upper incisal edge: the smile line
     # the tongue tip raised behind the upper teeth (l, n, t, d, th): a rounded blade up to the incisal edge
     blade = (du / (TONGUE_TIP_HALF_MM * mm)) ** 2  # 0 in the middle, 1 at the blade's side
-    tip_top = rest_top + (v_inc - 0.3 * mm + 3.0 * mm * blade - rest_top) * tongue
+    tip_top = rest_top + (v_inc - 0.3 * mm - 1.0 + 3.0 * mm * blade - rest_top) * tongue
     tip = tongue * _smooth((vv - tip_top) / 1.0) * _smooth((1.6 - blade) / 0.6)
     rest = _smooth((vv - rest_top) / (0.8 * mm)) * _smooth((0.95 - side) / 0.2) * _smooth((height_mm - 4.0) / 6.0)
     rest = rest * (1.0 - tongue)  # a raised tip takes the tongue with it
@@ -174,7 +194,9 @@ def paint(
     _, across_lo = _tooth_pattern(s_mm, LOWER_TEETH_MM)
     low_edge = low_edge + 0.35 * mm * across_lo**3
     lower_a = _smooth(vv - low_edge + 0.5) * _smooth((0.97 - side) / 0.1) * _smooth((show_mm - 0.8) / 0.8)
-    lower_shade = 0.85 * depth_shade * (1.0 - 0.2 * across_lo**2) * (1.0 - 0.25 * _smooth((across_lo - 0.8) / 0.2))
+    lower_shade = (
+        0.85 * depth_shade.sqrt() * (1.0 - 0.2 * across_lo**2) * (1.0 - 0.15 * _smooth((across_lo - 0.8) / 0.2))
+    )
     color = _over(color, teeth * lower_shade.unsqueeze(1), lower_a.unsqueeze(1))
 
     # upper teeth: from under the upper lip down to the incisal edge (rounded corners, a pointed canine)
@@ -188,8 +210,10 @@ def paint(
     upper_shade = depth_shade * under_lip * gaps * body * tip_edge
     color = _over(color, teeth * upper_shade.unsqueeze(1), upper_a.unsqueeze(1))
 
-    # the portrait's own mouth where it shows one; then the inner lip edges
+    # the portrait's own mouth where it shows one; all of it in the lips' shade when they are nearly closed
     color = _over(color, patch[:, :3], own.unsqueeze(1))
+    shut = (1.0 - _smooth(height_mm / 5.0)).unsqueeze(1)
+    color = color * (1.0 - 0.7 * shut) + inner_lip * 0.3 * shut
     band = ((0.3 + 0.04 * height_mm).clamp(max=0.9) * mm).clamp(min=0.8)
     bottom = (1.0 - (e_low - vv) / band).clamp(0.0, 1.0)
     top = (1.0 - (vv - e_up) / band).clamp(0.0, 1.0) * (1.0 - own)

@@ -265,8 +265,7 @@ class Refiner:
         if bool((kw != 0).any()):
             u = u_o.expand(bsz, -1, -1)
             (seam_o,) = crop.lookup("seam", u_o)
-            band = 4.0 * (crop.lookup("upper_lip", u_o)[0] + crop.lookup("lower_lip", u_o)[0]) / 2
-            vw = (1.0 - (v_o - seam_o).abs() / band).clamp(min=0.0)
+            vw = (1.0 - (v_o - seam_o).abs() / (0.2 * self.fh)).clamp(min=0.0)  # the corners pull the cheeks along
             for _ in range(3):
                 u = u_o - kw * u * (1.0 - (u / (2.0 * m["hw"])) ** 2).clamp(min=0.0) ** 2 * vw
         else:  # no spread: the crop's own pixels, shared by the batch
