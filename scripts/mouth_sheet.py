@@ -32,6 +32,7 @@ LINE = ["Honestly, I didn't expect the results to come back so quickly. Shall we
 VOICE = "festival:kal_diphone"
 CELL_W = 200
 N_FRAMES = 7
+VISEME_PHONES = {"A": "m", "B": "t", "C": "ɛ", "D": "ɑ", "E": "ɔ", "F": "u", "G": "f", "H": "l"}  # one phone each
 
 
 def portraits(folder: str) -> list[tuple[str, str, int]]:
@@ -116,13 +117,14 @@ def before_after(before: str | None, folder: str, out: str) -> None:
 
 def visemes(folder: str, out: str) -> None:
     sys.path.insert(0, str(ROOT))
-    from engine.lips import VISEME_TARGETS  # noqa: PLC0415
+    from engine.ipa import REST, shape  # noqa: PLC0415
     from engine.mouth_calibration import APERTURE_MM_PER_UNIT, VISEME_APERTURE_MM  # noqa: PLC0415
     from engine.render import Renderer  # noqa: PLC0415
     from engine.render.renderer import TONGUE_SHAPES  # noqa: PLC0415
 
     shapes = list("ABCDEFGHX")
-    mouth = np.array([[VISEME_APERTURE_MM[v] / APERTURE_MM_PER_UNIT, *VISEME_TARGETS[v][1:]] for v in shapes])
+    targets = {v: (REST if v == "X" else shape(VISEME_PHONES[v])).targets for v in shapes}
+    mouth = np.array([[VISEME_APERTURE_MM[v] / APERTURE_MM_PER_UNIT, *targets[v][1:]] for v in shapes])
     mouth[:, 3] = np.where(mouth[:, 3] >= 0.9, 1.0, mouth[:, 3] * 0.5)  # as the lip sync writes lips_closed
     tongue = np.array([TONGUE_SHAPES.get(v, 0.0) for v in shapes])
     height = int(CELL_W * 0.8)

@@ -171,11 +171,11 @@ def test_tongue_tip_shows_on_tongue_visemes(closed_lips: Renderer) -> None:
 
 def test_tongue_tip_phones_mark_visemes() -> None:
     visemes = [{"start": 0.0, "end": 0.3, "shape": "B"}, {"start": 0.3, "end": 0.5, "shape": "A"}]
-    segs = [PhoneSegment("S", 0.0, 0.1), PhoneSegment("T", 0.1, 0.2), PhoneSegment("M", 0.3, 0.5)]
+    segs = [PhoneSegment("s", 0.0, 0.1), PhoneSegment("tʰ", 0.1, 0.2), PhoneSegment("m", 0.3, 0.5)]
     marked = mark_tongue_tip(visemes, segs)
     assert [(v["start"], v["end"], v.get("tongue", False)) for v in marked] == [
         (0.0, 0.1, False), (0.1, 0.2, True), (0.2, 0.3, False), (0.3, 0.5, False)]  # fmt: skip
-    assert mark_tongue_tip(visemes, [PhoneSegment("N", 0.3, 0.5)]) == visemes  # closed lips show no tongue
+    assert mark_tongue_tip(visemes, [PhoneSegment("n", 0.3, 0.5)]) == visemes  # closed lips show no tongue
 
 
 def test_render_op_passes_visemes_to_the_renderer(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .. import native
 from ..errors import BadInput
 
 DETECT_MAX = 1024  # longest side the detector sees; larger images are downscaled for it
@@ -73,18 +74,18 @@ def read_image(path: str) -> Image.Image:
 
 
 def _face_mesh():
-    import mediapipe as mp  # noqa: PLC0415 (slow import, only when needed)
-
-    return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=8, refine_landmarks=True)
+    face_mesh = native.mediapipe().solutions.face_mesh
+    return face_mesh.FaceMesh(static_image_mode=True, max_num_faces=8, refine_landmarks=True)
 
 
 def _mesh_faces(rgb: np.ndarray, mesh=None) -> list[np.ndarray]:
     """All faces in ``rgb`` (uint8 H, W, 3) as (478, 3) normalized landmarks, sorted left to right (``mesh``: a
     face mesh to reuse, else one is made for this call)."""
     if mesh is None:
-        with _face_mesh() as own:
+        with native.quiet_stderr(), _face_mesh() as own:
             return _mesh_faces(rgb, own)
-    result = mesh.process(np.ascontiguousarray(rgb))
+    with native.quiet_stderr():
+        result = mesh.process(np.ascontiguousarray(rgb))
     faces = [
         np.array([[p.x, p.y, p.z] for p in f.landmark], dtype=np.float32) for f in result.multi_face_landmarks or []
     ]
@@ -93,11 +94,8 @@ def _mesh_faces(rgb: np.ndarray, mesh=None) -> list[np.ndarray]:
 
 def _segment_person(rgb: np.ndarray) -> np.ndarray:
     """Soft person mask (H, W) in 0..1 from mediapipe's selfie segmentation."""
-    import mediapipe as mp  # noqa: PLC0415
-
-    selfie_segmentation = mp.solutions.selfie_segmentation
-
-    with selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+    selfie_segmentation = native.mediapipe().solutions.selfie_segmentation
+    with native.quiet_stderr(), selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
         mask = seg.process(np.ascontiguousarray(rgb)).segmentation_mask
     return np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)
 
@@ -117,7 +115,7 @@ def _faces_in_tiles(img: Image.Image) -> list[np.ndarray]:
     then half of it), each at up to ``DETECT_MAX``; landmarks normalized to ``img``, one per face, left to right."""
     w, h = img.size
     found: list[np.ndarray] = []
-    with _face_mesh() as mesh:
+    with native.quiet_stderr(), _face_mesh() as mesh:
         for side in (min(w, h), min(w, h) // 2):
             if side < 64 or found:
                 break
@@ -185,7 +183,10 @@ def detect(path: str, face: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         raise BadInput(f"no face found in {name}")
     if face is None:
         if len(faces) > 1:
-            raise BadInput(f"{len(faces)} faces found in {name}; pass face=N (0..{len(faces) - 1}, left to right)")
+            raise BadInput(
+                f"{len(faces)} faces found in {name}: choose one with --face N (the face parameter of the worker), "
+                f"0 .. {len(faces) - 1} from left to right"
+            )
         face = 0
     if not 0 <= int(face) < len(faces):
         raise BadInput(f"face {face} does not exist in {name}: {len(faces)} face(s) found (0..{len(faces) - 1})")
