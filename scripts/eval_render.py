@@ -14,7 +14,7 @@ and max over the frames from the first to the last spoken sound. ``loudness``: t
 line 10 dB louder; p90 of the louder lines against the others.
 Targets: <= 2 degrees, corr >= 0.9, SSIM >= 0.95, jitter <= 0.3 px; aperture p90 6-16 mm, max <= 22 mm.
 Usage: ``python scripts/eval_render.py [--image examples/portrait.png] [--size 512] [--skip-aperture]
-[--voices tune]``.
+[--voices tune] [--voice piper:joe ...] [--lines N] [--with-text] [--aperture-only] [--portraits closed_lips,toothy_smile,small_face_wide]``.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from engine.render.landmarks import CHIN, FOREHEAD  # noqa: E402
 IRIS_L, IRIS_R = 468, 473
 FPS = 25.0
 PORTRAITS = ("closed_lips", "toothy_smile", "small_face_wide")
+_LIPS: dict[str, dict] = {}  # lips documents by the lips op's params
 
 
 def detect(mesh, frame: np.ndarray, box: tuple[int, int, int, int] | None = None) -> np.ndarray | None:
@@ -87,12 +88,18 @@ def _shape_at(visemes: list[dict], t: np.ndarray) -> np.ndarray:
 
 
 def aperture_track(
-    r: Renderer, mesh, audio: str, box: tuple[int, int, int, int]
+    r: Renderer, mesh, audio: str, box: tuple[int, int, int, int], text: str | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Inner-lip aperture (mm) of every rendered frame of ``audio`` at strength 1, the frame times (s), the viseme
     of each frame, and the aperture of the portrait at rest (mm); NaN where the detector found no face. Only the
-    frames from the first to the last spoken sound."""
-    doc = run_op("lips", {"audio": audio, "fps": FPS, "strength": 1.0}, Job("eval"))["lips"]
+    frames from the first to the last spoken sound. ``text``: the lines' words (the lips op's transcript path)."""
+    params = {"audio": audio, "fps": FPS, "strength": 1.0}
+    if text is not None:
+        params.update(text=text, language="en-us")
+    key = json.dumps(params, sort_keys=True)
+    if key not in _LIPS:  # the same speech on every portrait: one lip sync
+        _LIPS[key] = run_op("lips", params, Job("eval"))["lips"]
+    doc = _LIPS[key]
     lips = np.array(doc["frames"], dtype=np.float32)
     spoken = [v for v in doc["visemes"] if v["shape"] != "X"]
     first, last = int(spoken[0]["start"] * FPS), int(np.ceil(spoken[-1]["end"] * FPS))
@@ -132,13 +139,16 @@ def _progress(event: dict) -> None:
     print(json.dumps(event), file=sys.stderr, flush=True)
 
 
-def aperture_section(portraits: list[tuple[str, str, int]], voices: list[str], texts: list[str], mesh) -> dict:
+def aperture_section(
+    portraits: list[tuple[str, str, int]], voices: list[str], texts: list[str], mesh, with_text: bool = False
+) -> dict:
     """Per portrait and voice: the aperture (mm) and the opening beyond the portrait's own aperture at rest (a
     smile's parted lips); per portrait pooled, with the median aperture per viseme; the loudness check on the first
-    portrait."""
+    portrait. ``with_text``: lips from the lines' transcript instead of recognized phones."""
+    text = " ".join(texts) if with_text else None
     folder = os.path.join(tempfile.gettempdir(), "posetalk-eval-speech")
     os.makedirs(folder, exist_ok=True)
-    result: dict = {"voices": voices, "per_portrait": {}}
+    result: dict = {"voices": voices, "phones": "transcript" if with_text else "recognized", "per_portrait": {}}
     for label, path, size in portraits:
         r = Renderer(path, size=size, device="cpu")
         box = face_box(r)
@@ -146,7 +156,7 @@ def aperture_section(portraits: list[tuple[str, str, int]], voices: list[str], t
         mms, shapes, rest = [], [], 0.0
         for voice in voices:
             clip, _spans = speech_clip(voice, texts, folder)
-            mm, _t, shape, rest = aperture_track(r, mesh, clip, box)
+            mm, _t, shape, rest = aperture_track(r, mesh, clip, box, text)
             entry["per_voice"][voice] = {"aperture": _stats(mm), "opening": _stats(mm - rest)}
             _progress({"portrait": label, "voice": voice, **entry["per_voice"][voice]})
             mms.append(mm)
@@ -167,7 +177,7 @@ def aperture_section(portraits: list[tuple[str, str, int]], voices: list[str], t
     for voice in voices:
         gains = [10.0 if i % 2 else 0.0 for i in range(len(texts))]
         clip, spans = speech_clip(voice, texts, folder, gains)
-        mm, t, _shape, rest = aperture_track(r, mesh, clip, box)
+        mm, t, _shape, rest = aperture_track(r, mesh, clip, box, text)
         for i, (a, b) in enumerate(spans):
             sel = (t >= a) & (t <= b)
             (loud if i % 2 else quiet).append(mm[sel] - rest)
@@ -188,6 +198,9 @@ def main() -> None:
         help="the evaluation voices and lines (default) or the ones the calibration was tuned on",
     )
     ap.add_argument("--aperture-only", action="store_true", help="only the speech aperture measurement")
+    ap.add_argument("--voice", action="append", help="only this voice of the set (repeatable), e.g. piper:joe")
+    ap.add_argument("--lines", type=int, default=None, help="only the first N lines of the set")
+    ap.add_argument("--with-text", action="store_true", help="lips from the lines' transcript (not recognized)")
     ap.add_argument("--portraits", default=",".join(PORTRAITS), help=f"some of {','.join(PORTRAITS)}")
     args = ap.parse_args()
     mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
@@ -202,7 +215,9 @@ def main() -> None:
                  "small_face_wide": (small_face_wide(folder), 768)}  # fmt: skip
         portraits = [(name, *paths[name]) for name in args.portraits.split(",")]
         voices, texts = (EVAL_VOICES, EVAL_TEXTS) if args.voices == "eval" else (TUNE_VOICES, TUNE_TEXTS)
-        out["aperture_mm"] = aperture_section(portraits, voices, texts, mesh)
+        voices = [v for v in voices if v in args.voice] if args.voice else voices
+        texts = texts[: args.lines] if args.lines else texts
+        out["aperture_mm"] = aperture_section(portraits, voices, texts, mesh, args.with_text)
         # the speech's own opening (beyond a smile's parted lips at rest) on every portrait
         out["aperture_pass"] = all(
             6.0 <= e["opening"]["p90"] <= 16.0 and e["opening"]["max"] <= 22.0
