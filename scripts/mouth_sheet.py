@@ -112,7 +112,7 @@ def before_after(before: str | None, folder: str, out: str) -> None:
         draw.text((4, y + 2), label, fill="black")
         for i, crop in enumerate(crops):
             sheet.paste(_cell(crop, height), (i * CELL_W, y + 16))
-    sheet.save(out, optimize=True)
+    sheet.quantize(256, dither=Image.FLOYDSTEINBERG).save(out, optimize=True)  # small enough to commit
 
 
 def visemes(folder: str, out: str) -> None:
@@ -142,7 +142,7 @@ def visemes(folder: str, out: str) -> None:
         draw.text((4, y + 2), label, fill="black")
         for i, f in enumerate(frames):
             sheet.paste(_cell(f[y0:y1, x0:x1, :3], height), (i * CELL_W, y + 16))
-    sheet.save(out, optimize=True)
+    sheet.quantize(256, dither=Image.FLOYDSTEINBERG).save(out, optimize=True)  # small enough to commit
 
 
 def main() -> None:

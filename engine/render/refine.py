@@ -294,8 +294,8 @@ class Refiner:
             prof = round_lens + (broad - round_lens) * ((x + cg) / blend).clamp(0.0, 1.0)
             return prof * ((m["v_end"] - x) / (m["v_end"] - m["v_chin"])).clamp(0.0, 1.0)
 
-        def p_up(x: torch.Tensor) -> torch.Tensor:
-            return round_lens * (1.0 - (-gap + cg - x) / m["v_nose"]).clamp(0.0, 1.0)
+        def p_up(x: torch.Tensor) -> torch.Tensor:  # full at the upper lip's edge, nothing at the nose base
+            return round_lens * ((x + m["v_nose"]) / (m["v_nose"] - gap + cg).clamp(min=1.0)).clamp(0.0, 1.0)
 
         below = vv >= e_low
         vv1 = torch.where(below, vv - jaw * round_lens, vv + lift * round_lens)
