@@ -154,6 +154,7 @@ class Refiner:
         broad = np.clip((0.7 * fw - np.abs(ug)) / (0.28 * fw), 0.0, 1.0)
         own = np.clip((gap - 1.0) / 1.5, 0.0, 1.0)  # where the portrait shows its own mouth (teeth of a smile)
         seam0 = float(np.interp(0.0, ug, seam))
+        self.seam0 = seam0  # the rest lip line in the middle of the mouth
         loc = frame.to_local(lm[[NOSE_BASE, CHIN, LOWER_OUTER_MID, 13]])
         self.m = {
             "hw": hw,
@@ -286,7 +287,12 @@ class Refiner:
 
         # where the lip edges are now: pressed together by c, parted by the jaw and the lifting upper lip
         cg = c * gap / 2
-        e_up = -gap + cg - lift * round_lens
+        # the skin between the nose base (fixed) and the upper lip's edge is squeezed linearly as the lip lifts; the
+        # lip rises at most 3/4 of that height, so the map never folds (rows above the nose base stay untouched)
+        v_nose = (seam - (self.seam0 - m["v_nose"])).clamp(min=1.0)  # the nose base's line, the same for every u
+        d_up = (v_nose - gap + cg).clamp(min=1.0)
+        lift_up = torch.minimum(lift * round_lens, 0.75 * d_up)
+        e_up = -gap + cg - lift_up
         e_low = -cg + jaw * round_lens
         blend = m["lip_low"] + jaw
 
@@ -294,13 +300,12 @@ class Refiner:
             prof = round_lens + (broad - round_lens) * ((x + cg) / blend).clamp(0.0, 1.0)
             return prof * ((m["v_end"] - x) / (m["v_end"] - m["v_chin"])).clamp(0.0, 1.0)
 
-        def p_up(x: torch.Tensor) -> torch.Tensor:  # full at the upper lip's edge, nothing at the nose base
-            return round_lens * ((x + m["v_nose"]) / (m["v_nose"] - gap + cg).clamp(min=1.0)).clamp(0.0, 1.0)
-
+        squeezed = -v_nose + (vv + v_nose) / (1.0 - lift_up / d_up)  # the inverse of the linear squeeze
+        above_src = torch.where(vv <= -v_nose, vv, torch.minimum(squeezed, vv + lift_up))
         below = vv >= e_low
-        vv1 = torch.where(below, vv - jaw * round_lens, vv + lift * round_lens)
+        vv1 = torch.where(below, vv - jaw * round_lens, above_src)
         for _ in range(6):
-            vv1 = torch.where(below, vv - jaw * p_low(vv1), vv + lift * p_up(vv1))
+            vv1 = torch.where(below, vv - jaw * p_low(vv1), above_src)
         src = self._unpress(vv1, gap, c, upper, lower)
         # between the parted lips the portrait's own mouth stays where it is (teeth are fixed to the skull)
         opening = (vv > e_up) & (vv < e_low)
