@@ -11,6 +11,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -70,18 +71,32 @@ def read_image(path: str) -> Image.Image:
     return img.convert("RGBA" if has_alpha else "RGB")
 
 
-def _mesh_faces(rgb: np.ndarray) -> list[np.ndarray]:
-    """All faces in ``rgb`` (uint8 H, W, 3) as (478, 3) normalized landmarks, sorted left to right."""
+def face_mesh(static: bool, max_faces: int = 1) -> Any:
+    """mediapipe's face mesh with refined landmarks (478 points): for single images (``static``) or for the frames
+    of a video, where it tracks each face from the last frame and runs the face detector only to find it again."""
     import mediapipe as mp  # noqa: PLC0415 (slow import, only when needed)
 
-    face_mesh = mp.solutions.face_mesh
+    return mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True, min_detection_confidence=0.5
+    )
 
-    with face_mesh.FaceMesh(static_image_mode=True, max_num_faces=8, refine_landmarks=True) as mesh:
-        result = mesh.process(np.ascontiguousarray(rgb))
+
+def faces_of(result: Any, size: tuple[int, int] = (1, 1)) -> list[np.ndarray]:
+    """The faces of a face-mesh result as (478, 3) landmarks scaled by ``size`` = (w, h) (z by w), left to right."""
+    w, h = size
+    scale = np.array([w, h, w], dtype=np.float64)
     faces = [
-        np.array([[p.x, p.y, p.z] for p in f.landmark], dtype=np.float32) for f in result.multi_face_landmarks or []
+        np.array([[p.x, p.y, p.z] for p in f.landmark], dtype=np.float64) * scale
+        for f in result.multi_face_landmarks or []
     ]
     return sorted(faces, key=lambda f: float(f[:, 0].mean()))
+
+
+def _mesh_faces(rgb: np.ndarray) -> list[np.ndarray]:
+    """All faces in ``rgb`` (uint8 H, W, 3) as (478, 3) normalized landmarks, sorted left to right."""
+    with face_mesh(static=True, max_faces=8) as mesh:
+        result = mesh.process(np.ascontiguousarray(rgb))
+    return [f.astype(np.float32) for f in faces_of(result)]
 
 
 def _segment_person(rgb: np.ndarray) -> np.ndarray:
@@ -95,9 +110,8 @@ def _segment_person(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)
 
 
-def detect(path: str, face: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Landmarks (478, 3) normalized to the image (z in units of the width) and the person mask at detection
-    size. BadInput when there is no face, or several and ``face`` is not given."""
+def _find_face(path: str, face: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalized landmarks of the chosen face, and the detection-size RGB and RGBA images."""
     img = read_image(path)
     det = img.copy()
     det.thumbnail((DETECT_MAX, DETECT_MAX), Image.LANCZOS)
@@ -116,10 +130,24 @@ def detect(path: str, face: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         face = 0
     if not 0 <= int(face) < len(faces):
         raise BadInput(f"face {face} does not exist in {name}: {len(faces)} face(s) found (0..{len(faces) - 1})")
+    return faces[int(face)], rgb, rgba
+
+
+def detect(path: str, face: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks (478, 3) normalized to the image (z in units of the width) and the person mask at detection
+    size. BadInput when there is no face, or several and ``face`` is not given."""
+    landmarks, rgb, rgba = _find_face(path, face)
     person = _segment_person(rgb)
     if rgba.shape[2] == 4:
         person = np.minimum(person, rgba[..., 3].astype(np.float32) / 255.0)
-    return faces[int(face)], person
+    return landmarks, person
+
+
+def portrait_landmarks(path: str, face: int | None = None) -> np.ndarray:
+    """The face's landmarks (478, 3) in pixels of the image as it is detected (z in the same unit as x)."""
+    landmarks, rgb, _rgba = _find_face(os.path.abspath(os.fspath(path)), face)
+    h, w = rgb.shape[:2]
+    return landmarks.astype(np.float64) * np.array([w, h, w])
 
 
 def _disk_key(path: str, face: int | None) -> str:
