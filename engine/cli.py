@@ -1,4 +1,4 @@
-"""Command line: ``python -m engine pose|lips|render|animate|serve`` (docs/architecture.md, "CLI").
+"""Command line: ``python -m engine pose|lips|render|animate|capture|serve`` (docs/architecture.md, "CLI").
 
 Every sub-command's flags are the params of the op of the same name (engine.params) and
 it runs through the job registry; progress goes to stderr. Errors print one line
@@ -30,7 +30,8 @@ COMMANDS = {
     "pose": "audio + prompt → pose.json (head motion)",
     "lips": "audio → lips.json (mouth channels and visemes)",
     "render": "portrait + pose.json + lips.json → frames (and an MP4)",
-    "animate": "portrait + audio + prompt → MP4 in one go",
+    "animate": "portrait + audio + prompt (or a pose video) → MP4 in one go",
+    "capture": "video of a face → pose.json (head motion) and lips.json (mouth and blinks)",
 }
 _TYPES = {"float": float, "int": int}
 

@@ -1,0 +1,330 @@
+"""Capture: a video of a face → head pose, mouth channels and blinks for every frame (PC-AVS: pose from a video).
+
+The video is decoded once and streamed (engine.video). mediapipe's face mesh tracks the face from frame to frame
+(engine.render.face), and each frame keeps only a few numbers: its similarity to the first frame with a face
+(engine.headpose) and its mouth and eye measurements (engine.expression), so memory stays small for any length.
+After the pass the pose is re-based on the reference (the first frame with a face, frame K, or a portrait's own
+pose), gaps of a few frames without a face are interpolated, longer ones held and reported, and the detector's
+noise is removed without lag (engine.denoise).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import expression
+from .denoise import zero_lag
+from .errors import BadInput
+from .headpose import IDENTITY, Similarity, above_mouth, angles, fit, pose_channels, relative
+from .render.face import face_mesh, faces_of
+from .render.landmarks import face_geometry
+from .video import VideoInfo, frames
+
+MIN_FOUND = 0.5  # a face in fewer than this share of the frames is refused
+MAX_GAP_S = 0.25  # gaps without a face up to this long are interpolated; longer ones are held and reported
+SETTLE_PASSES = 3  # extra passes of the face mesh over a frame where it has just found the face
+SAME_FACE = 0.5  # among several faces, the tracked one moves less than this many face widths from frame to frame
+# zero-lag one-euro filter per channel: (minimum cutoff in Hz, beta per unit of speed in units/s)
+FILTER: dict[str, tuple[float, float] | None] = {
+    "pitch": (0.4, 0.05),
+    "yaw": (0.4, 0.05),
+    "roll": (0.4, 0.05),
+    "x": (0.4, 3.0),
+    "y": (0.4, 3.0),
+    "scale": (0.4, 3.0),
+    "mouth_open": (6.0, 1.0),
+    "mouth_wide": (6.0, 1.0),
+    "mouth_round": (6.0, 1.0),
+    "lips_closed": (6.0, 1.0),
+    "blink": None,  # a blink is over in four frames: any smoothing would swallow it
+}
+POSE_CHANNELS = ("pitch", "yaw", "roll", "x", "y", "scale")
+# how the face mesh's head pose follows the mouth: per face height of lip gap, the upper face reads this much
+# more pitch (degrees), x, y (face heights) and scale (measured on a still head talking: scripts/eval_capture.py)
+MOUTH_COUPLING = np.array([30.0, 0.0, 0.0, 0.0, -0.37, 0.08])
+
+
+@dataclass
+class Track:
+    """What one pass over a video keeps: per frame, whether a face was found, its similarity to the anchor (the
+    first frame with a face) and its expression features; the landmarks of the anchor and of frames asked for."""
+
+    info: VideoInfo
+    fps: float
+    start: float
+    found: np.ndarray  # (n,) bool
+    motion: np.ndarray  # (n, 13) Similarity.as_array to the anchor, NaN without a face
+    features: np.ndarray  # (n, 3) expression.FEATURES, NaN without a face
+    anchor: int  # index of the first frame with a face
+    landmarks: dict[int, np.ndarray]  # the anchor's and the kept frames' landmarks
+    faces: int  # faces in view where the face was first found
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.found)
+
+
+@dataclass
+class Capture:
+    """The result: pose (n, 6) in pose.json channels, lips (n, 5) in expression.CHANNELS, and what to report."""
+
+    pose: np.ndarray
+    lips: np.ndarray
+    gaps: list[dict[str, Any]]
+    reference: dict[str, Any]
+
+
+class _Follower:
+    """Finds the chosen face in each frame: counts the faces where one is first seen, then tracks that face."""
+
+    def __init__(self, info: VideoInfo, face: int | None, face_flag: str) -> None:
+        self.info, self.face, self.face_flag = info, face, face_flag
+        self.size = (info.out_width, info.out_height)
+        self.counter = face_mesh(static=True, max_faces=8)
+        self.tracker: Any = None
+        self.faces = 0
+        self.last: np.ndarray | None = None
+        self.had_face = False
+
+    def close(self) -> None:
+        for mesh in (self.counter, self.tracker):
+            if mesh is not None:
+                mesh.close()
+
+    def _pick(self, faces: list[np.ndarray]) -> np.ndarray | None:
+        if not faces:
+            return None
+        if self.faces == 1 or self.last is None:
+            return faces[0] if self.faces == 1 else None
+        centre = self.last[:, :2].mean(0)
+        width = face_geometry(self.last).width
+        best = min(faces, key=lambda f: float(np.linalg.norm(f[:, :2].mean(0) - centre)))
+        return best if np.linalg.norm(best[:, :2].mean(0) - centre) < SAME_FACE * width else None
+
+    def _first(self, frame: np.ndarray, t: float) -> np.ndarray | None:
+        faces = faces_of(self.counter.process(frame), self.size)
+        if not faces:
+            return None
+        count, name, flag = len(faces), self.info.name, self.face_flag
+        if self.face is None and count > 1:
+            raise BadInput(
+                f"{count} faces in {name} (at {t:.2f} s): pass {flag} N to pick one (0..{count - 1}, left to right)"
+            )
+        chosen = self.face or 0
+        if chosen >= count:
+            raise BadInput(f"{flag} {chosen}: {name} shows {count} face(s) (0..{count - 1}, left to right)")
+        self.faces = count
+        self.counter.close()
+        self.counter = None
+        self.tracker = face_mesh(static=False, max_faces=count)
+        self.last = faces[chosen]
+        return self._track(frame, found_before=False)
+
+    def _track(self, frame: np.ndarray, found_before: bool) -> np.ndarray | None:
+        face = self._pick(faces_of(self.tracker.process(frame), self.size))
+        if face is not None and not found_before and self.faces == 1:
+            # the mesh just found the face with the detector, whose crop differs from the crop it tracks with (and
+            # the head pose read from it by a degree or two): measure this frame again until it is a tracked one
+            for _ in range(SETTLE_PASSES):
+                again = self._pick(faces_of(self.tracker.process(frame), self.size))
+                face = face if again is None else again
+        if face is not None:
+            self.last = face
+        self.had_face = face is not None
+        return face
+
+    def __call__(self, frame: np.ndarray, t: float) -> np.ndarray | None:
+        """The chosen face's landmarks (478, 3) in pixels, or None when it is not in this frame."""
+        if self.tracker is None:
+            return self._first(frame, t)
+        return self._track(frame, self.had_face)
+
+
+def _lost_message(name: str, found: int, seen: int) -> str:
+    if found == 0:
+        return f"no face found in {name}"
+    share = 100.0 * found / max(seen, 1)
+    return (
+        f"the face is visible in only {share:.0f} % of the frames of {name}: capture needs it in at least "
+        f"{100 * MIN_FOUND:.0f} % (pick the part where it is with --start and --duration)"
+    )
+
+
+def track_video(
+    info: VideoInfo,
+    fps: float,
+    start: float = 0.0,
+    duration: float | None = None,
+    face: int | None = None,
+    keep: tuple[int, ...] = (),
+    progress: Callable[[int, int, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    face_flag: str = "--face",
+) -> Track:
+    """One pass over the video: find and track the face, measure every frame (see :class:`Track`).
+
+    ``progress(done, total, message)`` is called once per frame (it may raise to cancel; ``should_stop`` is also
+    watched while ffmpeg decodes). BadInput when no frames come, several faces are in view and ``face`` is None,
+    or the face is missing from more than half of the frames (noticed as early as that is certain).
+    """
+    expected = info.frame_count(fps, start, duration)
+    follower = _Follower(info, face, face_flag)
+    found, motion, features = [], [], []
+    landmarks: dict[int, np.ndarray] = {}
+    anchor_lm: np.ndarray | None = None
+    anchor_geo = None
+    rigid = np.empty(0, dtype=int)
+    wait = mesh_s = 0.0
+    t_begin = time.perf_counter()
+    try:
+        stream = frames(info, fps, start, duration, should_stop)
+        i = 0
+        while True:
+            t0 = time.perf_counter()
+            frame = next(stream, None)
+            t1 = time.perf_counter()
+            wait += t1 - t0
+            if frame is None:
+                break
+            lm = follower(frame, start + i / fps)
+            mesh_s += time.perf_counter() - t1
+            if lm is None:
+                found.append(False)
+                motion.append(np.full(13, np.nan))
+                features.append(np.full(len(expression.FEATURES), np.nan))
+                missing = i + 1 - sum(found)
+                if expected and missing > (1.0 - MIN_FOUND) * expected:
+                    stream.close()
+                    raise BadInput(_lost_message(info.name, sum(found), expected))
+            else:
+                if anchor_lm is None:
+                    anchor_lm, anchor_geo, rigid = lm, face_geometry(lm), above_mouth(lm)
+                    landmarks[i] = lm
+                    sim = IDENTITY
+                else:
+                    sim = fit(anchor_lm, lm, rigid)
+                if i in keep:
+                    landmarks[i] = lm
+                found.append(True)
+                motion.append(sim.as_array())
+                features.append(expression.measure(lm, sim, anchor_geo))
+            i += 1
+            if progress is not None:
+                total = max(expected or 0, i)
+                progress(i, total, f"frame {i}/{total}")
+    finally:
+        follower.close()
+    n = len(found)
+    if n == 0:
+        if start > 0:
+            raise BadInput(f"--start {start:g} s is at or past the end of {info.name}: no frames to capture")
+        raise BadInput(f"no frames could be decoded from {info.name}")
+    if sum(found) < MIN_FOUND * n:
+        raise BadInput(_lost_message(info.name, sum(found), n))
+    seconds = {"total": time.perf_counter() - t_begin, "waiting_for_frames": wait, "face_mesh": mesh_s}
+    return Track(
+        info=info,
+        fps=fps,
+        start=start,
+        found=np.array(found),
+        motion=np.array(motion),
+        features=np.array(features),
+        anchor=int(np.argmax(found)),
+        landmarks=landmarks,
+        faces=follower.faces,
+        seconds=seconds,
+    )
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True in ``mask``."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def fill_and_filter(
+    values: np.ndarray, found: np.ndarray, fps: float, names: tuple[str, ...]
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Fill and denoise per-frame ``values`` (n, c) measured where ``found``: gaps up to MAX_GAP_S inside the clip
+    are interpolated, the rest filtered without lag (:data:`FILTER`) stretch by stretch, and longer gaps (and the
+    frames before the first face and after the last) hold the nearest measured value.
+
+    Returns the filled values and the held gaps longer than MAX_GAP_S as ``[start, stop)`` frame pairs.
+    """
+    n = len(values)
+    max_gap = max(1, int(round(MAX_GAP_S * fps)))
+    missing = _runs(~found)
+    long_gaps = [(a, b) for a, b in missing if b - a > max_gap]
+    short = np.zeros(n, dtype=bool)
+    for a, b in missing:
+        if b - a <= max_gap and a > 0 and b < n:
+            short[a:b] = True
+    usable = found | short
+    t = np.arange(n)
+    out = np.array(values, dtype=np.float64)
+    idx = np.flatnonzero(found)
+    for c in range(out.shape[1]):
+        out[short, c] = np.interp(t[short], idx, out[idx, c])
+    cols = [c for c, name in enumerate(names) if FILTER[name] is not None]
+    params = np.array([FILTER[names[c]] for c in cols])
+    for a, b in _runs(usable):  # stretches between long gaps are filtered on their own (no smearing across)
+        out[a:b, cols] = zero_lag(out[a:b, cols], fps, params[:, 0], params[:, 1])
+    good = np.flatnonzero(usable)
+    hold = np.searchsorted(good, t, side="right") - 1  # the last measured frame before each frame ...
+    hold = np.where(hold < 0, 0, hold)  # ... or the first one for frames before it
+    out[~usable] = out[good[hold[~usable]]]
+    return out, long_gaps
+
+
+def raw_pose(
+    track: Track, reference_frame: int | None = None, portrait: np.ndarray | None = None
+) -> tuple[np.ndarray, float, dict[str, Any]]:
+    """Pose channels (n, 6) of the frames with a face (NaN elsewhere) as measured, before any correction, relative
+    to the first frame with a face, frame ``reference_frame``, or (angles) the head pose of ``portrait``'s landmarks;
+    also the lip gap of that reference and how it was chosen (for the documents' meta)."""
+    n, name = track.n, track.info.name
+    base, ref_index = IDENTITY, track.anchor
+    if reference_frame is not None:
+        if reference_frame >= n:
+            raise BadInput(f"--reference-frame {reference_frame} is past the end: the capture has {n} frames")
+        if not track.found[reference_frame]:
+            raise BadInput(f"no face in frame {reference_frame} of {name}: pick another --reference-frame")
+        base, ref_index = Similarity.from_array(track.motion[reference_frame]), reference_frame
+    ref = track.landmarks[ref_index]
+    gap_ref = float(track.features[ref_index, 0])
+    to_portrait = None
+    reference: dict[str, Any] = {"reference": "frame", "reference_frame": ref_index}
+    if portrait is not None:
+        to_portrait = fit(portrait, ref, above_mouth(portrait)).rotation
+        gap_ref = float(expression.measure(portrait, IDENTITY, face_geometry(portrait))[0])
+        reference = {"reference": "image"}
+    pose = np.full((n, 6), np.nan)
+    for i in np.flatnonzero(track.found):
+        sim = relative(base, Similarity.from_array(track.motion[i]))
+        pose[i] = pose_channels(sim, ref)
+        if to_portrait is not None:
+            pose[i, :3] = angles(sim.rotation @ to_portrait)
+    return pose, gap_ref, reference
+
+
+def channels(track: Track, reference_frame: int | None = None, portrait: np.ndarray | None = None) -> Capture:
+    """Pose and lips channels of a track (see :func:`raw_pose` for the reference): the face mesh's response to the
+    mouth taken out of the pose (:data:`MOUTH_COUPLING`), gaps filled, noise filtered."""
+    pose, gap_ref, reference = raw_pose(track, reference_frame, portrait)
+    pose -= np.outer(track.features[:, 0] - gap_ref, MOUTH_COUPLING)
+    ok = track.features[track.found]
+    eye_open = expression.usual_eye_opening(np.where(track.found[:, None], track.features, np.nan), track.fps)
+    lips = expression.channels(track.features, expression.rest_width(ok), eye_open)
+    values = np.concatenate([pose, lips], axis=1)
+    filled, long_gaps = fill_and_filter(values, track.found, track.fps, (*POSE_CHANNELS, *expression.CHANNELS))
+    gaps = [
+        {"frame": a, "frames": b - a, "start": round(a / track.fps, 3), "end": round(b / track.fps, 3)}
+        for a, b in long_gaps
+    ]
+    return Capture(pose=filled[:, :6], lips=np.clip(filled[:, 6:], 0.0, 1.0), gaps=gaps, reference=reference)
