@@ -1,4 +1,5 @@
-"""The ``render`` op (portrait + pose + lips → PNG frames, optional MP4) and ``animate`` (pose + lips + render)."""
+"""The ``render`` op (portrait + pose + lips → PNG frames, optional MP4) and ``animate`` (pose, or capture from a
+pose video, + lips + render)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .audio import frame_count, load_audio
+from .capture_ops import capture_op
 from .errors import BadInput, EngineError
-from .formats import check_output_path, read_lips, read_pose
+from .formats import check_output_path, lips_document, pose_document, read_lips, read_pose
 from .jobs import Job
 from .lips_ops import lips_op
-from .params import OPS, check
+from .params import OPS, PROMPT, check
 from .pose_ops import pose_op
 
 PATTERN = "frame_%05d.png"
@@ -186,24 +189,69 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     }
 
 
+def _fit_length(frames: np.ndarray, n: int) -> np.ndarray:
+    """``frames`` cut or extended to ``n`` frames (the last frame held: nothing is invented)."""
+    if len(frames) >= n:
+        return frames[:n]
+    return np.concatenate([frames, np.repeat(frames[-1:], n - len(frames), axis=0)])
+
+
+def _motion_from_video(p: dict[str, Any], n: int, job: Job) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Pose (and with ``mouth_from_video`` the lips and blinks) for ``n`` frames from animate's pose video."""
+    duration = n / p["fps"]
+    params = {
+        "video": p["pose_video"], "fps": p["fps"], "start": p["pose_video_start"], "duration": duration,
+        "face": p["pose_video_face"], "strength": p["strength"], "smoothing": p["smoothing"],
+    }  # fmt: skip
+    flags = {"video": "--pose-video", "start": "--pose-video-start", "face": "--pose-video-face"}
+    res = capture_op(params, job, flags)
+    pose_doc, lips_doc = res["pose"], res["lips"]
+    held = max(0, n - len(pose_doc["frames"]))
+    meta = {**pose_doc["meta"], "held_frames": held} if held else pose_doc["meta"]
+    pose = pose_document(_fit_length(np.array(pose_doc["frames"]), n), p["fps"], meta)
+    lips = None
+    if p["mouth_from_video"]:
+        frames = _fit_length(np.array(lips_doc["frames"]), n)
+        lips = lips_document(frames, lips_doc["channels"], p["fps"], meta=dict(meta))
+    return pose, lips
+
+
 def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
-    """Params: engine.params.OPS["animate"]. Runs pose, lips and render; returns video, n_frames, fps."""
+    """Params: engine.params.OPS["animate"]. Runs pose (or capture from ``pose_video``), lips and render; returns
+    video, n_frames, fps."""
     p = check("animate", params)
+    if not p["pose_video"] and not p["prompt"]:
+        raise BadInput(PROMPT.missing)
+    if p["mouth_from_video"] and not p["pose_video"]:
+        raise BadInput("--mouth-from-video takes the mouth from the pose video: give --pose-video too")
     image = _existing_file(p["image"], "image")
     audio = _existing_file(p["audio"], "audio")
     video = check_output_path(p["out"])
     if not video.lower().endswith((".mp4", ".m4v", ".mov")):
         raise BadInput(f"out must be an .mp4 file: {video}")
-    pose_names = {q.name for q in OPS["pose"]} - {"out", "pins"}
-    pose_res = pose_op({k: v for k, v in p.items() if k in pose_names}, job.child(0.0, 0.1))
     lips_names = {"audio", "fps", "audio_offset", "audio_duration"}
-    lips_res = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.1, 0.2))
+    if p["pose_video"]:
+        if p["mouth_from_video"]:  # the audio only sets the length
+            _samples, seconds = load_audio(audio, job.sub(0.0, 0.02), p["audio_offset"], p["audio_duration"])
+            lips_doc = None
+            n = frame_count(seconds, p["fps"])
+        else:
+            lips_doc = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.0, 0.1))["lips"]
+            n = len(lips_doc["frames"])
+        pose_doc, video_lips = _motion_from_video(p, n, job.child(0.1, 0.3))
+        lips_doc = video_lips or lips_doc
+        render_share = 0.3
+    else:
+        pose_names = {q.name for q in OPS["pose"]} - {"out", "pins"}
+        pose_doc = pose_op({k: v for k, v in p.items() if k in pose_names}, job.child(0.0, 0.1))["pose"]
+        lips_doc = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.1, 0.2))["lips"]
+        render_share = 0.2
     with tempfile.TemporaryDirectory(prefix=".posetalk-animate-", dir=os.path.dirname(video)) as tmp:
         render_params = {
             "image": image,
             "audio": audio,
-            "pose": pose_res["pose"],
-            "lips": lips_res["lips"],
+            "pose": pose_doc,
+            "lips": lips_doc,
             "size": p["size"],
             "face": p["face"],
             "device": p["device"],
@@ -213,7 +261,8 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
             "out": os.path.join(tmp, "frames"),
             "video": video,
         }
-        res = render_op(render_params, job.child(0.2, 1.0))
+        res = render_op(render_params, job.child(render_share, 1.0))
     job.progress(1000, 1000, "done")
     return {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": True,
-            "width": res["width"], "height": res["height"]}  # fmt: skip
+            "width": res["width"], "height": res["height"], "pose_source": "video" if p["pose_video"] else "prompt",
+            "mouth_source": "video" if p["mouth_from_video"] else "audio"}  # fmt: skip
