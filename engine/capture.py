@@ -19,8 +19,8 @@ import numpy as np
 
 from . import expression
 from .denoise import zero_lag
-from .errors import BadInput
-from .headpose import IDENTITY, Similarity, above_mouth, angles, fit, pose_channels, relative
+from .errors import BadInput, Cancelled
+from .headpose import IDENTITY, Similarity, above_mouth, angles, fit, head_space, pose_channels, relative
 from .render.face import face_mesh, faces_of
 from .render.landmarks import face_geometry
 from .video import VideoInfo, frames
@@ -68,6 +68,14 @@ class Track:
     @property
     def n(self) -> int:
         return len(self.found)
+
+    def landmarks_at(self, i: int) -> np.ndarray:
+        """Frame ``i``'s landmarks: as measured when they were kept, else the anchor's moved by frame ``i``'s
+        similarity (its rigid part, which is what a reference needs)."""
+        if i in self.landmarks:
+            return self.landmarks[i]
+        sim = Similarity.from_array(self.motion[i])
+        return head_space(sim.apply(head_space(self.landmarks[self.anchor])))
 
 
 @dataclass
@@ -146,13 +154,13 @@ class _Follower:
         return self._track(frame, self.had_face)
 
 
-def _lost_message(name: str, found: int, seen: int) -> str:
+def _lost_message(name: str, found: int, seen: int, min_found: float) -> str:
     if found == 0:
         return f"no face found in {name}"
     share = 100.0 * found / max(seen, 1)
     return (
         f"the face is visible in only {share:.0f} % of the frames of {name}: capture needs it in at least "
-        f"{100 * MIN_FOUND:.0f} % (pick the part where it is with --start and --duration)"
+        f"{100 * min_found:.0f} % (pick the part where it is with --start and --duration)"
     )
 
 
@@ -166,12 +174,14 @@ def track_video(
     progress: Callable[[int, int, str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     face_flag: str = "--face",
+    min_found: float = MIN_FOUND,
 ) -> Track:
     """One pass over the video: find and track the face, measure every frame (see :class:`Track`).
 
     ``progress(done, total, message)`` is called once per frame (it may raise to cancel; ``should_stop`` is also
-    watched while ffmpeg decodes). BadInput when no frames come, several faces are in view and ``face`` is None,
-    or the face is missing from more than half of the frames (noticed as early as that is certain).
+    watched while ffmpeg decodes). BadInput when no frames come, no face is found, several faces are in view and
+    ``face`` is None, or the face is missing from more than a ``min_found`` share of the frames (noticed as early
+    as that is certain).
     """
     expected = info.frame_count(fps, start, duration)
     follower = _Follower(info, face, face_flag)
@@ -181,9 +191,10 @@ def track_video(
     anchor_geo = None
     rigid = np.empty(0, dtype=int)
     wait = mesh_s = 0.0
+    missing = 0
     t_begin = time.perf_counter()
+    stream = frames(info, fps, start, duration, should_stop)
     try:
-        stream = frames(info, fps, start, duration, should_stop)
         i = 0
         while True:
             t0 = time.perf_counter()
@@ -198,10 +209,9 @@ def track_video(
                 found.append(False)
                 motion.append(np.full(13, np.nan))
                 features.append(np.full(len(expression.FEATURES), np.nan))
-                missing = i + 1 - sum(found)
-                if expected and missing > (1.0 - MIN_FOUND) * expected:
-                    stream.close()
-                    raise BadInput(_lost_message(info.name, sum(found), expected))
+                missing += 1
+                if expected and min_found > 0 and missing > (1.0 - min_found) * expected:
+                    raise BadInput(_lost_message(info.name, i + 1 - missing, expected, min_found))
             else:
                 if anchor_lm is None:
                     anchor_lm, anchor_geo, rigid = lm, face_geometry(lm), above_mouth(lm)
@@ -219,14 +229,17 @@ def track_video(
                 total = max(expected or 0, i)
                 progress(i, total, f"frame {i}/{total}")
     finally:
+        stream.close()  # ends ffmpeg at once, also when a cancel or an error leaves the loop
         follower.close()
+    if should_stop is not None and should_stop():
+        raise Cancelled("cancelled")
     n = len(found)
     if n == 0:
         if start > 0:
-            raise BadInput(f"--start {start:g} s is at or past the end of {info.name}: no frames to capture")
+            raise BadInput(f"the start ({start:g} s) is at or past the end of {info.name}: no frames to capture")
         raise BadInput(f"no frames could be decoded from {info.name}")
-    if sum(found) < MIN_FOUND * n:
-        raise BadInput(_lost_message(info.name, sum(found), n))
+    if not any(found) or sum(found) < min_found * n:
+        raise BadInput(_lost_message(info.name, sum(found), n, min_found))
     seconds = {"total": time.perf_counter() - t_begin, "waiting_for_frames": wait, "face_mesh": mesh_s}
     return Track(
         info=info,
@@ -283,11 +296,12 @@ def fill_and_filter(
 
 
 def raw_pose(
-    track: Track, reference_frame: int | None = None, portrait: np.ndarray | None = None
+    track: Track, reference_frame: int | None = None, portrait: np.ndarray | None = None, frames: range | None = None
 ) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Pose channels (n, 6) of the frames with a face (NaN elsewhere) as measured, before any correction, relative
     to the first frame with a face, frame ``reference_frame``, or (angles) the head pose of ``portrait``'s landmarks;
-    also the lip gap of that reference and how it was chosen (for the documents' meta)."""
+    also the lip gap of that reference and how it was chosen (for the documents' meta). ``frames``: measure only
+    these (the others stay NaN)."""
     n, name = track.n, track.info.name
     base, ref_index = IDENTITY, track.anchor
     if reference_frame is not None:
@@ -296,7 +310,7 @@ def raw_pose(
         if not track.found[reference_frame]:
             raise BadInput(f"no face in frame {reference_frame} of {name}: pick another --reference-frame")
         base, ref_index = Similarity.from_array(track.motion[reference_frame]), reference_frame
-    ref = track.landmarks[ref_index]
+    ref = track.landmarks_at(ref_index)
     gap_ref = float(track.features[ref_index, 0])
     to_portrait = None
     reference: dict[str, Any] = {"reference": "frame", "reference_frame": ref_index}
@@ -305,7 +319,9 @@ def raw_pose(
         gap_ref = float(expression.measure(portrait, IDENTITY, face_geometry(portrait))[0])
         reference = {"reference": "image"}
     pose = np.full((n, 6), np.nan)
-    for i in np.flatnonzero(track.found):
+    chosen = np.zeros(n, dtype=bool)
+    chosen[frames if frames is not None else slice(None)] = True
+    for i in np.flatnonzero(track.found & chosen):
         sim = relative(base, Similarity.from_array(track.motion[i]))
         pose[i] = pose_channels(sim, ref)
         if to_portrait is not None:
@@ -313,11 +329,17 @@ def raw_pose(
     return pose, gap_ref, reference
 
 
+def corrected_pose(
+    track: Track, reference_frame: int | None = None, portrait: np.ndarray | None = None, frames: range | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`raw_pose` with the face mesh's response to the mouth taken out (:data:`MOUTH_COUPLING`)."""
+    pose, gap_ref, reference = raw_pose(track, reference_frame, portrait, frames)
+    return pose - np.outer(track.features[:, 0] - gap_ref, MOUTH_COUPLING), reference
+
+
 def channels(track: Track, reference_frame: int | None = None, portrait: np.ndarray | None = None) -> Capture:
-    """Pose and lips channels of a track (see :func:`raw_pose` for the reference): the face mesh's response to the
-    mouth taken out of the pose (:data:`MOUTH_COUPLING`), gaps filled, noise filtered."""
-    pose, gap_ref, reference = raw_pose(track, reference_frame, portrait)
-    pose -= np.outer(track.features[:, 0] - gap_ref, MOUTH_COUPLING)
+    """Pose and lips channels of a track (:func:`corrected_pose` for the pose), gaps filled, noise filtered."""
+    pose, reference = corrected_pose(track, reference_frame, portrait)
     ok = track.features[track.found]
     eye_open = expression.usual_eye_opening(np.where(track.found[:, None], track.features, np.nan), track.fps)
     lips = expression.channels(track.features, expression.rest_width(ok), eye_open)
