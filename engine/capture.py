@@ -10,12 +10,16 @@ noise is removed without lag (engine.denoise).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from . import expression
 from .denoise import zero_lag
@@ -23,10 +27,11 @@ from .errors import BadInput, Cancelled
 from .headpose import IDENTITY, Similarity, above_mouth, angles, fit, head_space, pose_channels, relative
 from .render.face import face_mesh, faces_of
 from .render.landmarks import face_geometry
-from .video import VideoInfo, frames
+from .video import KILL_POLL_S, FrameStream, VideoInfo, decoded_size
 
 MIN_FOUND = 0.5  # a face in fewer than this share of the frames is refused
 MAX_GAP_S = 0.25  # gaps without a face up to this long are interpolated; longer ones are held and reported
+PASSES = 2  # face-mesh passes over each frame: the first crops it where the face is, the second measures
 SETTLE_PASSES = 3  # extra passes of the face mesh over a frame where it has just found the face
 SAME_FACE = 0.5  # among several faces, the tracked one moves less than this many face widths from frame to frame
 # zero-lag one-euro filter per channel: (minimum cutoff in Hz, beta per unit of speed in units/s)
@@ -88,12 +93,28 @@ class Capture:
     reference: dict[str, Any]
 
 
+class _Rows:
+    """A growing (n, k) float array: the per-frame numbers of a pass, compact for hours of video."""
+
+    def __init__(self, k: int) -> None:
+        self.data = np.empty((4096, k))
+        self.n = 0
+
+    def append(self, row: np.ndarray) -> None:
+        if self.n == len(self.data):
+            self.data = np.concatenate([self.data, np.empty_like(self.data)])
+        self.data[self.n] = row
+        self.n += 1
+
+    def array(self) -> np.ndarray:
+        return self.data[: self.n].copy()
+
+
 class _Follower:
     """Finds the chosen face in each frame: counts the faces where one is first seen, then tracks that face."""
 
-    def __init__(self, info: VideoInfo, face: int | None, face_flag: str) -> None:
-        self.info, self.face, self.face_flag = info, face, face_flag
-        self.size = (info.out_width, info.out_height)
+    def __init__(self, name: str, size: tuple[int, int], face: int | None, face_flag: str | None) -> None:
+        self.name, self.size, self.face, self.face_flag = name, size, face, face_flag
         self.counter = face_mesh(static=True, max_faces=8)
         self.tracker: Any = None
         self.faces = 0
@@ -119,7 +140,9 @@ class _Follower:
         faces = faces_of(self.counter.process(frame), self.size)
         if not faces:
             return None
-        count, name, flag = len(faces), self.info.name, self.face_flag
+        count, name, flag = len(faces), self.name, self.face_flag
+        if flag is None and count > 1:
+            raise BadInput(f"{count} faces in {name}: the portrait to measure the angles from must show one face")
         if self.face is None and count > 1:
             raise BadInput(
                 f"{count} faces in {name} (at {t:.2f} s): pass {flag} N to pick one (0..{count - 1}, left to right)"
@@ -136,10 +159,12 @@ class _Follower:
 
     def _track(self, frame: np.ndarray, found_before: bool) -> np.ndarray | None:
         face = self._pick(faces_of(self.tracker.process(frame), self.size))
-        if face is not None and not found_before and self.faces == 1:
-            # the mesh just found the face with the detector, whose crop differs from the crop it tracks with (and
-            # the head pose read from it by a degree or two): measure this frame again until it is a tracked one
-            for _ in range(SETTLE_PASSES):
+        if face is not None and self.faces == 1:
+            # the mesh crops each frame where the face was in the frame before: a moving head sits off-centre and
+            # turned in its crop, which biases what it reads by up to a degree or two. Measured again, the frame is
+            # cropped where the face is now. Where the face has just been found (by the detector, whose crop
+            # differs more) it is measured until the crop settles.
+            for _ in range(PASSES - 1 if found_before else SETTLE_PASSES):
                 again = self._pick(faces_of(self.tracker.process(frame), self.size))
                 face = face if again is None else again
         if face is not None:
@@ -152,6 +177,42 @@ class _Follower:
         if self.tracker is None:
             return self._first(frame, t)
         return self._track(frame, self.had_face)
+
+
+def portrait_landmarks(path: str) -> np.ndarray:
+    """The landmarks (478, 3) of a portrait's face, measured as capture measures a video frame (the same frame size,
+    crop and passes, so its head pose compares with the video's)."""
+    from .render.face import read_image  # noqa: PLC0415
+
+    img = read_image(path).convert("RGB")
+    size = decoded_size(img.width, img.height)
+    frame = np.asarray(img.resize(size, Image.LANCZOS))
+    follower = _Follower(os.path.basename(path), size, None, None)
+    try:
+        landmarks = follower(frame, 0.0)
+    finally:
+        follower.close()
+    if landmarks is None:
+        raise BadInput(f"no face found in {os.path.basename(path)}")
+    return landmarks
+
+
+def _load_follower(name: str, size: tuple[int, int], face: int | None, face_flag: str) -> Future[_Follower]:
+    """A :class:`_Follower` made on a thread (loading the face mesh takes a while: a cancel need not wait for it)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posetalk-face-mesh")
+    try:
+        return pool.submit(_Follower, name, size, face, face_flag)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _wait(loading: Future[_Follower], should_stop: Callable[[], bool] | None) -> _Follower:
+    while True:
+        try:
+            return loading.result(timeout=KILL_POLL_S)
+        except FutureTimeout:
+            if should_stop is not None and should_stop():
+                raise Cancelled("cancelled") from None
 
 
 def _lost_message(name: str, found: int, seen: int, min_found: float) -> str:
@@ -184,8 +245,13 @@ def track_video(
     as that is certain).
     """
     expected = info.frame_count(fps, start, duration)
-    follower = _Follower(info, face, face_flag)
-    found, motion, features = [], [], []
+    stream = FrameStream(info, fps, start, duration, should_stop)  # ffmpeg decodes while the face mesh loads
+    loading = _load_follower(info.name, (info.out_width, info.out_height), face, face_flag)
+    follower = None
+    width = 1 + 13 + len(expression.FEATURES)  # found, similarity, features
+    rows = _Rows(width)
+    nothing = np.full(width, np.nan)
+    nothing[0] = 0.0
     landmarks: dict[int, np.ndarray] = {}
     anchor_lm: np.ndarray | None = None
     anchor_geo = None
@@ -193,8 +259,8 @@ def track_video(
     wait = mesh_s = 0.0
     missing = 0
     t_begin = time.perf_counter()
-    stream = frames(info, fps, start, duration, should_stop)
     try:
+        follower = _wait(loading, should_stop)
         i = 0
         while True:
             t0 = time.perf_counter()
@@ -206,9 +272,7 @@ def track_video(
             lm = follower(frame, start + i / fps)
             mesh_s += time.perf_counter() - t1
             if lm is None:
-                found.append(False)
-                motion.append(np.full(13, np.nan))
-                features.append(np.full(len(expression.FEATURES), np.nan))
+                rows.append(nothing)
                 missing += 1
                 if expected and min_found > 0 and missing > (1.0 - min_found) * expected:
                     raise BadInput(_lost_message(info.name, i + 1 - missing, expected, min_found))
@@ -221,33 +285,33 @@ def track_video(
                     sim = fit(anchor_lm, lm, rigid)
                 if i in keep:
                     landmarks[i] = lm
-                found.append(True)
-                motion.append(sim.as_array())
-                features.append(expression.measure(lm, sim, anchor_geo))
+                rows.append(np.concatenate([[1.0], sim.as_array(), expression.measure(lm, sim, anchor_geo)]))
             i += 1
             if progress is not None:
                 total = max(expected or 0, i)
                 progress(i, total, f"frame {i}/{total}")
     finally:
         stream.close()  # ends ffmpeg at once, also when a cancel or an error leaves the loop
-        follower.close()
+        loading.add_done_callback(lambda f: f.exception() is None and f.result().close())
     if should_stop is not None and should_stop():
         raise Cancelled("cancelled")
+    table = rows.array()
+    found = table[:, 0] > 0.5
     n = len(found)
     if n == 0:
         if start > 0:
             raise BadInput(f"the start ({start:g} s) is at or past the end of {info.name}: no frames to capture")
         raise BadInput(f"no frames could be decoded from {info.name}")
-    if not any(found) or sum(found) < min_found * n:
-        raise BadInput(_lost_message(info.name, sum(found), n, min_found))
+    if not found.any() or found.sum() < min_found * n:
+        raise BadInput(_lost_message(info.name, int(found.sum()), n, min_found))
     seconds = {"total": time.perf_counter() - t_begin, "waiting_for_frames": wait, "face_mesh": mesh_s}
     return Track(
         info=info,
         fps=fps,
         start=start,
-        found=np.array(found),
-        motion=np.array(motion),
-        features=np.array(features),
+        found=found,
+        motion=table[:, 1:14],
+        features=table[:, 14:],
         anchor=int(np.argmax(found)),
         landmarks=landmarks,
         faces=follower.faces,

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from . import __version__
-from .capture import channels, track_video
+from .capture import channels, portrait_landmarks, track_video
 from .errors import BadInput
 from .expression import CHANNELS as LIPS_CHANNELS
 from .formats import check_output_path, lips_document, pose_document, write_json_atomic
@@ -53,8 +53,6 @@ def capture_op(params: dict[str, Any], job: Job, flags: dict[str, str] | None = 
         )
     portrait = None
     if image:
-        from .render.face import portrait_landmarks  # noqa: PLC0415
-
         job.progress(0, 1, "finding the face in the portrait")
         portrait = portrait_landmarks(image)
     job.progress(0, 1, f"decoding {info.name}")

@@ -44,19 +44,28 @@ def one_euro(
     return out
 
 
+def _end_value(head: np.ndarray) -> np.ndarray:
+    """Where a straight line fitted to ``head`` (m, c) puts its first sample."""
+    t = np.arange(len(head), dtype=np.float64)
+    slope = ((t - t.mean())[:, None] * (head - head.mean(0))).sum(0) / max(float(((t - t.mean()) ** 2).sum()), 1e-9)
+    return head.mean(0) - slope * t.mean()
+
+
 def zero_lag(
     x: np.ndarray, fps: float, min_cutoff: np.ndarray | float, beta: np.ndarray | float, d_cutoff: float = 1.0
 ) -> np.ndarray:
     """The one-euro filter without lag: the mean of the forward pass and the backward pass over ``x`` (n, c).
 
-    The clip is extended at both ends by its point reflection (as ``scipy.signal.filtfilt`` pads), so each pass
-    has settled before it reaches the first or last frame and a clip that starts or ends in motion keeps it.
+    The clip is extended at both ends by its point reflection (as ``scipy.signal.filtfilt`` pads, but about a
+    straight line fitted to the end, not about its last, noisy sample), so each pass has settled before it reaches
+    the first or last frame and a clip that starts or ends in motion keeps it.
     """
     x = np.asarray(x, dtype=np.float64)
     if len(x) < 2:
         return x.copy()
     pad = min(len(x) - 1, max(1, int(round(PAD_S * fps))))
-    padded = np.concatenate([2 * x[0] - x[pad:0:-1], x, 2 * x[-1] - x[-2 : -pad - 2 : -1]])
+    first, last = _end_value(x[: pad + 1]), _end_value(x[-pad - 1 :][::-1])
+    padded = np.concatenate([2 * first - x[pad:0:-1], x, 2 * last - x[-2 : -pad - 2 : -1]])
     forward = one_euro(padded, fps, min_cutoff, beta, d_cutoff)
     backward = one_euro(padded[::-1], fps, min_cutoff, beta, d_cutoff)[::-1]
     return (0.5 * (forward + backward))[pad : pad + len(x)]

@@ -92,6 +92,15 @@ def rotation(ref: np.ndarray, cur: np.ndarray, idx: np.ndarray = RIGID) -> np.nd
     return fit(ref, cur, idx).rotation
 
 
+def rotation_of(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """R = Rz(roll) Ry(yaw) Rx(pitch) for angles in degrees, the renderer's convention (inverse of :func:`angles`)."""
+    p, y, r = np.radians([pitch, yaw, roll])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rz = np.array([[np.cos(r), np.sin(r), 0], [-np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
 def angles(r: np.ndarray) -> np.ndarray:
     """(pitch, yaw, roll) degrees of R = Rz(roll) Ry(yaw) Rx(pitch), the renderer's convention."""
     yaw = np.arcsin(np.clip(-r[2, 0], -1, 1))

@@ -220,10 +220,10 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     """Params: engine.params.OPS["animate"]. Runs pose (or capture from ``pose_video``), lips and render; returns
     video, n_frames, fps."""
     p = check("animate", params)
-    if not p["pose_video"] and not p["prompt"]:
-        raise BadInput(PROMPT.missing)
     if p["mouth_from_video"] and not p["pose_video"]:
         raise BadInput("--mouth-from-video takes the mouth from the pose video: give --pose-video too")
+    if not p["pose_video"] and not p["prompt"]:
+        raise BadInput(f"{PROMPT.missing} (or take the motion from a video with --pose-video)")
     image = _existing_file(p["image"], "image")
     audio = _existing_file(p["audio"], "audio")
     video = check_output_path(p["out"])

@@ -162,65 +162,86 @@ def probe(path: str) -> VideoInfo:
     return VideoInfo(path, width, height, fps, duration, out_w, out_h)
 
 
-def frames(
-    info: VideoInfo,
-    fps: float,
-    start: float = 0.0,
-    duration: float | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> Iterator[np.ndarray]:
+class FrameStream:
     """RGB frames (H, W, 3) uint8 of ``info``'s video at ``fps`` from ``start`` seconds for ``duration`` seconds.
 
-    Frame ``i`` is what the video shows at ``start + i / fps``. One ffmpeg process decodes the whole range; when
-    ``should_stop()`` turns true it is killed and the iteration ends. A decoding failure is a BadInput.
+    Frame ``i`` is what the video shows at ``start + i / fps``. One ffmpeg process decodes the whole range; it starts
+    at once (so it seeks and decodes while the caller sets up) and ends when the frames are read, on :meth:`close`,
+    or as soon as ``should_stop()`` turns true (the iteration then just ends). A decoding failure is a BadInput.
     """
-    w, h = info.out_width, info.out_height
-    seek = max(0.0, start - SEEK_MARGIN_S)  # seek a little early: the frame showing at ``start`` began before it
-    cmd = [_ffmpeg_tool("ffmpeg"), "-nostdin", "-v", "error"]
-    if seek > 0:
-        cmd += ["-ss", f"{seek:.6f}"]  # before -i: fast, then exact (ffmpeg decodes from the keyframe before it)
-    cmd += ["-i", info.path, "-map", "0:v:0", "-an", "-sn", "-dn"]
-    # round=up: output frame i takes the last input frame with a time <= start + i / fps, as a player shows it
-    cmd += ["-vf", f"fps=fps={fps:.6f}:start_time={start - seek:.6f}:round=up,scale={w}:{h}:flags=area"]
-    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    limit = None if duration is None else max(1, math.ceil(duration * fps - 1e-9))
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    errors: list[str] = []
-    finished = threading.Event()
 
-    def drain_stderr() -> None:
-        for raw in proc.stderr:  # type: ignore[union-attr]
-            errors.append(raw.decode("utf-8", "replace").strip())
-            del errors[:-20]
+    def __init__(
+        self,
+        info: VideoInfo,
+        fps: float,
+        start: float = 0.0,
+        duration: float | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        self.info, self.should_stop = info, should_stop
+        w, h = info.out_width, info.out_height
+        self.shape = (h, w, 3)
+        seek = max(0.0, start - SEEK_MARGIN_S)  # seek a little early: the frame showing at ``start`` began before it
+        cmd = [_ffmpeg_tool("ffmpeg"), "-nostdin", "-v", "error"]
+        if seek > 0:
+            cmd += ["-ss", f"{seek:.6f}"]  # before -i: fast, then exact (ffmpeg decodes from the keyframe before it)
+        cmd += ["-i", info.path, "-map", "0:v:0", "-an", "-sn", "-dn"]
+        # round=up: output frame i takes the last input frame with a time <= start + i / fps, as a player shows it
+        cmd += ["-vf", f"fps=fps={fps:.6f}:start_time={start - seek:.6f}:round=up,scale={w}:{h}:flags=area"]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+        self.limit = None if duration is None else max(1, math.ceil(duration * fps - 1e-9))
+        self.count = 0
+        self.errors: list[str] = []
+        self._done = threading.Event()
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._threads = [threading.Thread(target=self._drain, daemon=True), threading.Thread(target=self._watch)]
+        for t in self._threads:
+            t.daemon = True
+            t.start()
 
-    def watch() -> None:
-        while not finished.wait(KILL_POLL_S):
-            if should_stop is not None and should_stop():
-                proc.kill()
+    def _drain(self) -> None:
+        for raw in self._proc.stderr:  # type: ignore[union-attr]
+            self.errors.append(raw.decode("utf-8", "replace").strip())
+            del self.errors[:-20]
+
+    def _watch(self) -> None:
+        while not self._done.wait(KILL_POLL_S):
+            if self.should_stop is not None and self.should_stop():
+                self._proc.kill()
                 return
 
-    threads = [threading.Thread(target=drain_stderr, daemon=True), threading.Thread(target=watch, daemon=True)]
-    for t in threads:
-        t.start()
-    size = w * h * 3
-    count = 0
-    try:
-        while limit is None or count < limit:
-            buf = proc.stdout.read(size)  # type: ignore[union-attr]
-            if len(buf) < size:
-                break
-            count += 1
-            yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
-    finally:
-        finished.set()
-        if proc.poll() is None:
-            proc.kill()
-        proc.stdout.close()  # type: ignore[union-attr]
-        code = proc.wait()
-        for t in threads:
-            t.join(timeout=2)
-    if should_stop is not None and should_stop():
-        return
-    if code != 0 and (limit is None or count < limit):  # (ffmpeg killed once enough frames were read is fine)
-        reason = next((line for line in reversed(errors) if line), f"ffmpeg exit status {code}")
-        raise BadInput(f"cannot decode the video {info.name}: {reason}")
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        size = self.shape[0] * self.shape[1] * 3
+        buf = b"" if self._done.is_set() or (self.limit is not None and self.count >= self.limit) else None
+        if buf is None:
+            buf = self._proc.stdout.read(size)  # type: ignore[union-attr]
+        if len(buf) < size:
+            code = self.close()
+            stopped = self.should_stop is not None and self.should_stop()
+            if code != 0 and not stopped and (self.limit is None or self.count < self.limit):
+                reason = next((line for line in reversed(self.errors) if line), f"ffmpeg exit status {code}")
+                raise BadInput(f"cannot decode the video {self.info.name}: {reason}")
+            raise StopIteration
+        self.count += 1
+        return np.frombuffer(buf, np.uint8).reshape(self.shape)
+
+    def close(self) -> int:
+        """End ffmpeg (killed if it still runs) and return its exit status."""
+        if not self._done.is_set():
+            self._done.set()
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.stdout.close()  # type: ignore[union-attr]
+            self._proc.wait()
+            for t in self._threads:
+                t.join(timeout=2)
+        return self._proc.returncode
+
+    def __enter__(self) -> FrameStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -110,8 +110,9 @@ def _segment_person(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)
 
 
-def _find_face(path: str, face: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalized landmarks of the chosen face, and the detection-size RGB and RGBA images."""
+def detect(path: str, face: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks (478, 3) normalized to the image (z in units of the width) and the person mask at detection
+    size. BadInput when there is no face, or several and ``face`` is not given."""
     img = read_image(path)
     det = img.copy()
     det.thumbnail((DETECT_MAX, DETECT_MAX), Image.LANCZOS)
@@ -130,24 +131,10 @@ def _find_face(path: str, face: int | None) -> tuple[np.ndarray, np.ndarray, np.
         face = 0
     if not 0 <= int(face) < len(faces):
         raise BadInput(f"face {face} does not exist in {name}: {len(faces)} face(s) found (0..{len(faces) - 1})")
-    return faces[int(face)], rgb, rgba
-
-
-def detect(path: str, face: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Landmarks (478, 3) normalized to the image (z in units of the width) and the person mask at detection
-    size. BadInput when there is no face, or several and ``face`` is not given."""
-    landmarks, rgb, rgba = _find_face(path, face)
     person = _segment_person(rgb)
     if rgba.shape[2] == 4:
         person = np.minimum(person, rgba[..., 3].astype(np.float32) / 255.0)
-    return landmarks, person
-
-
-def portrait_landmarks(path: str, face: int | None = None) -> np.ndarray:
-    """The face's landmarks (478, 3) in pixels of the image as it is detected (z in the same unit as x)."""
-    landmarks, rgb, _rgba = _find_face(os.path.abspath(os.fspath(path)), face)
-    h, w = rgb.shape[:2]
-    return landmarks.astype(np.float64) * np.array([w, h, w])
+    return faces[int(face)], person
 
 
 def _disk_key(path: str, face: int | None) -> str:
