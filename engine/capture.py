@@ -32,16 +32,17 @@ from .video import KILL_POLL_S, FrameStream, VideoInfo, decoded_size
 MIN_FOUND = 0.5  # a face in fewer than this share of the frames is refused
 MAX_GAP_S = 0.25  # gaps without a face up to this long are interpolated; longer ones are held and reported
 PASSES = 2  # face-mesh passes over each frame: the first crops it where the face is, the second measures
-SETTLE_PASSES = 3  # extra passes of the face mesh over a frame where it has just found the face
+SETTLE_PASSES = PASSES + 1  # passes after the detector's crop where the face has just been found: one to crop it
+# where it is, then as many as a tracked frame gets (so it is read like the frames measured against it)
 SAME_FACE = 0.5  # among several faces, the tracked one moves less than this many face widths from frame to frame
 # zero-lag one-euro filter per channel: (minimum cutoff in Hz, beta per unit of speed in units/s)
 FILTER: dict[str, tuple[float, float] | None] = {
     "pitch": (0.4, 0.05),
     "yaw": (0.4, 0.05),
-    "roll": (0.4, 0.05),
-    "x": (0.4, 3.0),
-    "y": (0.4, 3.0),
-    "scale": (0.4, 3.0),
+    "roll": (0.4, 0.2),
+    "x": (0.4, 10.0),
+    "y": (0.4, 10.0),
+    "scale": (0.4, 10.0),
     "mouth_open": (6.0, 1.0),
     "mouth_wide": (6.0, 1.0),
     "mouth_round": (6.0, 1.0),
@@ -51,7 +52,7 @@ FILTER: dict[str, tuple[float, float] | None] = {
 POSE_CHANNELS = ("pitch", "yaw", "roll", "x", "y", "scale")
 # how the face mesh's head pose follows the mouth: per face height of lip gap, the upper face reads this much
 # more pitch (degrees), x, y (face heights) and scale (measured on a still head talking: scripts/eval_capture.py)
-MOUTH_COUPLING = np.array([30.0, 0.0, 0.0, 0.0, -0.37, 0.08])
+MOUTH_COUPLING = np.array([35.0, 0.0, 0.0, 0.0, -0.39, 0.1])
 
 
 @dataclass
@@ -162,8 +163,8 @@ class _Follower:
         if face is not None and self.faces == 1:
             # the mesh crops each frame where the face was in the frame before: a moving head sits off-centre and
             # turned in its crop, which biases what it reads by up to a degree or two. Measured again, the frame is
-            # cropped where the face is now. Where the face has just been found (by the detector, whose crop
-            # differs more) it is measured until the crop settles.
+            # cropped where the face is now. Where the face has just been found, the detector's crop (which differs
+            # more) is first brought to the face.
             for _ in range(PASSES - 1 if found_before else SETTLE_PASSES):
                 again = self._pick(faces_of(self.tracker.process(frame), self.size))
                 face = face if again is None else again
@@ -386,10 +387,10 @@ def raw_pose(
     chosen = np.zeros(n, dtype=bool)
     chosen[frames if frames is not None else slice(None)] = True
     for i in np.flatnonzero(track.found & chosen):
-        sim = relative(base, Similarity.from_array(track.motion[i]))
-        pose[i] = pose_channels(sim, ref)
-        if to_portrait is not None:
-            pose[i, :3] = angles(sim.rotation @ to_portrait)
+        measured = Similarity.from_array(track.motion[i])
+        pose[i] = pose_channels(relative(base, measured), ref)
+        if to_portrait is not None:  # both the portrait and the anchor were measured with a settled crop
+            pose[i, :3] = angles(measured.rotation @ to_portrait)
     return pose, gap_ref, reference
 
 
