@@ -1,7 +1,8 @@
 """PoseTalk for Blender: a portrait, a sound strip and a prompt → an editable, lip-synced talking head.
 
 Blender side only (bpy and the standard library); the PyTorch engine runs in its own process
-(``python -m engine serve``) and talks JSON lines with ``runner``/``engine_client``.
+(``python -m engine serve``) and talks JSON lines with ``runner``/``engine_client``. The layout is described
+in the project's docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from typing import Any
 import bpy
 from bpy.app.handlers import persistent
 
-from . import prefs, rig
+from . import compat, prefs
 
 MARKER = ".posetalk-render"  # JSON: {"head", "blend", "time"}
 KEEP_PREVIOUS = 1
@@ -40,7 +40,7 @@ def referenced_dirs() -> set[str]:
     """Folders of every image strip in every scene of the open file."""
     out: set[str] = set()
     for scene in bpy.data.scenes:
-        for s in rig.all_strips(scene):
+        for s in compat.all_strips(scene):
             if s.type == "IMAGE" and s.directory:
                 out.add(_norm(bpy.path.abspath(s.directory)))
     return out

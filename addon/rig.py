@@ -1,4 +1,4 @@
-"""The talking-head rig: a camera-facing image plane parented to the camera, and the sound strip it speaks.
+"""The talking-head rig: a camera-facing image plane parented to the camera (the sound strip it speaks: sequencer).
 
 Everything is built through ``bpy.data`` (no context-dependent operators), so it works headless. The plane's
 origin is the neck pivot (``pivot_height`` of the image height above its bottom edge), so keyed rotations
@@ -13,107 +13,11 @@ from typing import Any
 
 import bpy
 
+from . import compat
 from .curves import MOUTH_CHANNELS, ROTATION_MODE
+from .errors import UserError
 
 FACE_FRACTION = 0.4  # face height as a fraction of the image height (x/y are keyed in face heights)
-
-
-class RigError(Exception):
-    """Bad input for the rig: a clear one-line message."""
-
-
-# sequencer -----------------------------------------------------------------------------------------------------
-def strips(scene: bpy.types.Scene) -> Any:
-    """The scene's top-level strips (``strips`` in Blender 5.0, ``sequences`` in 4.x); None without an editor."""
-    sed = scene.sequence_editor
-    if sed is None:
-        return None
-    return sed.strips if hasattr(sed, "strips") else sed.sequences
-
-
-def all_strips(scene: bpy.types.Scene) -> list[Any]:
-    sed = scene.sequence_editor
-    if sed is None:
-        return []
-    return list(sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)
-
-
-def other_sequencer_scene(context: bpy.types.Context) -> bpy.types.Scene | None:
-    """Blender 5.0: the scene the workspace's Sequencer shows, when it is not the window's scene (PoseTalk's)."""
-    workspace = getattr(context, "workspace", None)
-    seq = getattr(workspace, "sequencer_scene", None) if workspace is not None else None
-    return seq if seq is not None and seq != context.scene else None
-
-
-def sequencer_scene_hint(context: bpy.types.Context) -> str:
-    """A note for "no sound strip" messages when the Sequencer shows another scene ('' otherwise)."""
-    seq = other_sequencer_scene(context)
-    if seq is None:
-        return ""
-    return (
-        f" (the Sequencer shows scene {seq.name!r}; PoseTalk uses the strips of the window's scene "
-        f"{context.scene.name!r}: switch the window to {seq.name!r} or add the sound here)"
-    )
-
-
-def sound_strips(scene: bpy.types.Scene) -> list[Any]:
-    return [s for s in all_strips(scene) if s.type == "SOUND"]
-
-
-def active_sound_strip(scene: bpy.types.Scene) -> Any | None:
-    sed = scene.sequence_editor
-    active = getattr(sed, "active_strip", None) if sed else None
-    if active is not None and active.type == "SOUND":
-        return active
-    sounds = sound_strips(scene)
-    selected = [s for s in sounds if s.select]
-    return (selected or sounds or [None])[0]
-
-
-def scene_fps(scene: bpy.types.Scene) -> float:
-    return scene.render.fps / scene.render.fps_base
-
-
-def external_file(block: bpy.types.ID, what: str, file_what: str) -> str:
-    """Absolute path of an image or sound datablock's file, which the engine process reads.
-
-    Raises RigError when the data is packed into the .blend or its file is missing.
-    """
-    if block.packed_file is not None:
-        raise RigError(f"{what} is packed into the .blend: unpack it (File > External Data)")
-    path = os.path.normpath(bpy.path.abspath(block.filepath, library=block.library))
-    if not os.path.isfile(path):
-        raise RigError(f"{file_what} is missing: {path}")
-    return path
-
-
-def strip_timing(scene: bpy.types.Scene, strip: Any) -> dict[str, Any]:
-    """Where the strip's visible audio comes from and where it plays.
-
-    Returns audio (absolute path), audio_offset (s into the file: the start trim plus the strip's sound
-    offset), audio_duration (s, the visible length), first_frame (the scene frame of pose frame 0),
-    n_frames and fps (the scene's fps / fps_base).
-    """
-    sound = strip.sound
-    if sound is None:
-        raise RigError(f"sound strip {strip.name!r} has no sound")
-    path = external_file(sound, f"the sound of strip {strip.name!r}", f"the sound file of strip {strip.name!r}")
-    fps = scene_fps(scene)
-    start = int(strip.frame_final_start)
-    end = int(strip.frame_final_end)
-    if end <= start:
-        raise RigError(f"sound strip {strip.name!r} is empty")
-    trim = (strip.frame_final_start - strip.frame_start) / fps
-    offset = trim + float(getattr(strip, "sound_offset", 0.0) or 0.0)
-    return {
-        "audio": path,
-        "audio_offset": max(0.0, offset),
-        "audio_duration": (end - start) / fps,
-        "first_frame": start,
-        "n_frames": end - start,
-        "fps": fps,
-        "channel": strip.channel,
-    }
 
 
 # rig lookup ----------------------------------------------------------------------------------------------------
@@ -134,14 +38,6 @@ def find_rig(context: bpy.types.Context, name: str = "") -> bpy.types.Object | N
     return next((o for o in scene.objects if is_rig(o)), None)
 
 
-def rig_strip(scene: bpy.types.Scene, rig: bpy.types.Object) -> Any | None:
-    name = rig.posetalk.strip
-    if not name:
-        return None
-    strip = next((s for s in all_strips(scene) if s.name == name), None)
-    return strip if strip is not None and strip.type == "SOUND" else None
-
-
 # building ------------------------------------------------------------------------------------------------------
 def _ensure_camera(scene: bpy.types.Scene) -> bpy.types.Object:
     if scene.camera is not None:
@@ -159,18 +55,18 @@ def _ensure_camera(scene: bpy.types.Scene) -> bpy.types.Object:
 
 def _load_image(path: str) -> bpy.types.Image:
     if not path:
-        raise RigError("no image given: choose a portrait image")
+        raise UserError("no image given: choose a portrait image")
     abspath = os.path.normpath(bpy.path.abspath(path))
     if not os.path.isfile(abspath):
-        raise RigError(f"image not found: {abspath}")
+        raise UserError(f"image not found: {abspath}")
     try:
         image = bpy.data.images.load(abspath, check_existing=True)
     except RuntimeError:
-        raise RigError(f"not an image Blender can read: {abspath}") from None
+        raise UserError(f"not an image Blender can read: {abspath}") from None
     w, h = image.size
     if w == 0 or h == 0:
         bpy.data.images.remove(image)
-        raise RigError(f"not an image Blender can read (empty or corrupt): {abspath}")
+        raise UserError(f"not an image Blender can read (empty or corrupt): {abspath}")
     image.alpha_mode = "STRAIGHT"
     if not image.is_float:
         image.colorspace_settings.name = "sRGB"
@@ -179,9 +75,7 @@ def _load_image(path: str) -> bpy.types.Image:
 
 def _material(image: bpy.types.Image, name: str) -> bpy.types.Material:
     """Shadeless: the image's colour as emission, its alpha mixing in a transparent shader."""
-    mat = bpy.data.materials.new(name)
-    if bpy.app.version < (5, 0, 0):
-        mat.use_nodes = True
+    mat = compat.new_node_material(name)
     nt = mat.node_tree
     nt.nodes.clear()
     tex = nt.nodes.new("ShaderNodeTexImage")
@@ -198,13 +92,7 @@ def _material(image: bpy.types.Image, name: str) -> bpy.types.Material:
     nt.links.new(clear.outputs[0], mix.inputs[1])
     nt.links.new(emit.outputs[0], mix.inputs[2])
     nt.links.new(mix.outputs[0], out.inputs["Surface"])
-    if hasattr(mat, "surface_render_method"):
-        mat.surface_render_method = "BLENDED"
-    if hasattr(mat, "blend_method"):
-        try:
-            mat.blend_method = "BLEND"
-        except TypeError:
-            pass
+    compat.set_alpha_blend(mat)
     return mat
 
 
@@ -227,9 +115,9 @@ def create_rig(
     pivot_height: float = 0.3,
     fill: float = 1.0,
 ) -> bpy.types.Object:
-    """Build the rig; returns the plane object. Raises RigError on bad input (nothing is created then)."""
+    """Build the rig; returns the plane object. Raises UserError on bad input (nothing is created then)."""
     if distance <= 0:
-        raise RigError("distance must be positive")
+        raise UserError("distance must be positive")
     image = _load_image(image_path)
     cam = _ensure_camera(scene)
     frame_w, frame_h = frame_size_at(scene, cam, distance)

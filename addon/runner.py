@@ -17,12 +17,9 @@ import bpy
 
 from . import prefs
 from .engine_client import EngineClient, EngineUnavailable
+from .errors import UserError
 
 READY_TIMEOUT = 300.0  # seconds to wait for the worker's ready line (first start loads torch)
-
-
-class UserError(Exception):
-    """Bad input found on the Blender side: reported as is, nothing changed."""
 
 
 class Job:
@@ -93,6 +90,29 @@ def start(op: str, params: dict[str, Any], label: str) -> Job:
     job.id = eng.submit(op, params)  # raises EngineUnavailable
     current = job
     return job
+
+
+def query(op: str, timeout: float = 60.0) -> dict[str, Any]:
+    """A quick request that is not a job (``languages``, ``schema``): its result, waited for here.
+
+    Refused while a job runs (its events share the worker's line); the engine starts when needed."""
+    if busy():
+        raise UserError("a PoseTalk job is running: wait for it")
+    eng = client()
+    job_id = eng.submit(op, {})  # raises EngineUnavailable
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            event = eng.events.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if event.get("event") == "exit":
+            raise UserError(f"the engine stopped unexpectedly (exit code {event.get('code')})")
+        if event.get("id") == job_id and event.get("event") in ("result", "error"):
+            if event["event"] == "error":
+                raise UserError(str(event.get("message")))
+            return event
+    raise UserError(f"the engine did not answer within {timeout:.0f} s: {eng.log_tail()}")
 
 
 def _handle(job: Job, event: dict[str, Any]) -> None:
@@ -166,10 +186,12 @@ def tag_redraw() -> None:
 
 
 class EngineJobOperator:
-    """Mixin for operators backed by an engine job.
+    """Mixin for operators backed by engine jobs.
 
     Subclasses define ``job_op`` (the worker op), ``build(context) -> params`` (raise UserError on bad input,
-    change nothing) and ``apply(context, result)`` (the only place that changes the scene).
+    change nothing) and ``apply(context, result)`` (the only place that changes the scene). An operator that runs
+    several jobs in a row (one per head, say) returns the next job's params from ``next_params`` after each
+    ``apply``; one progress bar shows the job under way (``job_label``) and one cancel stops them all.
     """
 
     job_op = ""
@@ -182,21 +204,33 @@ class EngineJobOperator:
     def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def next_params(self, context: bpy.types.Context) -> dict[str, Any] | None:
+        """The params of a further job, after ``apply`` (None: the operator is done)."""
+        return None
+
+    def job_label(self) -> str:
+        return self.bl_label
+
     def _start(self, context: bpy.types.Context) -> bool:
         try:
             params = self.build(context)
-            self._job = start(self.job_op, params, self.bl_label)
+            self._job = start(self.job_op, params, self.job_label())
         except (UserError, EngineUnavailable) as exc:
             self.report({"ERROR"}, str(exc))
             return False
         return True
 
-    def _finish(self, context: bpy.types.Context) -> set[str]:
+    def _after(self, context: bpy.types.Context) -> set[str] | None:
+        """Handle a finished job: apply it and start the next one (None: a job runs again) or end the operator."""
         job = self._job
         if job.state == "done":
             try:
                 self.apply(context, job.result or {})
-            except UserError as exc:
+                params = self.next_params(context)
+                if params is not None:
+                    self._job = start(self.job_op, params, self.job_label())
+                    return None
+            except (UserError, EngineUnavailable) as exc:
                 job.state, job.error = "error", str(exc)
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
@@ -210,8 +244,11 @@ class EngineJobOperator:
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not self._start(context):
             return {"CANCELLED"}
-        wait(self._job)
-        return self._finish(context)
+        while True:
+            wait(self._job)
+            done = self._after(context)
+            if done is not None:
+                return done
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         if bpy.app.background or context.window is None:
@@ -238,8 +275,10 @@ class EngineJobOperator:
             pump(job)
             tag_redraw()
             if job.finished:
-                self._end_modal(context)
-                return self._finish(context)
+                done = self._after(context)
+                if done is not None:
+                    self._end_modal(context)
+                    return done
         return {"PASS_THROUGH"}
 
     def cancel(self, context: bpy.types.Context) -> None:  # Blender calls this when the modal is aborted

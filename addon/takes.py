@@ -11,6 +11,8 @@ from typing import Any
 
 import bpy
 
+from . import compat
+
 MAX_NAME_BYTES = 63  # Blender 4.x ID names (5.0 allows more)
 
 
@@ -62,13 +64,8 @@ def assign(obj: bpy.types.Object, action: bpy.types.Action | None) -> None:
     objects and not used by another ID, or a new one)."""
     ad = obj.animation_data or obj.animation_data_create()
     ad.action = action
-    if action is None or not hasattr(action, "slots"):
-        return
-    if ad.action_slot is None:
-        slot = next((s for s in action.slots if s.target_id_type == "OBJECT" and not s.users()), None)
-        if slot is None:
-            slot = action.slots.new(id_type="OBJECT", name=obj.name)
-        ad.action_slot = slot
+    if action is not None:
+        compat.ensure_action_slot(ad, action, obj.name)
 
 
 def duplicate(obj: bpy.types.Object, name: str) -> bpy.types.Action:

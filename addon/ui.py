@@ -1,11 +1,20 @@
-"""Sidebar panels (3D View and Sequencer, tab "PoseTalk"): rig, motion, lip sync, render, job progress, engine."""
+"""Sidebar panels (tab "PoseTalk") in the 3D View and in the Sequencer: a main panel with sub-panels for the
+talking head, the running job, motion, takes, lip sync, render and the engine.
+
+Each panel is written once (a mixin with its ``draw``) and registered for both editors.
+"""
 
 from __future__ import annotations
 
 import bpy
 
-from . import operators, prefs, rig, runner, takes
+from . import prefs, rig, runner, sequencer, takes
+from .compat import ALL_STRIPS
+from .curves import MOUTH_CHANNELS
 from .engine_client import check_engine
+from .operators.common import why_not
+
+SPACES = (("VIEW_3D", "VIEW3D"), ("SEQUENCE_EDITOR", "SEQUENCER"))
 
 
 def _hint(layout: bpy.types.UILayout, text: str) -> None:
@@ -15,128 +24,193 @@ def _hint(layout: bpy.types.UILayout, text: str) -> None:
         col.label(text=text, icon="INFO")
 
 
-def draw_panel(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
-    scene = context.scene
-    st = scene.posetalk
-    head = rig.find_rig(context)
+class MainPanel:
+    bl_label = "PoseTalk"
+    bl_region_type = "UI"
+    bl_category = "PoseTalk"
 
-    seq = rig.other_sequencer_scene(context)
-    if seq is not None:
-        col = layout.column(align=True)
-        col.label(text=f"The Sequencer shows scene {seq.name!r};", icon="ERROR")
-        col.label(text=f"PoseTalk uses the strips of {scene.name!r}")
-
-    box = layout.box()
-    box.label(text="Talking Head", icon="USER")
-    box.prop(st, "image_path")
-    box.operator("posetalk.create_rig", icon="IMAGE_DATA")
-    box.prop(st, "rig")
-    if head is not None:
-        if scene.sequence_editor is not None:
-            coll = "strips" if hasattr(scene.sequence_editor, "strips") else "sequences"
-            box.prop_search(head.posetalk, "strip", scene.sequence_editor, coll + "_all", icon="SOUND")
-        else:
-            box.prop(head.posetalk, "strip", icon="SOUND")
-        box.prop(head.posetalk, "face_height")
-
-    job = runner.current
-    if job is not None and not job.finished:
-        box = layout.box()
-        box.label(text=f"{job.label}: {job.message}", icon="TIME")
-        row = box.row(align=True)
-        if hasattr(row, "progress"):
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        seq = sequencer.other_sequencer_scene(context)
+        if seq is not None:
+            col = layout.column(align=True)
+            col.label(text=f"The Sequencer shows scene {seq.name!r};", icon="ERROR")
+            col.label(text=f"PoseTalk uses the strips of {context.scene.name!r}")
+        job = runner.current
+        if job is not None and not job.finished:
+            box = layout.box()
+            box.label(text=f"{job.label}: {job.message}", icon="TIME")
+            row = box.row(align=True)
             row.progress(factor=job.fraction, type="BAR", text=f"{job.fraction * 100:.0f} %")
-        row.operator("posetalk.cancel", text="", icon="CANCEL")
+            row.operator("posetalk.cancel", text="", icon="CANCEL")
 
-    box = layout.box()
-    box.label(text="Motion", icon="ORIENTATION_GIMBAL")
-    box.prop(st, "prompt", text="")
-    row = box.row(align=True)
-    row.prop(st, "backend", text="")
-    sub = row.row(align=True)
-    sub.active = st.backend != "procedural"
-    sub.prop(st, "guidance")
-    row = box.row(align=True)
-    row.prop(st, "seed")
-    row.prop(st, "strength")
-    box.prop(st, "smoothing")
-    col = box.column(align=True)
-    col.label(text="Strength per axis group")
-    row = col.row(align=True)
-    row.prop(st, "strength_rotation")
-    row.prop(st, "strength_translation")
-    row.prop(st, "strength_scale")
-    box.prop(st, "time_offset_ms")
-    row = box.row(align=True)
-    row.prop(st, "keep_keys")
-    row.prop(st, "use_range")
-    if st.use_range:
-        row = box.row(align=True)
-        row.prop(st, "frame_start")
-        row.prop(st, "frame_end")
-    row = box.row(align=True)
-    row.operator("posetalk.generate_motion", icon="PLAY")
-    var = row.operator("posetalk.generate_motion", text="Variation", icon="FILE_REFRESH")
-    var.seed = st.seed + 1
-    if head is not None:
-        col = box.column(align=True)
+
+class HeadPanel:
+    bl_label = "Talking Head"
+    bl_icon = "USER"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        scene = context.scene
+        st = scene.posetalk
+        layout.prop(st, "image_path")
+        layout.operator("posetalk.create_rig", icon="IMAGE_DATA")
+        layout.prop(st, "rig")
+        head = rig.find_rig(context)
+        if head is None:
+            return
+        if scene.sequence_editor is not None:
+            layout.prop_search(head.posetalk, "strip", scene.sequence_editor, ALL_STRIPS, icon="SOUND")
+        else:
+            layout.prop(head.posetalk, "strip", icon="SOUND")
+        layout.prop(head.posetalk, "face_height")
+
+
+class MotionPanel:
+    bl_label = "Motion"
+    bl_icon = "ORIENTATION_GIMBAL"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        st = context.scene.posetalk
+        head = rig.find_rig(context)
+        layout.prop(st, "prompt", text="")
+        row = layout.row(align=True)
+        row.prop(st, "backend", text="")
+        sub = row.row(align=True)
+        sub.active = st.backend != "procedural"
+        sub.prop(st, "guidance")
+        row = layout.row(align=True)
+        row.prop(st, "seed")
+        row.prop(st, "strength")
+        layout.prop(st, "smoothing")
+        col = layout.column(align=True)
+        col.label(text="Strength per axis group")
+        row = col.row(align=True)
+        row.prop(st, "strength_rotation")
+        row.prop(st, "strength_translation")
+        row.prop(st, "strength_scale")
+        layout.prop(st, "time_offset_ms")
+        row = layout.row(align=True)
+        row.prop(st, "keep_keys")
+        row.prop(st, "use_range")
+        if st.use_range:
+            row = layout.row(align=True)
+            row.prop(st, "frame_start")
+            row.prop(st, "frame_end")
+        row = layout.row(align=True)
+        row.operator("posetalk.generate_motion", icon="PLAY")
+        var = row.operator("posetalk.generate_motion", text="Variation", icon="FILE_REFRESH")
+        var.seed = st.seed + 1
+        if head is not None and head.posetalk.keys_per_second:
+            layout.label(
+                text=f"{head.posetalk.keys_per_second:.1f} keys/s, max deviation {head.posetalk.max_deviation:.2f}°"
+            )
+        _hint(layout, why_not(context))
+
+
+class TakesPanel:
+    bl_label = "Takes"
+    bl_icon = "ACTION"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return rig.find_rig(context) is not None
+
+    def draw(self, context: bpy.types.Context) -> None:
+        head = rig.find_rig(context)
+        col = self.layout.column(align=True)
         row = col.row(align=True)
         row.operator("posetalk.new_take", icon="DUPLICATE")
-        action = takes.current_action(head)
-        row.operator_menu_enum("posetalk.switch_take", "take", text=takes.describe(action), icon="ACTION")
+        row.operator_menu_enum("posetalk.switch_take", "take", text=takes.describe(takes.current_action(head)))
         row = col.row(align=True)
         row.operator("posetalk.make_editable", icon="IPO_BEZIER")
         row.operator("posetalk.bake_take", icon="KEYFRAME_HLT")
-    if head is not None and head.posetalk.keys_per_second:
-        box.label(text=f"{head.posetalk.keys_per_second:.1f} keys/s, max deviation {head.posetalk.max_deviation:.2f}°")
-    _hint(box, operators.why_not(context))
-
-    box = layout.box()
-    box.label(text="Lip Sync", icon="SPEAKER")
-    box.prop(st, "lips_strength")
-    box.prop(st, "lips_time_offset_ms")
-    box.operator("posetalk.generate_lipsync", icon="PLAY")
-    if head is not None:
-        col = box.column(align=True)
-        for channel in ("mouth_open", "mouth_wide", "mouth_round", "lips_closed"):
-            if channel in head.keys():
-                col.prop(head, f'["{channel}"]', slider=True)
-
-    box = layout.box()
-    box.label(text="Render", icon="RENDER_ANIMATION")
-    row = box.row(align=True)
-    row.prop(st, "render_size")
-    row.prop(st, "blinks")
-    box.operator("posetalk.render_frames", icon="SEQ_SEQUENCER")
-
-    box = layout.box()
-    reason = check_engine(prefs.engine_python(), prefs.engine_root())
-    if reason:
-        box.label(text=reason, icon="ERROR")
-    else:
-        state = "running" if runner.engine_running() else "idle (starts on the first job)"
-        box.label(text=f"Engine: {state}", icon="SYSTEM")
-    box.operator("posetalk.stop_engine", icon="CANCEL")
 
 
-class VIEW3D_PT_posetalk(bpy.types.Panel):
-    bl_label = "PoseTalk"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "PoseTalk"
+class LipSyncPanel:
+    bl_label = "Lip Sync"
+    bl_icon = "SPEAKER"
 
     def draw(self, context: bpy.types.Context) -> None:
-        draw_panel(self.layout, context)
+        layout = self.layout
+        st = context.scene.posetalk
+        head = rig.find_rig(context)
+        if head is not None:
+            col = layout.column(align=True)
+            col.prop(head.posetalk, "dialogue", text="", icon="TEXT", placeholder="Dialogue (words of the line)")
+            row = col.row(align=True)
+            row.prop(head.posetalk, "language")
+            row.operator("posetalk.choose_language", text="", icon="WORLD")
+            row = col.row(align=True)
+            row.operator("posetalk.dialogue_from_strips", icon="FONT_DATA")
+            row.operator("posetalk.dialogue_from_file", icon="FILE_TEXT")
+        layout.prop(st, "lips_strength")
+        layout.prop(st, "lips_time_offset_ms")
+        layout.operator("posetalk.generate_lipsync", icon="PLAY")
+        if head is not None:
+            col = layout.column(align=True)
+            for channel in MOUTH_CHANNELS:
+                if channel in head.keys():
+                    col.prop(head, f'["{channel}"]', slider=True)
 
 
-class SEQUENCER_PT_posetalk(bpy.types.Panel):
-    bl_label = "PoseTalk"
-    bl_space_type = "SEQUENCE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = "PoseTalk"
+class RenderPanel:
+    bl_label = "Render"
+    bl_icon = "RENDER_ANIMATION"
 
     def draw(self, context: bpy.types.Context) -> None:
-        draw_panel(self.layout, context)
+        st = context.scene.posetalk
+        row = self.layout.row(align=True)
+        row.prop(st, "render_size")
+        row.prop(st, "blinks")
+        row = self.layout.row(align=True)
+        row.operator("posetalk.render_frames", icon="SEQ_SEQUENCER")
+        row.operator("posetalk.render_all", icon="RENDERLAYERS")
 
 
-classes = (VIEW3D_PT_posetalk, SEQUENCER_PT_posetalk)
+class EnginePanel:
+    bl_label = "Engine"
+    bl_icon = "SYSTEM"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        reason = check_engine(prefs.engine_python(), prefs.engine_root())
+        if reason:
+            layout.label(text=reason, icon="ERROR")
+        else:
+            state = "running" if runner.engine_running() else "idle (starts on the first job)"
+            layout.label(text=f"Engine: {state}", icon="SYSTEM")
+        layout.operator("posetalk.stop_engine", icon="CANCEL")
+
+
+SUB_PANELS = (HeadPanel, MotionPanel, TakesPanel, LipSyncPanel, RenderPanel, EnginePanel)
+
+
+def _draw_header_icon(self: bpy.types.Panel, context: bpy.types.Context) -> None:
+    self.layout.label(icon=self.bl_icon)
+
+
+def _panel_classes() -> tuple[type, ...]:
+    """The main panel and its sub-panels, once for the 3D View and once for the Sequencer."""
+    out: list[type] = []
+    for space, prefix in SPACES:
+        main_id = f"{prefix}_PT_posetalk"
+        out.append(type(main_id, (MainPanel, bpy.types.Panel), {"bl_idname": main_id, "bl_space_type": space}))
+        for mixin in SUB_PANELS:
+            name = f"{prefix}_PT_posetalk_{mixin.__name__.removesuffix('Panel').lower()}"
+            attrs = {
+                "bl_idname": name,
+                "bl_space_type": space,
+                "bl_region_type": "UI",
+                "bl_category": "PoseTalk",
+                "bl_parent_id": main_id,
+                "draw_header": _draw_header_icon,
+            }
+            out.append(type(name, (mixin, bpy.types.Panel), attrs))
+    return tuple(out)
+
+
+classes = _panel_classes()

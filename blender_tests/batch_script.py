@@ -8,6 +8,7 @@ sequencer to MP4, saves the .blend. Any failure raises, so Blender exits with co
 """
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -36,9 +37,8 @@ def main() -> None:
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = args.fps, 1.0
-    sed = scene.sequence_editor_create()
-    strips = sed.strips if hasattr(sed, "strips") else sed.sequences  # Blender 5.0 / 4.x
-    sound = strips.new_sound("speech", os.path.abspath(args.audio), 1, args.start)
+    compat = importlib.import_module(MODULE + ".compat")  # the add-on's Blender-version differences
+    sound = compat.strips(scene, create=True).new_sound("speech", os.path.abspath(args.audio), 1, args.start)
     scene.frame_start, scene.frame_end = sound.frame_final_start, sound.frame_final_end - 1
 
     bpy.ops.posetalk.create_rig(image_path=os.path.abspath(args.image), strip=sound.name)
@@ -54,11 +54,7 @@ def main() -> None:
         r = scene.render
         r.resolution_x = r.resolution_y = args.size
         r.resolution_percentage = 100
-        if hasattr(r.image_settings, "media_type"):  # Blender 5.0
-            r.image_settings.media_type = "VIDEO"
-        else:
-            r.image_settings.file_format = "FFMPEG"
-        r.ffmpeg.format, r.ffmpeg.codec, r.ffmpeg.audio_codec = "MPEG4", "H264", "AAC"
+        compat.set_video_output(r)
         r.use_file_extension = False
         r.filepath = os.path.abspath(args.mp4)
         bpy.ops.render.render(animation=True)

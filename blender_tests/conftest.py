@@ -126,8 +126,8 @@ def scene_with_speech(addon, speech_wav: Path):
 
 
 @pytest.fixture
-def engine_ops(addon) -> set[str]:
-    """The ops the real worker offers now (from its ready line)."""
+def engine_started(addon):
+    """The add-on's real worker, started and ready (its ready line arrived); returns the client."""
     import time
 
     client = addon.runner.client()
@@ -138,4 +138,4 @@ def engine_ops(addon) -> set[str]:
         if not client.alive() or time.monotonic() > deadline:
             pytest.fail(f"the engine did not start: {client.log_tail()}")
         time.sleep(0.05)
-    return set(client.hello.get("ops", []))
+    return client

@@ -31,7 +31,7 @@ def fcurve(addon):
 def test_reduction_meets_tolerance_with_few_keys(addon, fcurve):
     values = dense_motion(250)
     tol = math.radians(0.4)
-    count, dev = addon.curves.write_sparse(fcurve, 10, values, tol)
+    count, dev = addon.keys.write_sparse(fcurve, 10, values, tol)
     measured = max(abs(fcurve.evaluate(10 + i) - v) for i, v in enumerate(values))
     assert measured == pytest.approx(dev, abs=1e-6) and measured <= tol
     assert count / (250 / 25.0) <= 6.0  # keys per second
@@ -41,7 +41,7 @@ def test_reduction_meets_tolerance_with_few_keys(addon, fcurve):
 
 def test_mouth_like_curve_stays_in_range(addon, fcurve):
     values = [max(0.0, math.sin(2 * math.pi * 4 * i / 25)) ** 2 if (i // 20) % 3 else 0.0 for i in range(200)]
-    count, dev = addon.curves.write_sparse(fcurve, 1, values, addon.curves.MOUTH_TOL, bounds=(0.0, 1.0))
+    count, dev = addon.keys.write_sparse(fcurve, 1, values, addon.curves.MOUTH_TOL, bounds=(0.0, 1.0))
     assert dev <= addon.curves.MOUTH_TOL and count < 200
     evaluated = [fcurve.evaluate(1 + i / 4) for i in range(4 * 199)]  # between frames too
     assert min(evaluated) >= -1e-6 and max(evaluated) <= 1 + 1e-6
@@ -50,20 +50,20 @@ def test_mouth_like_curve_stays_in_range(addon, fcurve):
 def test_reduction_keeps_the_animators_keys(addon, fcurve):
     values = dense_motion(120)
     fcurve.keyframe_points.insert(50, math.radians(9.0), keyframe_type="KEYFRAME")
-    addon.curves.write_sparse(fcurve, 1, values, math.radians(0.4))
+    addon.keys.write_sparse(fcurve, 1, values, math.radians(0.4))
     (pin,) = [kp for kp in fcurve.keyframe_points if kp.type != "GENERATED"]
     assert pin.co.x == 50 and pin.co.y == pytest.approx(math.radians(9.0))
-    addon.curves.write_sparse(fcurve, 1, values, math.radians(0.4), keep_keys=False)
+    addon.keys.write_sparse(fcurve, 1, values, math.radians(0.4), keep_keys=False)
     assert all(kp.type == "GENERATED" for kp in fcurve.keyframe_points)
 
 
 def test_freeze_at_keeps_the_shape(addon, fcurve):
     values = dense_motion(200)
-    addon.curves.write_sparse(fcurve, 1, values, math.radians(0.4))
+    addon.keys.write_sparse(fcurve, 1, values, math.radians(0.4))
     samples = [1 + i / 8 for i in range(8 * 199)]
     before = [fcurve.evaluate(f) for f in samples]
     for frame in (37, 120.0, 150):
-        addon.curves.freeze_at(fcurve, frame)
+        addon.keys.freeze_at(fcurve, frame)
     after = [fcurve.evaluate(f) for f in samples]
     assert max(abs(a - b) for a, b in zip(before, after)) < 1e-5
     assert any(abs(kp.co.x - 120) < 1e-6 for kp in fcurve.keyframe_points)

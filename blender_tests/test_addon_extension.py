@@ -25,7 +25,9 @@ def test_zip_layout_and_manifest(extension_zip):
         manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
         location = json.loads(zf.read("engine_location.json"))
     assert {"blender_manifest.toml", "__init__.py", "engine_location.json"} <= names
-    assert all("/" not in n for n in names)  # the package files sit at the zip root
+    sources = {p.relative_to(ROOT / "addon").as_posix() for p in (ROOT / "addon").rglob("*.py")}
+    assert names - {"blender_manifest.toml", "engine_location.json"} == sources  # the package at the zip root
+    assert "operators/__init__.py" in names
     assert manifest["id"] == "posetalk" and manifest["type"] == "add-on"
     assert extension_zip.name == f"posetalk-{manifest['version']}.zip"
     assert tuple(int(x) for x in manifest["blender_version_min"].split(".")) <= (4, 2, 0)
@@ -88,11 +90,10 @@ def _run_batch(args: list[str], tmp_path: Path, script: Path = HERE / "batch_scr
 
 
 @needs_sound
-def test_headless_batch_script(installed, engine_ops, speech_wav, portrait, tmp_path):
+def test_headless_batch_script(installed, engine_started, speech_wav, portrait, tmp_path):
     out = tmp_path / "talk.blend"
     args = ["--image", str(portrait), "--audio", str(speech_wav), "--prompt", "shakes the head", "--out", str(out)]
-    if "lips" in engine_ops:
-        args.append("--lips")
+    args.append("--lips")
     done = _run_batch([*args, "--start", "37"], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert out.exists() and "keys/s" in done.stdout
@@ -104,7 +105,7 @@ def test_headless_batch_script(installed, engine_ops, speech_wav, portrait, tmp_
 
 
 @needs_sound
-def test_ui_check_script_headless_half(installed, engine_ops, tmp_path):
+def test_ui_check_script_headless_half(installed, engine_started, tmp_path):
     """scripts/ui_check.py (the windowed check of the Sequencer strip) runs its steps blocking without a window."""
     done = _run_batch(["--frames", "30", "--size", "64"], tmp_path, ROOT / "scripts" / "ui_check.py")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -27,15 +27,7 @@ def short_rig(addon, scene_with_speech, portrait):
     return scene, strip, scene.posetalk.rig
 
 
-def _need(ops: set[str], op: str) -> None:
-    if op not in ops:
-        pytest.skip(
-            f"the engine has no {op!r} op yet (engine/{op}_ops.py is being written); this test runs once it lands"
-        )
-
-
-def test_lipsync_writes_sparse_mouth_curves(short_rig, engine_ops, addon):
-    _need(engine_ops, "lips")
+def test_lipsync_writes_sparse_mouth_curves(short_rig, engine_started, addon):
     scene, strip, head = short_rig
     assert bpy.ops.posetalk.generate_lipsync(strength=1.0) == {"FINISHED"}
     fcs = addon.curves.find_fcurves(head)
@@ -74,9 +66,9 @@ def test_render_reads_back_edited_curves(short_rig, addon):
     head["mouth_open"] = 0.0
     mouth = addon.curves.ensure_fcurve(fcs, '["mouth_open"]')
     mouth.keyframe_points.insert(edit, 0.8, keyframe_type="KEYFRAME")
-    timing = addon.rig.strip_timing(scene, strip)
+    timing = addon.sequencer.strip_timing(scene, strip)
     frame_before = scene.frame_current
-    pose, lips = addon.operators.POSETALK_OT_render_frames.sample(bpy.context, head, timing)
+    pose, lips = addon.operators.render.sample_curves(bpy.context, head, timing)
     assert scene.frame_current == frame_before
     assert pose["format"] == "posetalk.pose/1" and len(pose["frames"]) == N_FRAMES
     assert pose["frames"][20][1] == pytest.approx(15.0, abs=1e-3)
@@ -88,20 +80,20 @@ def test_render_reads_back_edited_curves(short_rig, addon):
 
 
 def _render_strips(scene: bpy.types.Scene, addon) -> list:
-    return [s for s in addon.rig.all_strips(scene) if s.type == "IMAGE" and s.get("posetalk_rig")]
+    return [s for s in addon.compat.all_strips(scene) if s.type == "IMAGE" and s.get("posetalk_rig")]
 
 
-def test_render_frames_adds_one_strip_above_the_sound(short_rig, engine_ops, addon, tmp_path):
-    _need(engine_ops, "render")
+def test_render_frames_adds_one_strip_above_the_sound(short_rig, engine_started, addon, tmp_path):
     scene, strip, head = short_rig
     assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=4) == {"FINISHED"}
-    if "lips" in engine_ops:
-        assert bpy.ops.posetalk.generate_lipsync() == {"FINISHED"}
+    assert bpy.ops.posetalk.generate_lipsync() == {"FINISHED"}
     assert bpy.ops.posetalk.render_frames(size=128) == {"FINISHED"}
     (img,) = _render_strips(scene, addon)
     assert img.channel > strip.channel
     assert img.frame_final_start == strip.frame_final_start
     assert img.frame_final_duration == N_FRAMES == len(img.elements)
+    fit = min(scene.render.resolution_x / 128, scene.render.resolution_y / 128)  # scaled to fit the frame
+    assert img.transform.scale_x == pytest.approx(fit) and img.transform.scale_y == pytest.approx(fit)
     folder = Path(bpy.path.abspath(img.directory))
     files = sorted(folder.glob("frame_*.png"))
     assert len(files) == N_FRAMES and files[0].name == "frame_00001.png"
@@ -119,13 +111,7 @@ def test_render_frames_adds_one_strip_above_the_sound(short_rig, engine_ops, add
     r = scene.render
     r.resolution_x = r.resolution_y = 128
     r.resolution_percentage = 100
-    if hasattr(r.image_settings, "media_type"):  # Blender 5.0
-        r.image_settings.media_type = "VIDEO"
-    else:
-        r.image_settings.file_format = "FFMPEG"
-    r.ffmpeg.format = "MPEG4"
-    r.ffmpeg.codec = "H264"
-    r.ffmpeg.audio_codec = "AAC"
+    addon.compat.set_video_output(r)
     scene.frame_start, scene.frame_end = strip.frame_final_start, strip.frame_final_end - 1
     r.filepath = str(tmp_path / "talk_")
     bpy.ops.render.render(animation=True)
@@ -147,8 +133,7 @@ def _strip_dir(scene: bpy.types.Scene, addon) -> Path:
     return Path(bpy.path.abspath(img.directory)).resolve()  # saved files store relative paths
 
 
-def test_re_rendering_prunes_old_cache_renders_but_keeps_one_undo_step(short_rig, engine_ops, addon, tmp_path):
-    _need(engine_ops, "render")
+def test_re_rendering_prunes_old_cache_renders_but_keeps_one_undo_step(short_rig, engine_started, addon, tmp_path):
     scene, strip, head = short_rig
     assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=4) == {"FINISHED"}
     cache = addon.render_cache

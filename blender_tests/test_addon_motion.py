@@ -11,7 +11,7 @@ from pathlib import Path
 
 import bpy
 import pytest
-from bt_env import ENGINE_PYTHON, ROOT, needs_sound, snapshot, strips_of
+from bt_env import ENGINE_PYTHON, ROOT, compat, needs_sound, snapshot, strips_of
 
 PROMPT = "nods slowly, then looks to the left"
 
@@ -148,7 +148,7 @@ def test_no_strip_is_refused_with_a_reason(addon, portrait):
 @needs_sound
 def test_a_sequencer_showing_another_scene_is_named_in_the_reason(addon, portrait, speech_wav):
     workspace = bpy.context.workspace
-    if not hasattr(workspace, "sequencer_scene"):
+    if not compat.HAS_SEQUENCER_SCENE:
         pytest.skip("Blender 5.0's sequencer scene")
     edit = bpy.data.scenes.new("Edit")  # the Sequencer shows this scene; the window shows the rig's scene
     strips_of(edit).new_sound("speech", str(speech_wav), 1, 1)

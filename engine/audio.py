@@ -8,6 +8,7 @@ there are ``ceil(duration * fps)`` frames.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import native
 from .errors import BadInput, EngineError
 from .params import AUDIO_MAX_SECONDS, FPS
 from .progress import Progress, no_progress
@@ -27,7 +29,8 @@ WIN = 512  # 32 ms analysis window for the spectrum
 YIN_WIN = 640  # 40 ms window for pitch (covers two periods of 50 Hz... down to 60 Hz)
 N_MELS = 40
 F0_MIN, F0_MAX = 60.0, 450.0
-CHUNK_FRAMES = 6000  # 60 s of analysis frames per chunk
+CHUNK_FRAMES = 2000  # 20 s of analysis frames per chunk (a chunk is the longest stretch between cancel checks)
+MIN_SPEECH_SECONDS = 0.2  # shorter audio holds no line of speech
 
 
 def check_fps(fps: float) -> float:
@@ -57,7 +60,8 @@ def _stream_soundfile(path: str, progress: Progress) -> tuple[np.ndarray, float]
     import soxr
 
     try:
-        info = sf.info(path)
+        with native.quiet_stderr():  # the MP3 decoder prints notes about broken headers
+            info = sf.info(path)
     except Exception:
         return None
     if info.frames <= 0 or info.samplerate <= 0:
@@ -68,11 +72,16 @@ def _stream_soundfile(path: str, progress: Progress) -> tuple[np.ndarray, float]
     out = np.empty(math.ceil(duration * SAMPLE_RATE) + SAMPLE_RATE, dtype=np.float32)
     n_out = 0
     stream = soxr.ResampleStream(info.samplerate, SAMPLE_RATE, 1, dtype="float32")
-    block = info.samplerate * 30
+    block = info.samplerate * 10
     done = 0
     try:
-        for chunk in sf.blocks(path, blocksize=block, dtype="float32", always_2d=True):
-            mono = chunk.mean(axis=1, dtype=np.float32)
+        blocks = sf.blocks(path, blocksize=block, dtype="float32", always_2d=True)
+        while True:
+            with native.quiet_stderr():
+                chunk = next(blocks, None)
+            if chunk is None:
+                break
+            mono = finite(chunk.mean(axis=1, dtype=np.float32))
             done += len(mono)
             res = stream.resample_chunk(mono, last=done >= info.frames)
             out[n_out : n_out + len(res)] = res
@@ -90,6 +99,38 @@ def _stream_soundfile(path: str, progress: Progress) -> tuple[np.ndarray, float]
     return out[:n_exact].copy(), duration
 
 
+def finite(samples: np.ndarray) -> np.ndarray:
+    """``samples`` with non-finite values (NaN, ±inf) replaced by the line between their finite neighbours
+    (zeros where no sample is finite): a few broken samples do not poison the rest of the file."""
+    bad = ~np.isfinite(samples)
+    if not bad.any():
+        return samples
+    good = np.flatnonzero(~bad)
+    out = samples.copy()
+    out[bad] = np.interp(np.flatnonzero(bad), good, samples[good]) if good.size else 0.0
+    return out
+
+
+def probe(path: str) -> float:
+    """Duration in seconds of the first audio stream of ``path`` as ffmpeg sees it (the tool that muxes it into
+    videos); BadInput when ffmpeg finds no audio in it."""
+    _check_file(path)
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        raise BadInput("ffprobe (part of ffmpeg) is not installed: it is needed to read the audio")
+    cmd = [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=codec_type:format=duration"]
+    proc = subprocess.run([*cmd, "-of", "json", path], capture_output=True, text=True, check=False)
+    try:
+        info = json.loads(proc.stdout or "{}")
+        streams = info.get("streams") or []
+        duration = float(info.get("format", {}).get("duration") or 0.0)
+    except (ValueError, AttributeError):
+        streams, duration = [], 0.0
+    if proc.returncode != 0 or not streams or not duration > 0:
+        raise BadInput(f"not an audio file this engine can read: {path}")
+    return duration
+
+
 def _decode_ffmpeg(path: str) -> tuple[np.ndarray, float]:
     """Decode anything else ffmpeg understands (m4a, aac, video containers)."""
     ffmpeg = shutil.which("ffmpeg")
@@ -100,7 +141,7 @@ def _decode_ffmpeg(path: str) -> tuple[np.ndarray, float]:
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
         raise BadInput(f"not an audio file this engine can read: {path}")
-    audio = np.frombuffer(proc.stdout, dtype=np.float32).copy()
+    audio = finite(np.frombuffer(proc.stdout, dtype=np.float32).copy())
     return audio, len(audio) / SAMPLE_RATE
 
 
@@ -138,10 +179,7 @@ def load_audio(
     audio, full = decoded if decoded is not None else _decode_ffmpeg(path)
     if len(audio) == 0 or full <= 0:
         raise BadInput(f"audio file has no samples: {path}")
-    audio, duration = _select(audio, full, offset, duration, path)
-    if not np.all(np.isfinite(audio[:: max(1, len(audio) // 100000)])):
-        audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
-    return audio, duration
+    return _select(audio, full, offset, duration, path)
 
 
 @dataclass
@@ -203,6 +241,22 @@ class AudioFeatures:
         cols = [mel, log_rms[:, None], lf0[:, None], self.voiced[:, None], onset[:, None]]
         cols += [self.speech[:, None], np.clip(slope, -1, 1)[:, None] * 4]
         return np.concatenate(cols, axis=1).astype(np.float32)
+
+
+def require_speech(features: AudioFeatures, path: str = "") -> None:
+    """The one rule of every op that listens to speech: the audio (or its selected part) must hold some.
+
+    Pauses inside speech are fine; audio with no speech at all (digital silence, a hum, samples that were all
+    NaN) or shorter than MIN_SPEECH_SECONDS is refused with one clear line.
+    """
+    where = f" ({path})" if path else ""
+    if features.duration < MIN_SPEECH_SECONDS:
+        raise BadInput(
+            f"the audio is only {features.duration:.2f} s long: a line of speech needs at least "
+            f"{MIN_SPEECH_SECONDS:g} s{where}"
+        )
+    if features.is_silent:
+        raise BadInput(f"no speech in the audio: it is silent or holds no voice{where}")
 
 
 def _mel_basis() -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import expression
+from . import expression, native
 from .denoise import zero_lag
 from .errors import BadInput, Cancelled
 from .headpose import IDENTITY, Similarity, above_mouth, angles, fit, head_space, pose_channels, relative
@@ -175,9 +175,10 @@ class _Follower:
 
     def __call__(self, frame: np.ndarray, t: float) -> np.ndarray | None:
         """The chosen face's landmarks (478, 3) in pixels, or None when it is not in this frame."""
-        if self.tracker is None:
-            return self._first(frame, t)
-        return self._track(frame, self.had_face)
+        with native.quiet_stderr():  # TFLite prints on the first frame
+            if self.tracker is None:
+                return self._first(frame, t)
+            return self._track(frame, self.had_face)
 
 
 def portrait_landmarks(path: str) -> np.ndarray:

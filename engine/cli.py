@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Any
 
 from . import __version__
-from .errors import EngineError
+from .errors import BadInput, EngineError
 from .jobs import Job, run_op
 from .params import OPS, Param
 
@@ -28,12 +29,13 @@ class _Parser(argparse.ArgumentParser):
 
 COMMANDS = {
     "pose": "audio + prompt → pose.json (head motion)",
-    "lips": "audio → lips.json (mouth channels and visemes)",
+    "lips": "audio (and its text) → lips.json (mouth channels and visemes)",
     "render": "portrait + pose.json + lips.json → frames (and an MP4)",
     "animate": "portrait + audio + prompt (or a pose video) → MP4 in one go",
     "capture": "video of a face → pose.json (head motion) and lips.json (mouth and blinks)",
 }
 _TYPES = {"float": float, "int": int}
+TEXT_FILE_COMMANDS = ("lips", "animate")  # the commands whose --text may come from a file
 
 
 def _add_param(p: argparse.ArgumentParser, param: Param) -> None:
@@ -66,56 +68,90 @@ def build_parser() -> argparse.ArgumentParser:
         for param in OPS[command]:
             if param.cli:
                 _add_param(p, param)
+    for command in TEXT_FILE_COMMANDS:
+        sub.choices[command].add_argument(
+            "--text-file", dest="text_file", default=argparse.SUPPRESS, help="read the --text from this UTF-8 file"
+        )
     sub.add_parser("serve", help="JSON-lines worker on stdin/stdout (used by the Blender add-on)")
     return parser
 
 
 def params_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The op params for parsed CLI arguments (flags not given are left out: the op takes their defaults)."""
-    return {k: v for k, v in vars(args).items() if k not in ("command", "quiet")}
+    """The op params for parsed CLI arguments (flags not given are left out: the op takes their defaults).
+
+    ``--text-file`` (lips, animate) is read into ``text`` here; giving it with ``--text`` is an error.
+    """
+    params = {k: v for k, v in vars(args).items() if k not in ("command", "quiet", "text_file")}
+    path = getattr(args, "text_file", None)
+    if path is not None:
+        if "text" in params:
+            raise BadInput("give the transcript with --text or --text-file, not both")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                params["text"] = handle.read()
+        except FileNotFoundError:
+            raise BadInput(f"text file not found: {path}") from None
+        except UnicodeDecodeError:
+            raise BadInput(f"text file is not UTF-8 text: {path}") from None
+        except OSError as exc:
+            raise BadInput(f"cannot read the text file {path}: {exc.strerror}") from None
+    return params
 
 
 class _StderrProgress:
-    """Progress on stderr: a line per whole percent when not a terminal, a bar on one."""
+    """Progress as one updating line on stderr, only when stderr is a terminal (logs and pipes get no progress:
+    on them stderr carries at most the one line of an error)."""
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
+        self.show = not quiet and sys.stderr.isatty()
         self.last = -1
-        self.tty = sys.stderr.isatty()
 
     def __call__(self, done: int, total: int, message: str) -> None:
-        if self.quiet or total <= 0:
+        if not self.show or total <= 0:
             return
         pct = int(100 * done / total)
         if pct == self.last:
             return
         self.last = pct
-        end = "\r" if self.tty and pct < 100 else "\n"
-        if self.tty or pct % 10 == 0:
-            sys.stderr.write(f"{pct:3d}% {message}{' ' * 20}{end}")
+        sys.stderr.write(f"\r{pct:3d}% {message[:60]:<60}")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        """Clear the progress line (before the result or an error line)."""
+        if self.show and self.last >= 0:
+            sys.stderr.write("\r" + " " * 66 + "\r")
             sys.stderr.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not os.environ.get("POSETALK_DEBUG"):
+        warnings.simplefilter("ignore")  # library warnings would break the one-line promise of stderr
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         from .worker import serve
 
         return serve()
-    job = Job("cli", _StderrProgress(args.quiet))
+    progress = _StderrProgress(args.quiet)
+    job = Job("cli", progress)
     try:
         result = run_op(args.command, params_from_args(args), job)
     except EngineError as exc:
+        progress.end()
         sys.stderr.write(f"error: {exc.message}\n")
         return exc.exit_code
     except KeyboardInterrupt:
+        progress.end()
         sys.stderr.write("error: interrupted\n")
         return 130
     except Exception as exc:  # a fault of the engine, not of the input: one line, details with POSETALK_DEBUG=1
+        progress.end()
         if os.environ.get("POSETALK_DEBUG"):
             raise
         sys.stderr.write(f"error: internal engine error: {type(exc).__name__}: {exc}\n")
         return 1
+    progress.end()
+    if result.get("warning"):
+        sys.stderr.write(f"warning: {result['warning']}\n")
     path = result.get("path") or result.get("video") or result.get("frames_dir")
     if path and not args.quiet:
         sys.stderr.write(f"wrote {path}\n")

@@ -21,8 +21,8 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from .headpose import Similarity, head_space
+from .ipa import REST
 from .lips import CHANNELS as MOUTH_CHANNELS
-from .lips import VISEME_TARGETS
 from .render.blinks import BLINK_CHANNEL
 from .render.landmarks import EYES, MOUTH_L, MOUTH_R, FaceGeometry
 
@@ -41,7 +41,7 @@ ROUND_SPREAD = 0.14  # relative narrowing at mouth_round = 1
 OPEN_WIDTH = 0.13  # relative widening that comes with mouth_open = 1 (the jaw pulls the corners apart)
 CLOSED_EYE = 0.35  # eye opening with the lids together, as a share of the usual opening (glasses hide some)
 EYE_WINDOW_S = 1.0  # the usual eye opening is the median over this long
-REST_WIDE = VISEME_TARGETS["X"][1]  # a mouth at rest is engine lips' rest shape
+REST_WIDE = REST.wide  # a mouth at rest is engine lips' rest shape
 
 
 def measure(landmarks: np.ndarray, sim: Similarity, geo: FaceGeometry) -> np.ndarray:

@@ -31,6 +31,8 @@ def check_output_path(path: str) -> str:
     if os.path.isdir(path):
         raise BadInput(f"output path is a folder: {path}")
     if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            raise BadInput(f"output folder is a file, not a folder: {folder}")
         raise BadInput(f"output folder does not exist: {folder}")
     try:  # really try: permission bits say little to root, read-only mounts, /proc ...
         fd, probe = tempfile.mkstemp(prefix=".posetalk-probe-", dir=folder)

@@ -1,6 +1,8 @@
 """Lip sync: speech → visemes → continuous, editable mouth channels.
 
-Phones from the recognizer (engine.phonemes) are mapped to Rhubarb-style visemes
+Phones come from one of two sources: the dialogue text aligned to the audio (engine.transcript, any
+language espeak-ng speaks) or the recognizer (engine.phonemes, English). Either way they are IPA, and one
+table of articulatory features (engine.ipa) maps them to Rhubarb-style visemes
 (A closed p/b/m, B teeth, C open, D wide open, E rounded-open, F puckered, G f/v,
 H l, X rest) and to target values of four channels. The acoustic side carries
 the timing and the size: loudness and the first-formant region of the spectrum
@@ -8,8 +10,8 @@ scale the opening frame by frame, speech activity closes the mouth in pauses.
 Coarticulation: shapes shorter than 30 ms are held out (no flutter), neighbouring
 shapes are blended by smoothing, and the centred analysis windows let the mouth
 reach a shape as its sound starts; bilabials and stop closures still close the
-lips fully. For speech the recognizer cannot follow (other languages, music)
-the acoustic side leads.
+lips fully. For speech the recognizer cannot follow (other languages without their
+text, music) the acoustic side leads.
 """
 
 from __future__ import annotations
@@ -19,52 +21,42 @@ from collections.abc import Callable
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
 
-from .audio import ANALYSIS_RATE, compute_features, frame_count
+from .audio import ANALYSIS_RATE, AudioFeatures, compute_features, frame_count, require_speech
+from .ipa import REST, shape
 from .phonemes import PhoneSegment, recognize
 
 CHANNELS = ["mouth_open", "mouth_wide", "mouth_round", "lips_closed"]
 SMOOTH_SIGMA = 0.02  # seconds
-
-# viseme → (mouth_open, mouth_wide, mouth_round, lips_closed)
-VISEME_TARGETS: dict[str, tuple[float, float, float, float]] = {
-    "A": (0.0, 0.2, 0.0, 1.0),
-    "B": (0.18, 0.55, 0.0, 0.0),
-    "C": (0.5, 0.5, 0.0, 0.0),
-    "D": (0.9, 0.35, 0.0, 0.0),
-    "E": (0.45, 0.1, 0.5, 0.0),
-    "F": (0.22, 0.0, 0.95, 0.0),
-    "G": (0.1, 0.35, 0.0, 0.35),
-    "H": (0.35, 0.4, 0.0, 0.0),
-    "X": (0.0, 0.25, 0.0, 0.7),
-}
-
-PHONE_VISEMES: dict[str, str] = {
-    **dict.fromkeys(["P", "B", "M"], "A"),
-    **dict.fromkeys(["F", "V"], "G"),
-    "L": "H",
-    **dict.fromkeys(["W", "UW", "OW", "OY", "UH"], "F"),
-    **dict.fromkeys(["AO", "ER"], "E"),
-    **dict.fromkeys(["AA", "AW", "AY"], "D"),
-    **dict.fromkeys(["AE", "EH", "AH", "EY", "HH"], "C"),
-    **dict.fromkeys(
-        ["IY", "IH", "Y", "K", "G", "NG", "S", "Z", "SH", "ZH", "CH", "JH", "T", "D", "N", "TH", "DH", "R"], "B"
-    ),
-}
 OPEN_VISEMES = "CDEH"
+BILABIAL_MIN_FRAMES = 3  # a p/b/m closes the lips for at least 30 ms however short its alignment
+CLOSURE_MAX_OPENING = 0.5  # acoustic opening above which a transcript's p/b/m does not hold the lips shut
+# mouth_open = phone target × weight + acoustic opening × weight, by where the phones came from: recognized
+# phones are often wrong, so loudness and spectrum lead; a transcript's phones are right, so they lead more
+OPEN_MIX = {"recognized": (0.25, 0.65), "transcript": (0.6, 0.4)}
 
 
-def viseme_of(phone: str) -> str:
-    return PHONE_VISEMES.get(phone, "X")
-
-
-def _viseme_track(segments: list[PhoneSegment], n: int) -> np.ndarray:
-    """Viseme letter per 10 ms analysis frame."""
+def _phone_tracks(segments: list[PhoneSegment], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Viseme letter and channel targets (n, 4) per 10 ms analysis frame; bilabials drawn last and at
+    least BILABIAL_MIN_FRAMES long, so that no p/b/m is lost to a neighbour."""
     track = np.full(n, "X", dtype="<U1")
+    targets = np.tile(np.array(REST.targets), (n, 1))
+    bilabial = []
     for seg in segments:
-        a = int(round(seg.start * ANALYSIS_RATE))
-        b = int(round(seg.end * ANALYSIS_RATE))
-        track[max(0, a) : max(0, min(n, b))] = viseme_of(seg.phone)
-    return track
+        a = max(0, int(round(seg.start * ANALYSIS_RATE)))
+        b = max(0, min(n, int(round(seg.end * ANALYSIS_RATE))))
+        mouth = shape(seg.phone)
+        if mouth.viseme == "A":
+            bilabial.append((a, b, mouth))
+            continue
+        track[a:b] = mouth.viseme
+        targets[a:b] = mouth.targets
+    for a, b, mouth in bilabial:
+        if b - a < BILABIAL_MIN_FRAMES:
+            mid = (a + b) // 2
+            a, b = max(0, mid - BILABIAL_MIN_FRAMES // 2), min(n, mid - BILABIAL_MIN_FRAMES // 2 + BILABIAL_MIN_FRAMES)
+        track[a:b] = mouth.viseme
+        targets[a:b] = mouth.targets
+    return track, targets
 
 
 def _acoustic_opening(logmel: np.ndarray, rms: np.ndarray, speech: np.ndarray) -> np.ndarray:
@@ -98,13 +90,40 @@ def _runs(track: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
-def _hold_short_runs(track: np.ndarray, min_len: int) -> np.ndarray:
-    """Replace runs shorter than ``min_len`` frames (except closures) by the previous viseme: no flutter."""
-    out = track.copy()
+def _open_sound_ends_closures(
+    track: np.ndarray, targets: np.ndarray, acoustic: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A p/b/m of the transcript does not close the lips over a loud open sound (an alignment a little off):
+    its frames whose acoustic opening exceeds CLOSURE_MAX_OPENING take the neighbouring shape (the one before
+    in its first half, the one after in its second), and each closure keeps at least BILABIAL_MIN_FRAMES, its
+    quietest ones."""
+    out, held = track.copy(), targets.copy()
+    for i, j in _runs(track):
+        if track[i] != "A":
+            continue
+        loud = acoustic[i:j] > CLOSURE_MAX_OPENING
+        if not loud.any():
+            continue
+        keep = ~loud
+        if keep.sum() < BILABIAL_MIN_FRAMES:
+            quietest = np.argsort(acoustic[i:j], kind="stable")[:BILABIAL_MIN_FRAMES]
+            keep[quietest] = True
+        after = min(j, len(track) - 1)
+        before = max(i - 1, 0)
+        for k in np.flatnonzero(~keep):
+            source = after if k >= (j - i) // 2 else before
+            out[i + k], held[i + k] = track[source], targets[source]
+    return out, held
+
+
+def _hold_short_runs(track: np.ndarray, targets: np.ndarray, min_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Replace runs shorter than ``min_len`` frames (except closures) by the previous shape: no flutter."""
+    out, held = track.copy(), targets.copy()
     for i, j in _runs(track):
         if j - i < min_len and track[i] != "A" and i > 0:
             out[i:j] = out[i - 1]
-    return out
+            held[i:j] = held[i - 1]
+    return out, held
 
 
 def generate_lips(
@@ -113,26 +132,38 @@ def generate_lips(
     fps: float,
     strength: float = 1.0,
     progress: Callable[[int, int, str], None] | None = None,
+    phones: list[PhoneSegment] | None = None,
+    features: AudioFeatures | None = None,
 ) -> tuple[np.ndarray, list[str], list[dict]]:
     """Mouth channels (n, 4) at ``fps`` for 16 kHz mono ``audio``, plus visemes.
 
-    Returns ``(frames, CHANNELS, visemes)`` with ``n = ceil(duration * fps)`` and
-    visemes as ``{"start", "end", "shape"}`` in seconds.
+    ``phones``: the transcript's phones aligned to the audio (engine.transcript); None: recognize them
+    (English). ``features``: the audio's features at the analysis rate when the caller has them already. Returns ``(frames, CHANNELS, visemes)`` with
+    ``n = ceil(duration * fps)`` and visemes as ``{"start", "end", "shape"}`` in seconds.
     """
     report = progress or (lambda d, t, m: None)
-    feats = compute_features(audio, duration, ANALYSIS_RATE, lambda d, t, m: report(d, 4 * t, m), pitch=False)
+    feats = features or compute_features(
+        audio, duration, ANALYSIS_RATE, lambda d, t, m: report(d, 4 * t, m), pitch=False
+    )
+    require_speech(feats)
     n = feats.n_frames
     speech = feats.speech
-    segments = recognize(audio, lambda d, t, m: report(t + 3 * d, 4 * t, m)) if speech.max() > 0 else []
-    track = _hold_short_runs(_viseme_track(segments, n), 3)
+    source = "transcript" if phones is not None else "recognized"
+    if phones is None:
+        phones = recognize(audio, lambda d, t, m: report(t + 3 * d, 4 * t, m)) if speech.max() > 0 else []
+    track, targets = _hold_short_runs(*_phone_tracks(phones, n), 3)
     track[speech < 0.5] = "X"
+    targets[speech < 0.5] = REST.targets
 
-    targets = np.array([VISEME_TARGETS[v] for v in track], dtype=np.float64).reshape(n, 4)
     acoustic = _acoustic_opening(feats.logmel, feats.rms, speech)
-    # lips close on recognized bilabials and on short stop closures between open sounds
-    closed = (track == "A") | (_closures(feats.rms, speech) & ~np.isin(track, list(OPEN_VISEMES)))
+    if source == "transcript":
+        track, targets = _open_sound_ends_closures(track, targets, acoustic)
+    closed = track == "A"
+    if source == "recognized":  # unsure phones: short stop closures between open sounds close the lips too
+        closed |= _closures(feats.rms, speech) & ~np.isin(track, list(OPEN_VISEMES))
+    w_phone, w_acoustic = OPEN_MIX[source]
     chans = np.empty((n, 4))
-    chans[:, 0] = np.where(closed, 0.0, 0.25 * targets[:, 0] + 0.65 * acoustic)
+    chans[:, 0] = np.where(closed, 0.0, w_phone * targets[:, 0] + w_acoustic * acoustic)
     chans[:, 1] = targets[:, 1]
     chans[:, 2] = targets[:, 2]
     chans[:, 3] = np.where(closed, 1.0, np.where(speech < 0.5, 0.8, targets[:, 3] * 0.5))

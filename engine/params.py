@@ -16,6 +16,7 @@ from .errors import BadInput
 
 SEED_MAX = 2**31 - 1  # Blender's IntProperty holds no more
 PROMPT_MAX_CHARS = 1000
+TRANSCRIPT_MAX_CHARS = 100_000
 AUDIO_MAX_SECONDS = 3 * 3600.0  # longer audio is refused
 VIDEO_MAX_SECONDS = 24 * 3600.0  # the latest start in a video
 
@@ -195,6 +196,22 @@ LIPS = (
     ),
 )
 
+TRANSCRIPT = (
+    Param(
+        "text",
+        "str",
+        None,
+        "the dialogue's words (transcript): phones from the text, aligned to the audio; any language espeak-ng speaks",
+        max=TRANSCRIPT_MAX_CHARS,
+    ),
+    Param(
+        "language",
+        "str",
+        "en",
+        "language of the text, an espeak-ng code (en, en-us, fr, de, es, cs, ...; `espeak-ng --voices` lists them)",
+    ),
+)
+
 VIDEO = Param("video", "path", None, "the reference video: a face acting the motion (any file ffmpeg reads)",
               required=True)  # fmt: skip
 CAPTURE = (
@@ -232,6 +249,7 @@ OPS: dict[str, tuple[Param, ...]] = {
     "lips": (
         *AUDIO,
         *LIPS,
+        *TRANSCRIPT,
         Param("out", "path", None, "output lips.json (the worker returns the document when it is left out)"),
     ),
     "render": (
@@ -247,6 +265,7 @@ OPS: dict[str, tuple[Param, ...]] = {
     ),
     "animate": (
         *AUDIO,
+        *TRANSCRIPT,
         replace(PROMPT, required=False, help=PROMPT.help + " (not needed with --pose-video)"),
         *MOTION[1:],
         *PORTRAIT,

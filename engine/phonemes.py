@@ -3,7 +3,8 @@
 Like Rhubarb Lip Sync, the recognizer decodes phones (not words) with the phone
 language model that ships inside the ``pocketsphinx`` package, so it needs no
 transcript and degrades gracefully for other languages (English phones are the
-closest match). Long audio is decoded in chunks cut at quiet points.
+closest match). Long audio is decoded in chunks cut at quiet points. The recognizer's CMU phones are
+returned in IPA, the phone alphabet the rest of the lip sync reads (engine.ipa).
 """
 
 from __future__ import annotations
@@ -17,13 +18,21 @@ import numpy as np
 
 from .audio import SAMPLE_RATE
 
-CHUNK_SECONDS = 30.0
+CHUNK_SECONDS = 15.0  # seconds per decoded utterance: also the longest stretch without a cancel check
 PHONE_RATE = 100  # pocketsphinx frames per second
+
+# the en-us model's CMU (ARPABET) phones in IPA
+ARPABET_IPA: dict[str, str] = {
+    "AA": "ɑ", "AE": "æ", "AH": "ʌ", "AO": "ɔ", "AW": "aʊ", "AY": "aɪ", "B": "b", "CH": "tʃ", "D": "d", "DH": "ð",
+    "EH": "ɛ", "ER": "ɝ", "EY": "eɪ", "F": "f", "G": "ɡ", "HH": "h", "IH": "ɪ", "IY": "i", "JH": "dʒ", "K": "k",
+    "L": "l", "M": "m", "N": "n", "NG": "ŋ", "OW": "oʊ", "OY": "ɔɪ", "P": "p", "R": "ɹ", "S": "s", "SH": "ʃ",
+    "T": "t", "TH": "θ", "UH": "ʊ", "UW": "u", "V": "v", "W": "w", "Y": "j", "Z": "z", "ZH": "ʒ",
+}  # fmt: skip
 
 
 @dataclass
 class PhoneSegment:
-    phone: str  # CMU phone (AA, B, ...), "SIL" for silence or noise
+    phone: str  # IPA (engine.ipa), "_" for silence or noise
     start: float  # seconds
     end: float
 
@@ -84,7 +93,7 @@ def recognize(
             segs = [(s.word, s.start_frame, s.end_frame) for s in dec.seg()]
         offset = a / SAMPLE_RATE
         for word, f0, f1 in segs:
-            phone = word if word.isalpha() and word.isupper() else "SIL"
+            phone = ARPABET_IPA.get(word, "_")
             segments.append(PhoneSegment(phone, offset + f0 / PHONE_RATE, offset + (f1 + 1) / PHONE_RATE))
         if progress is not None:
             progress(b, len(audio), "recognizing phones")

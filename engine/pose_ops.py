@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .audio import load_features
+from .audio import load_features, require_speech
 from .backends import get_backend
 from .errors import BadInput
 from .formats import check_output_path, pose_document, read_pose, write_json_atomic
@@ -43,8 +43,7 @@ def pose_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     backend = get_backend(p["backend"])
     options = {"guidance": p["guidance"], "steps": p["steps"]}
     features = load_features(p["audio"], p["fps"], job.sub(0.0, 0.45), p["audio_offset"], p["audio_duration"])
-    if features.is_silent:
-        raise BadInput(f"the audio is silent: there is no speech to move the head to ({p['audio']})")
+    require_speech(features, p["audio"])
     pins = _pins(p["pins"], p["fps"], features.n_frames)
     strength = _strength(p)
     time_offset = p["time_offset_ms"] / 1000.0

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -16,14 +17,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .audio import frame_count, load_audio
+from .audio import frame_count, load_audio, probe
 from .capture_ops import capture_op
 from .errors import BadInput, EngineError
+from .espeak import check_language
 from .formats import check_output_path, lips_document, pose_document, read_lips, read_pose
 from .jobs import Job
 from .lips_ops import lips_op
 from .params import OPS, PROMPT, check
 from .pose_ops import pose_op
+from .video import probe as probe_video
 
 PATTERN = "frame_%05d.png"
 PNG_LEVEL = 1  # fast PNG compression: frames are intermediate files
@@ -100,26 +103,41 @@ def _write_frames(frames: Iterator[np.ndarray], folder: str, n: int, job: Job) -
                 pending.exception()  # let a running write finish before the folder is removed
 
 
-def encode_video(frames_dir: str, fps: float, out: str, audio: str | None = None) -> None:
-    """PNG frames → H.264 yuv420p MP4 (+ AAC audio), written atomically."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise BadInput("ffmpeg is not installed: it is needed to write the video")
+def encode_video(frames_dir: str, fps: float, out: str, audio: str | None, job: Job) -> None:
+    """PNG frames → H.264 yuv420p MP4 (+ AAC audio), written atomically; ffmpeg is stopped at once on cancel."""
+    ffmpeg = _ffmpeg()
     tmp = os.path.join(os.path.dirname(out), f".posetalk-{os.getpid()}-{os.path.basename(out)}")
-    cmd = [ffmpeg, "-y", "-v", "error", "-framerate", f"{fps:g}", "-i", os.path.join(frames_dir, PATTERN)]
+    cmd = [ffmpeg, "-y", "-nostdin", "-v", "error", "-framerate", f"{fps:g}", "-i", os.path.join(frames_dir, PATTERN)]
     if audio:
         cmd += ["-i", audio, "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "160k", "-shortest"]
     cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-preset", "veryfast"]
     cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-movflags", "+faststart", "-f", "mp4", tmp]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
+            try:
+                while proc.poll() is None:
+                    job.check()  # a cancellation point every 0.1 s while ffmpeg encodes
+                    time.sleep(0.1)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            errors.seek(0)
+            lines = errors.read().decode(errors="replace").strip().splitlines()
         if proc.returncode != 0:
-            lines = proc.stderr.strip().splitlines()
-            raise EngineError(f"ffmpeg failed: {lines[-1] if lines else proc.returncode}")
+            raise EngineError(f"ffmpeg failed: {lines[-1] if lines else f'exit code {proc.returncode}'}")
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _ffmpeg() -> str:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise BadInput("ffmpeg is not installed: it is needed to write the video")
+    return ffmpeg
 
 
 def _load_lips(source: Any, fps: float, n: int) -> tuple[np.ndarray | None, list[str] | None]:
@@ -144,15 +162,20 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     out = os.path.abspath(os.fspath(p["out"]))
     if os.path.exists(out) and not os.path.isdir(out):
         raise BadInput(f"output path is not a folder: {out}")
+    parent = os.path.dirname(out)
+    if not os.path.isdir(parent):
+        what = "is a file, not a folder" if os.path.exists(parent) else "does not exist"
+        raise BadInput(f"output folder's parent {what}: {parent}")
     video = check_output_path(p["video"]) if p["video"] else None
-    if video and not video.lower().endswith((".mp4", ".m4v", ".mov")):
-        raise BadInput(f"video must be an .mp4 file: {video}")
+    if video:
+        if not video.lower().endswith((".mp4", ".m4v", ".mov")):
+            raise BadInput(f"video must be an .mp4 file: {video}")
+        _ffmpeg()
+        if audio:
+            probe(audio)  # the audio is muxed at the end: refuse an unreadable file before rendering
 
     job.progress(0, n, "loading the portrait")
     renderer = get_renderer(image, size=p["size"], device=p["device"], face=p["face"], cache_dir=p["cache_dir"])
-    parent = os.path.dirname(out)
-    if not os.path.isdir(parent):
-        raise BadInput(f"output folder's parent does not exist: {parent}")
     created = not os.path.isdir(out)
     os.makedirs(out, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".posetalk-render-", dir=out)
@@ -163,7 +186,7 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
             _write_frames(frames, tmp, n, job)
         if video:
             job.progress(n, n, "encoding the video")
-            encode_video(tmp, fps, video, audio)
+            encode_video(tmp, fps, video, audio, job)
             wrote_video = True
             job.check()
         for old in glob.glob(os.path.join(out, "frame_*.png")):  # an earlier render's frames are replaced
@@ -219,6 +242,8 @@ def _motion_from_video(p: dict[str, Any], n: int, job: Job) -> tuple[dict[str, A
 def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     """Params: engine.params.OPS["animate"]. Runs pose (or capture from ``pose_video``), lips and render; returns
     video, n_frames, fps."""
+    from .render import get_renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
+
     p = check("animate", params)
     if p["mouth_from_video"] and not p["pose_video"]:
         raise BadInput("--mouth-from-video takes the mouth from the pose video: give --pose-video too")
@@ -229,14 +254,24 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     video = check_output_path(p["out"])
     if not video.lower().endswith((".mp4", ".m4v", ".mov")):
         raise BadInput(f"out must be an .mp4 file: {video}")
-    lips_names = {"audio", "fps", "audio_offset", "audio_duration"}
+    # every input checked before the heavy work: the language, the audio readable, a face in the portrait, ffmpeg
+    check_language(p["language"])
+    _ffmpeg()
+    probe(audio)
+    if p["pose_video"]:  # readable, with a video stream (capture checks the rest before it decodes)
+        probe_video(p["pose_video"])
+    job.progress(0, 1000, "finding the face")
+    get_renderer(image, size=p["size"], device=p["device"], face=p["face"], cache_dir=p["cache_dir"])  # kept for render
+    lips_names = {"audio", "fps", "audio_offset", "audio_duration", "text", "language"}
+    lips_res: dict[str, Any] = {}
     if p["pose_video"]:
         if p["mouth_from_video"]:  # the audio only sets the length
             _samples, seconds = load_audio(audio, job.sub(0.0, 0.02), p["audio_offset"], p["audio_duration"])
             lips_doc = None
             n = frame_count(seconds, p["fps"])
         else:
-            lips_doc = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.0, 0.1))["lips"]
+            lips_res = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.0, 0.1))
+            lips_doc = lips_res["lips"]
             n = len(lips_doc["frames"])
         pose_doc, video_lips = _motion_from_video(p, n, job.child(0.1, 0.3))
         lips_doc = video_lips or lips_doc
@@ -244,7 +279,8 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     else:
         pose_names = {q.name for q in OPS["pose"]} - {"out", "pins"}
         pose_doc = pose_op({k: v for k, v in p.items() if k in pose_names}, job.child(0.0, 0.1))["pose"]
-        lips_doc = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.1, 0.2))["lips"]
+        lips_res = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.1, 0.2))
+        lips_doc = lips_res["lips"]
         render_share = 0.2
     with tempfile.TemporaryDirectory(prefix=".posetalk-animate-", dir=os.path.dirname(video)) as tmp:
         render_params = {
@@ -263,6 +299,9 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
         }
         res = render_op(render_params, job.child(render_share, 1.0))
     job.progress(1000, 1000, "done")
-    return {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": True,
-            "width": res["width"], "height": res["height"], "pose_source": "video" if p["pose_video"] else "prompt",
-            "mouth_source": "video" if p["mouth_from_video"] else "audio"}  # fmt: skip
+    result = {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": True,
+              "width": res["width"], "height": res["height"], "pose_source": "video" if p["pose_video"] else "prompt",
+              "mouth_source": "video" if p["mouth_from_video"] else "audio"}  # fmt: skip
+    if lips_res.get("warning"):
+        result["warning"] = lips_res["warning"]
+    return result

@@ -2,11 +2,12 @@
 
 One long-lived process keeps models loaded. Requests arrive on stdin, one JSON
 object per line: ``{"id", "op", "params"}``; ``{"op": "cancel", "id"}`` cancels a
-queued or running job; ``{"op": "ping"}`` and ``{"op": "schema"}`` (every op's parameters, engine.params)
-answer at once; ``{"op": "shutdown"}``
+queued or running job; ``{"op": "ping"}``, ``{"op": "schema"}`` (every op's parameters, engine.params) and
+``{"op": "languages"}`` (the language codes of transcripts) answer at once; ``{"op": "shutdown"}``
 ends the process (so does the end of stdin). Replies go to stdout, one per line:
 ``{"id", "event": "progress", "done", "total", "message"}`` then exactly one
-``{"id", "event": "result", ...}`` or ``{"id", "event": "error", "code", "message"}``.
+``{"id", "event": "result", ...}`` or ``{"id", "event": "error", "code", "message"}``: every request line gets
+exactly one result or error (a cancel that finds no job, too; ``shutdown`` answers before the process ends).
 Jobs run one at a time, in order. Anything a library prints goes to stderr, so
 stdout carries protocol lines only.
 """
@@ -20,6 +21,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from typing import Any, TextIO
 
 from . import __version__
@@ -28,6 +30,7 @@ from .jobs import OPS, Job, run_op
 from .params import schema
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress events of one job
+MAX_REQUEST_CHARS = 64 * 1024 * 1024  # a longer request line is refused (pins of hours of video fit easily)
 
 
 class Worker:
@@ -95,52 +98,77 @@ class Worker:
 
         return report
 
+    def error(self, job_id: str | None, code: str, message: str) -> None:
+        self.send({"id": job_id, "event": "error", "code": code, "message": message})
+
     def handle(self, line: str) -> bool:
-        """Handle one request line; False means stop serving."""
+        """Answer one request line (exactly one result or error event, now or when its job ends); False means
+        stop serving."""
         try:
             request = json.loads(line)
             if not isinstance(request, dict):
                 raise ValueError("a request must be a JSON object")
         except ValueError as exc:
-            self.send({"id": None, "event": "error", "code": "bad_request", "message": f"not a JSON request: {exc}"})
+            self.error(None, "bad_request", f"not a JSON request: {str(exc)[:200]}")
             return True
-        op = request.get("op")
-        job_id = request.get("id")
+        op, job_id = request.get("op"), request.get("id")
+        if job_id is not None and (isinstance(job_id, bool) or not isinstance(job_id, (str, int))):
+            self.error(None, "bad_request", "a request's id must be a string or a whole number")
+            return True
         job_id = None if job_id is None else str(job_id)
         if op == "shutdown":
+            self.send({"id": job_id, "event": "result", "shutdown": True})
             return False
-        if op == "cancel":
-            with self._pending_lock:
-                job = self._pending.get(job_id or "")
-            if job is not None:
-                job.cancel()
-            return True
         if op == "ping":
             self.send({"id": job_id, "event": "result", **self.hello()})
-            return True
-        if op == "schema":
+        elif op == "schema":
             self.send({"id": job_id, "event": "result", "ops": schema()})
-            return True
+        elif op == "languages":
+            self.send({"id": job_id, "event": "result", "languages": _languages()})
+        elif op == "cancel":
+            self._cancel(job_id)
+        elif not job_id:
+            self.error(None, "bad_request", "a request needs an id")
+        elif not isinstance(op, str) or op not in OPS:
+            self.error(job_id, "bad_request", f"unknown op: {str(op)[:100]!r}")
+        else:
+            self._submit(job_id, op, request.get("params"))
+        return True
+
+    def _cancel(self, job_id: str | None) -> None:
+        """Cancel a queued or running job: the job itself answers (code ``cancelled``). A cancel that finds no
+        such job (never sent, already finished, or no id) is answered here."""
         if not job_id:
-            self.send({"id": None, "event": "error", "code": "bad_request", "message": "a request needs an id"})
-            return True
-        if not isinstance(op, str) or op not in OPS:
-            self.send({"id": job_id, "event": "error", "code": "bad_request", "message": f"unknown op: {op!r}"})
-            return True
-        params = request.get("params") or {}
+            self.error(None, "bad_request", "cancel needs the id of the job to cancel")
+            return
+        with self._pending_lock:
+            job = self._pending.get(job_id)
+        if job is None:
+            self.error(job_id, "bad_request", f"no queued or running job with id {job_id!r} to cancel")
+        else:
+            job.cancel()
+
+    def _submit(self, job_id: str, op: str, params: Any) -> None:
         with self._pending_lock:
             if job_id in self._pending:
-                self.send({"id": job_id, "event": "error", "code": "bad_request", "message": "id already in use"})
-                return True
+                self.error(job_id, "bad_request", "id already in use by a queued or running job")
+                return
             self._pending[job_id] = Job(job_id, self._progress_sender(job_id))
-        self._queue.put((job_id, op, params))
-        return True
+        self._queue.put((job_id, op, {} if params is None else params))
 
     def serve(self, lines: TextIO) -> None:
         self._thread.start()
         self.send({"event": "ready", **self.hello()})
         try:
-            for line in lines:
+            while True:
+                line = lines.readline(MAX_REQUEST_CHARS + 1)
+                if not line:
+                    break  # end of stdin
+                if len(line) > MAX_REQUEST_CHARS and not line.endswith("\n"):
+                    while line and not line.endswith("\n"):  # skip the rest of the over-long line
+                        line = lines.readline(MAX_REQUEST_CHARS)
+                    self.error(None, "bad_request", f"request longer than {MAX_REQUEST_CHARS} characters")
+                    continue
                 if line.strip() and not self.handle(line):
                     break
         finally:
@@ -151,9 +179,18 @@ class Worker:
             self._thread.join(timeout=10)
 
 
+def _languages() -> list[str]:
+    """The language codes of transcripts (espeak-ng's), for the add-on's Language menu."""
+    from .espeak import languages  # noqa: PLC0415
+
+    return sorted(languages())
+
+
 def serve() -> int:
     """Run the worker on this process's stdin/stdout."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if not os.environ.get("POSETALK_DEBUG"):
+        warnings.simplefilter("ignore")  # library warnings are not the user's business; the log has errors
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints (also from C code) go to stderr
     sys.stdout = sys.stderr

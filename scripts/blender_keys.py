@@ -50,9 +50,7 @@ def main() -> int:
         bpy.ops.wm.read_homefile(use_empty=True)
         scene = bpy.context.scene
         scene.render.fps, scene.render.fps_base = args.fps, 1.0
-        sed = scene.sequence_editor_create()
-        strips = sed.strips if hasattr(sed, "strips") else sed.sequences
-        strip = strips.new_sound("speech", audio, 1, 1)
+        strip = pkg.compat.strips(scene, create=True).new_sound("speech", audio, 1, 1)
         portrait = ROOT / "examples" / "portrait.png"
         bpy.ops.posetalk.create_rig(image_path=str(portrait))
         return scene, strip, scene.posetalk.rig

@@ -1,7 +1,7 @@
 """Build the Blender extension zip: ``dist/posetalk-<version>.zip``.
 
 Zip layout (Blender's extension rules: the manifest and the add-on's ``__init__.py`` at the zip root):
-``blender_manifest.toml``, the ``addon/*.py`` modules, and ``engine_location.json`` recording this project's
+``blender_manifest.toml``, the ``addon/`` package (its modules and sub-packages), and ``engine_location.json`` recording this project's
 engine Python and folder, so the installed extension finds the engine without configuration.
 
 Usage: ``python scripts/build_extension.py [--out DIR] [--python PATH] [--root DIR]``; prints JSON.
@@ -48,7 +48,7 @@ def read_manifest(path: Path) -> dict:
 def build(out_dir: Path, python: str, root: Path) -> Path:
     manifest_path = ROOT / "blender_manifest.toml"
     manifest = read_manifest(manifest_path)
-    sources = sorted(p for p in (ROOT / "addon").glob("*.py"))
+    sources = sorted(p for p in (ROOT / "addon").rglob("*.py") if "__pycache__" not in p.parts)
     if not any(p.name == "__init__.py" for p in sources):
         raise SystemExit("error: addon/__init__.py is missing")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ def build(out_dir: Path, python: str, root: Path) -> Path:
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.write(manifest_path, "blender_manifest.toml")
         for src in sources:
-            zf.write(src, src.name)
+            zf.write(src, src.relative_to(ROOT / "addon").as_posix())
         zf.writestr("engine_location.json", json.dumps(location, indent=1) + "\n")
     tmp.replace(target)
     return target

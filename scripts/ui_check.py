@@ -41,9 +41,13 @@ def parse() -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+ARGS_MODULE = ["bl_ext.user_default.posetalk"]  # the add-on's module (--module)
+
+
 def build_scene(args: argparse.Namespace) -> None:
     if args.module not in bpy.context.preferences.addons:
         bpy.ops.preferences.addon_enable(module=args.module)
+    ARGS_MODULE[0] = args.module
     scene = bpy.context.scene
     for strip in list(_strips(scene) or []):
         _strips(scene).remove(strip)
@@ -55,10 +59,7 @@ def build_scene(args: argparse.Namespace) -> None:
 
 
 def _strips(scene: bpy.types.Scene, create: bool = False):
-    sed = scene.sequence_editor_create() if create else scene.sequence_editor
-    if sed is None:
-        return None
-    return sed.strips if hasattr(sed, "strips") else sed.sequences
+    return sys.modules[ARGS_MODULE[0]].compat.strips(scene, create=create)  # the add-on's version differences
 
 
 def report(args: argparse.Namespace, screenshot: str | None, timings: dict[str, float]) -> int:
@@ -165,7 +166,7 @@ def run_in_ui(args: argparse.Namespace) -> None:
             elif state["phase"] == "look":
                 o = window_override()
                 workspace = o["window"].workspace
-                if hasattr(workspace, "sequencer_scene"):  # Blender 5.0: the Sequencer shows this scene
+                if sys.modules[ARGS_MODULE[0]].compat.HAS_SEQUENCER_SCENE:  # the Sequencer shows this scene
                     workspace.sequencer_scene = bpy.context.scene
                 o["area"].type = "SEQUENCE_EDITOR"
                 o["area"].spaces.active.view_type = "SEQUENCER"

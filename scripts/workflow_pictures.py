@@ -55,9 +55,7 @@ def main() -> int:
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = FPS, 1.0
-    sed = scene.sequence_editor_create()
-    strips = sed.strips if hasattr(sed, "strips") else sed.sequences
-    strip = strips.new_sound("speech", args.audio, 1, 1)
+    strip = pkg.compat.strips(scene, create=True).new_sound("speech", args.audio, 1, 1)
     strip.frame_offset_end = max(0, strip.frame_duration - N_FRAMES)
     bpy.ops.posetalk.create_rig(image_path=str(ROOT / "examples" / "portrait.png"))
     head = scene.posetalk.rig

@@ -179,7 +179,7 @@ def test_two_faces_need_a_choice(tmp_path: Path) -> None:
     two.paste(img, (img.width, 0))
     path = tmp_path / "two.png"
     two.save(path)
-    with pytest.raises(BadInput, match="2 faces found.*face=N"):
+    with pytest.raises(BadInput, match="2 faces found.*--face N"):
         Renderer(str(path), size=256, device="cpu")
     right = Renderer(str(path), size=256, device="cpu", face=1)
     assert right.portrait.landmarks[1, 0] > right.width / 2

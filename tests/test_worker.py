@@ -110,3 +110,23 @@ def test_cancel_running_and_queued_jobs(worker, speech_wav, sox_convert):
 def test_end_of_stdin_stops_the_worker(worker):
     worker.proc.stdin.close()
     assert worker.proc.wait(timeout=30) == 0
+
+
+def test_lips_job_with_a_transcript(worker, espeak):
+    line = "Mon petit bateau bleu passe sous le pont, mais maman préfère la mer."
+    wav = espeak(line, voice="fr+f2", rate=135)
+    worker.send({"id": "s", "op": "schema"})
+    names = [p["name"] for p in worker.until_done("s")[-1]["ops"]["lips"]]
+    assert "text" in names and "language" in names
+    worker.send({"id": "t", "op": "lips", "params": {"audio": str(wav), "text": line, "language": "fr"}})
+    result = worker.until_done("t")[-1]
+    assert result["event"] == "result" and "warning" not in result
+    assert result["lips"]["meta"]["phones"] == "transcript" and result["lips"]["meta"]["alignment"] == "good"
+    wrong = "Das Wetter ist heute warm und hell, aber morgen regnet es im Tal."
+    worker.send({"id": "w", "op": "lips", "params": {"audio": str(wav), "text": wrong, "language": "de"}})
+    result = worker.until_done("w")[-1]
+    assert result["event"] == "result" and "does not match" in result["warning"]
+    assert result["lips"]["meta"]["alignment"] == "poor"
+    worker.send({"id": "x", "op": "lips", "params": {"audio": str(wav), "text": line, "language": "zz"}})
+    error = worker.until_done("x")[-1]
+    assert error["code"] == "bad_input" and "espeak-ng --voices" in error["message"]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .. import native
 from ..errors import BadInput
 
 DETECT_MAX = 1024  # longest side the detector sees; larger images are downscaled for it
@@ -73,12 +74,12 @@ def read_image(path: str) -> Image.Image:
 
 def face_mesh(static: bool, max_faces: int = 1) -> Any:
     """mediapipe's face mesh with refined landmarks (478 points): for single images (``static``) or for the frames
-    of a video, where it tracks each face from the last frame and runs the face detector only to find it again."""
-    import mediapipe as mp  # noqa: PLC0415 (slow import, only when needed)
-
-    return mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True, min_detection_confidence=0.5
-    )
+    of a video, where it tracks each face from the last frame and runs the face detector only to find it again.
+    Its ``process`` calls belong inside :func:`engine.native.quiet_stderr` (TFLite prints on the first one)."""
+    with native.quiet_stderr():
+        return native.mediapipe().solutions.face_mesh.FaceMesh(
+            static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True, min_detection_confidence=0.5
+        )
 
 
 def faces_of(result: Any, size: tuple[int, int] = (1, 1)) -> list[np.ndarray]:
@@ -94,18 +95,15 @@ def faces_of(result: Any, size: tuple[int, int] = (1, 1)) -> list[np.ndarray]:
 
 def _mesh_faces(rgb: np.ndarray) -> list[np.ndarray]:
     """All faces in ``rgb`` (uint8 H, W, 3) as (478, 3) normalized landmarks, sorted left to right."""
-    with face_mesh(static=True, max_faces=8) as mesh:
+    with native.quiet_stderr(), face_mesh(static=True, max_faces=8) as mesh:
         result = mesh.process(np.ascontiguousarray(rgb))
     return [f.astype(np.float32) for f in faces_of(result)]
 
 
 def _segment_person(rgb: np.ndarray) -> np.ndarray:
     """Soft person mask (H, W) in 0..1 from mediapipe's selfie segmentation."""
-    import mediapipe as mp  # noqa: PLC0415
-
-    selfie_segmentation = mp.solutions.selfie_segmentation
-
-    with selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+    selfie_segmentation = native.mediapipe().solutions.selfie_segmentation
+    with native.quiet_stderr(), selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
         mask = seg.process(np.ascontiguousarray(rgb)).segmentation_mask
     return np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)
 
@@ -127,7 +125,10 @@ def detect(path: str, face: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         raise BadInput(f"no face found in {name}")
     if face is None:
         if len(faces) > 1:
-            raise BadInput(f"{len(faces)} faces found in {name}; pass face=N (0..{len(faces) - 1}, left to right)")
+            raise BadInput(
+                f"{len(faces)} faces found in {name}: choose one with --face N (the face parameter of the worker), "
+                f"0 .. {len(faces) - 1} from left to right"
+            )
         face = 0
     if not 0 <= int(face) < len(faces):
         raise BadInput(f"face {face} does not exist in {name}: {len(faces)} face(s) found (0..{len(faces) - 1})")

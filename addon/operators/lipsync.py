@@ -1,0 +1,88 @@
+"""Generate Lip Sync: the mouth channels as sparse, editable keys on the head (the engine's ``lips`` op)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import bpy
+
+from .. import curves, keys, sequencer, settings
+from ..errors import UserError
+from ..runner import EngineJobOperator
+from .common import HeadOption, head, poll, still_there
+
+
+class POSETALK_OT_generate_lipsync(
+    settings.operator_mixin(settings.LipsSettings),
+    settings.operator_mixin(settings.DialogueSettings),
+    settings.operator_mixin(settings.MotionSettings, only=("keep_keys",)),
+    HeadOption,
+    EngineJobOperator,
+    bpy.types.Operator,
+):
+    """Generate mouth curves (mouth_open, mouth_wide, mouth_round, lips_closed) from the sound strip and, when the
+    head has its dialogue, from the words aligned to the sound"""
+
+    bl_idname = "posetalk.generate_lipsync"
+    bl_label = "Generate Lip Sync"
+    bl_options = {"REGISTER", "UNDO"}
+    job_op = "lips"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return poll(cls, context)
+
+    def build(self, context: bpy.types.Context) -> dict[str, Any]:
+        obj = head(context, self.rig)
+        t = sequencer.head_timing(context, obj)
+        self._state = {"head": obj.name, "timing": t, "keep": settings.value(self, context, "keep_keys")}
+        params = {
+            "audio": t["audio"],
+            "fps": t["fps"],
+            "audio_offset": t["audio_offset"],
+            "audio_duration": t["audio_duration"],
+        }
+        for name, (op, engine_name) in settings.ENGINE_PARAMS.items():
+            if op == "lips":
+                params[engine_name] = settings.value(self, context, name)
+        for name, (_op, engine_name) in settings.HEAD_ENGINE_PARAMS.items():
+            params[engine_name] = settings.value(self, context, name, obj.posetalk)
+        if not str(params["text"]).strip():
+            params["text"] = None  # no dialogue: the phones are recognized from the sound
+        return params
+
+    def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
+        st = self._state
+        obj = still_there(context, st)
+        doc = result.get("lips") or {}
+        channels, frames = doc.get("channels") or [], doc.get("frames") or []
+        t = st["timing"]
+        n = min(len(frames), t["n_frames"])
+        if n == 0 or not channels:
+            raise UserError("the engine returned no mouth frames")
+        fcurves = curves.ensure_fcurves(obj)
+        total, max_dev = 0, 0.0
+        for ci, channel in enumerate(channels):
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", str(channel)):
+                continue
+            if channel not in obj.keys():
+                obj[channel] = 0.0
+                obj.id_properties_ui(channel).update(min=0.0, max=1.0, soft_min=0.0, soft_max=1.0, precision=3)
+            fc = curves.ensure_fcurve(fcurves, f'["{channel}"]', 0)
+            values = [float(frames[i][ci]) for i in range(n)]
+            count, dev = keys.write_sparse(
+                fc, t["first_frame"], values, curves.MOUTH_TOL, keep_keys=st["keep"], bounds=(0.0, 1.0)
+            )
+            total += count
+            max_dev = max(max_dev, dev)
+        kps = total / len(channels) / (n / t["fps"])
+        self.stats = {"keys_per_second": kps, "max_deviation": max_dev, "frames": n, "meta": doc.get("meta", {})}
+        message = f"PoseTalk lip sync: {n} frames, {kps:.1f} keys/s per channel, max deviation {max_dev:.3f}"
+        if result.get("warning"):
+            self.report({"WARNING"}, f"{message}; {result['warning']}")
+        else:
+            self.report({"INFO"}, message)
+
+
+classes = (POSETALK_OT_generate_lipsync,)
