@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from .settings import DialogueSettings, LipsSettings, MotionSettings, RenderSettings
+from .settings import DialogueSettings, LipsSettings, MotionSettings, RenderSettings, VideoSettings
 
 
 def _head_poll(_self: bpy.types.PropertyGroup, obj: bpy.types.Object) -> bool:
@@ -27,7 +27,7 @@ class PoseTalkObjectSettings(DialogueSettings, bpy.types.PropertyGroup):
     render_strip: bpy.props.StringProperty(name="Render Strip", description="The image strip of the last render")
 
 
-class PoseTalkSceneSettings(MotionSettings, LipsSettings, RenderSettings, bpy.types.PropertyGroup):
+class PoseTalkSceneSettings(MotionSettings, VideoSettings, LipsSettings, RenderSettings, bpy.types.PropertyGroup):
     rig: bpy.props.PointerProperty(name="Talking Head", type=bpy.types.Object, poll=_head_poll)
     image_path: bpy.props.StringProperty(
         name="Portrait", description="Portrait image for a new rig", subtype="FILE_PATH"

@@ -13,6 +13,42 @@ from ..runner import EngineJobOperator
 from .common import HeadOption, head, poll, still_there
 
 
+def write_mouth(
+    obj: bpy.types.Object,
+    doc: dict[str, Any],
+    first_frame: int,
+    n: int,
+    keep: bool,
+    only: set[str] | None = None,
+    part: bool = False,
+) -> dict[str, Any]:
+    """Write a lips.json document's channels (``only`` these when given) as sparse keys on the head's custom
+    properties from ``first_frame``, ``n`` frames: what Generate Lip Sync and Motion from Video do with a mouth
+    result. ``part``: the frames are a part of the curve, whose shape outside them is kept. Returns keys
+    (written), curves and max_deviation."""
+    channels, frames = doc.get("channels") or [], doc.get("frames") or []
+    fcurves = curves.ensure_fcurves(obj)
+    total, max_dev, written = 0, 0.0, 0
+    for ci, channel in enumerate(channels):
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", str(channel)) or (only is not None and channel not in only):
+            continue
+        if channel not in obj.keys():
+            obj[channel] = 0.0
+            obj.id_properties_ui(channel).update(min=0.0, max=1.0, soft_min=0.0, soft_max=1.0, precision=3)
+        fc = curves.ensure_fcurve(fcurves, f'["{channel}"]', 0)
+        values = [float(frames[i][ci]) for i in range(n)]
+        if part:
+            keys.freeze_at(fc, first_frame - 1)
+            keys.freeze_at(fc, first_frame + n)
+        count, dev = keys.write_sparse(
+            fc, first_frame, values, curves.MOUTH_TOL, keep_keys=keep, clear_all=not part, bounds=(0.0, 1.0)
+        )
+        total += count
+        written += 1
+        max_dev = max(max_dev, dev)
+    return {"keys": total, "curves": written, "max_deviation": max_dev}
+
+
 class POSETALK_OT_generate_lipsync(
     settings.operator_mixin(settings.LipsSettings),
     settings.operator_mixin(settings.DialogueSettings),
@@ -61,22 +97,9 @@ class POSETALK_OT_generate_lipsync(
         n = min(len(frames), t["n_frames"])
         if n == 0 or not channels:
             raise UserError("the engine returned no mouth frames")
-        fcurves = curves.ensure_fcurves(obj)
-        total, max_dev = 0, 0.0
-        for ci, channel in enumerate(channels):
-            if not re.fullmatch(r"[a-z_][a-z0-9_]*", str(channel)):
-                continue
-            if channel not in obj.keys():
-                obj[channel] = 0.0
-                obj.id_properties_ui(channel).update(min=0.0, max=1.0, soft_min=0.0, soft_max=1.0, precision=3)
-            fc = curves.ensure_fcurve(fcurves, f'["{channel}"]', 0)
-            values = [float(frames[i][ci]) for i in range(n)]
-            count, dev = keys.write_sparse(
-                fc, t["first_frame"], values, curves.MOUTH_TOL, keep_keys=st["keep"], bounds=(0.0, 1.0)
-            )
-            total += count
-            max_dev = max(max_dev, dev)
-        kps = total / len(channels) / (n / t["fps"])
+        mouth = write_mouth(obj, doc, t["first_frame"], n, st["keep"])
+        total, max_dev = mouth["keys"], mouth["max_deviation"]
+        kps = total / max(1, mouth["curves"]) / (n / t["fps"])
         self.stats = {"keys_per_second": kps, "max_deviation": max_dev, "frames": n, "meta": doc.get("meta", {})}
         message = f"PoseTalk lip sync: {n} frames, {kps:.1f} keys/s per channel, max deviation {max_dev:.3f}"
         if result.get("warning"):
