@@ -32,7 +32,10 @@ PROMPT = "nods while talking, then turns to the left and tilts the head"
 CELL = 240  # height of each frame on the sheet
 
 
-def engine(*args: str) -> None:
+def engine(out: Path, *args: str) -> None:
+    """Run ``python -m engine ARGS`` for the file ``out``, unless a complete one is there (--work)."""
+    if out.exists() and out.stat().st_size > 0:
+        return
     subprocess.run([sys.executable, "-m", "engine", "-q", *args], cwd=ROOT, check=True)
 
 
@@ -73,16 +76,16 @@ def main() -> None:
         work = Path(args.work or tmp)
         work.mkdir(parents=True, exist_ok=True)
         performer = work / "performer.mp4"
-        engine("animate", "--image", str(PERFORMER), "--audio", str(SPEECH), "--prompt", PROMPT, "--seed", "2",
+        engine(performer, "animate", "--image", str(PERFORMER), "--audio", str(SPEECH), "--prompt", PROMPT, "--seed", "2",
                "--size", "384", "--out", str(performer))  # fmt: skip
         pose_file, lips_file = work / "pose.json", work / "lips.json"
-        engine("capture", "--video", str(performer), "--out", str(pose_file), "--lips-out", str(lips_file))
+        engine(pose_file, "capture", "--video", str(performer), "--out", str(pose_file), "--lips-out", str(lips_file))
         follower = work / "follower.mp4"
-        engine("animate", "--image", str(PORTRAIT), "--audio", str(SPEECH), "--pose-video", str(performer),
+        engine(follower, "animate", "--image", str(PORTRAIT), "--audio", str(SPEECH), "--pose-video", str(performer),
                "--mouth-from-video", "--size", "384", "--out", str(follower))  # fmt: skip
         pose_doc, lips_doc = json.loads(pose_file.read_text()), json.loads(lips_file.read_text())
         pose, lips, fps = np.array(pose_doc["frames"]), np.array(lips_doc["frames"]), pose_doc["fps"]
-        picks = pick_times(pose, lips, fps)
+        picks = [min(i, len(pose) - 3) for i in pick_times(pose, lips, fps)]  # a seek to the very end finds no frame
         times = [(i + 0.5) / fps for i in picks]
         left, right = frames_at(performer, times, CELL), frames_at(follower, times, CELL)
     pair_w = left[0].width + right[0].width
@@ -91,7 +94,10 @@ def main() -> None:
     label_h = 30
     sheet = Image.new("RGB", (cols * pair_w + (cols - 1) * 8, rows * (CELL + label_h) + 24), "white")
     draw = ImageDraw.Draw(sheet)
-    draw.text((4, 4), "reference video (left) → capture → examples/portrait.png following it (right)", fill="black")
+    title = (
+        "reference video (left); examples/portrait.png following it (right): animate --pose-video --mouth-from-video"
+    )
+    draw.text((4, 4), title, fill="black")
     for k, (i, a, b) in enumerate(zip(picks, left, right)):
         x, y = (k % cols) * (pair_w + 8), 24 + (k // cols) * (CELL + label_h)
         sheet.paste(a, (x, y))
