@@ -129,6 +129,7 @@ def test_zero_lag_filter_keeps_a_step_in_place_and_removes_noise() -> None:
 def test_a_sudden_roll_comes_out_without_lag(run_engine, videos, tmp_path) -> None:
     proc, pose, _lips = capture(run_engine, videos["step"], tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert all(ln.startswith("wrote ") for ln in proc.stderr.splitlines()), proc.stderr  # no native log lines
     roll = np.array(pose["frames"])[:, 2]
     assert abs(roll[5:30].mean()) < 0.3 and abs(roll[-20:].mean() + np.degrees(0.14)) < 0.5  # clockwise: roll < 0
     assert abs(step_delay(-roll, 37.5)) <= 1.0  # the step is between frames 37 and 38 (t = 1.5 s)
@@ -230,8 +231,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(run_engine, videos, tm
     path = videos.get(video, tmp_path / "missing.mp4")
     proc, _pose, _lips = capture(run_engine, path, tmp_path, *args)
     assert proc.returncode == 2, proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and message in lines[0], proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
     assert not (tmp_path / "pose.json").exists() and not (tmp_path / "lips.json").exists()
 
 

@@ -19,18 +19,17 @@ def write_mouth(
     first_frame: int,
     n: int,
     keep: bool,
-    only: set[str] | None = None,
     part: bool = False,
 ) -> dict[str, Any]:
-    """Write a lips.json document's channels (``only`` these when given) as sparse keys on the head's custom
-    properties from ``first_frame``, ``n`` frames: what Generate Lip Sync and Motion from Video do with a mouth
+    """Write a lips.json document's channels as sparse keys on the head's custom properties from
+    ``first_frame``, ``n`` frames: what Generate Lip Sync and Motion from Video do with a mouth
     result. ``part``: the frames are a part of the curve, whose shape outside them is kept. Returns keys
     (written), curves and max_deviation."""
     channels, frames = doc.get("channels") or [], doc.get("frames") or []
     fcurves = curves.ensure_fcurves(obj)
     total, max_dev, written = 0, 0.0, 0
     for ci, channel in enumerate(channels):
-        if not re.fullmatch(r"[a-z_][a-z0-9_]*", str(channel)) or (only is not None and channel not in only):
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", str(channel)):
             continue
         if channel not in obj.keys():
             obj[channel] = 0.0

@@ -155,6 +155,8 @@ class POSETALK_OT_motion_from_video(
         if movie and not any(s.name == movie for s in compat.all_strips(context.scene)):
             raise UserError(f"the movie strip {movie!r} was deleted while the engine worked: nothing was changed")
         frames = (result.get("pose") or {}).get("frames") or []
+        if not frames:
+            raise UserError("the engine returned no frames")
         if t["n_frames"] is None:  # a whole file: as long as the video
             t = st["timing"] = {**t, "n_frames": len(frames)}
         obj = bpy.data.objects.get(st["head"])
@@ -169,13 +171,14 @@ class POSETALK_OT_motion_from_video(
             land_pose(self, context, st, result)
             stats.update(self.stats)
         if st["mouth"]:
-            n = min(len(frames), t["n_frames"])
-            a, b = st["span"] or (t["first_frame"], t["first_frame"] + n - 1)
+            n, f0 = min(len(frames), t["n_frames"]), t["first_frame"]
+            a, b = st["span"] or (f0, f0 + n - 1)
             doc = result.get("lips") or {}
-            rows = (doc.get("frames") or [])[a - t["first_frame"] : b - t["first_frame"] + 1]
-            mouth = write_mouth(
-                obj, {**doc, "frames": rows}, a, len(rows), st["keep"], st["mouth"], st["span"] is not None
-            )
+            names = doc.get("channels") or []
+            cols = [j for j, c in enumerate(names) if c in st["mouth"]]  # only the chosen channels
+            rows = [[row[j] for j in cols] for row in (doc.get("frames") or [])[a - f0 : b - f0 + 1]]
+            doc = {**doc, "channels": [names[j] for j in cols], "frames": rows}
+            mouth = write_mouth(obj, doc, a, len(rows), st["keep"], part=st["span"] is not None)
             stats["mouth_keys"] = mouth["keys"]
         self.stats = stats
         gaps = stats["meta"].get("gaps") or []

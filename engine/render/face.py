@@ -75,11 +75,15 @@ def read_image(path: str) -> Image.Image:
 def face_mesh(static: bool, max_faces: int = 1) -> Any:
     """mediapipe's face mesh with refined landmarks (478 points): for single images (``static``) or for the frames
     of a video, where it tracks each face from the last frame and runs the face detector only to find it again.
-    Its ``process`` calls belong inside :func:`engine.native.quiet_stderr` (TFLite prints on the first one)."""
+    Its ``process`` calls belong inside :func:`engine.native.quiet_stderr`."""
     with native.quiet_stderr():
-        return native.mediapipe().solutions.face_mesh.FaceMesh(
+        mesh = native.mediapipe().solutions.face_mesh.FaceMesh(
             static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True, min_detection_confidence=0.5
         )
+        # the graph starts its models (and TFLite prints) on its own threads at the first frame: a blank frame
+        # here makes that happen while stderr is quiet (it finds no face, so no tracking state is left)
+        mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))
+    return mesh
 
 
 def faces_of(result: Any, size: tuple[int, int] = (1, 1)) -> list[np.ndarray]:
