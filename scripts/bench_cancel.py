@@ -12,43 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.client import WorkerProcess  # noqa: E402
+
 TEXT = "Good evening and welcome back. Tonight we talk about the weather, the markets, and a small town railway."
-
-
-class Worker:
-    def __init__(self) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine", "serve"], cwd=ROOT, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=1,
-        )  # fmt: skip
-        self.events: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        assert self.events.get(timeout=300)[1]["event"] == "ready"
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.events.put((time.perf_counter(), json.loads(line)))
-
-    def send(self, request: dict) -> None:
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-
-    def until(self, job_id: str, timeout: float = 600) -> tuple[float, dict]:
-        while True:
-            t, event = self.events.get(timeout=timeout)
-            if event.get("id") == job_id and event["event"] in ("result", "error"):
-                return t, event
 
 
 def main() -> int:
@@ -69,9 +45,9 @@ def main() -> int:
         "render": ("render", {"image": image, "pose": pose, "out": os.path.join(tmp, "frames")}),
         "animate": ("animate", {"image": image, "audio": audio, "prompt": "nods", "out": os.path.join(tmp, "a.mp4")}),
     }
-    worker = Worker()
+    worker = WorkerProcess()
     worker.send({"id": "warm", "op": "pose", "params": {"audio": raw, "prompt": "nods"}})  # models loaded
-    worker.until("warm")
+    worker.until_done("warm", timeout=600)
     out: dict = {"delays_s": args.delays, "target_s": 1.0, "ops": {}}
     k = 0
     for name, (op, params) in jobs.items():
@@ -83,13 +59,13 @@ def main() -> int:
             time.sleep(delay)
             sent = time.perf_counter()
             worker.send({"op": "cancel", "id": job_id})
-            t, event = worker.until(job_id)
+            event = worker.until_done(job_id, timeout=600)[-1]
+            t = worker.answered_at[job_id]
             if event["event"] == "error" and event["code"] == "cancelled":
                 latencies.append(round(t - sent, 3))
         out["ops"][name] = {"latency_s": latencies, "max_s": max(latencies, default=None),
                             "median_s": statistics.median(latencies) if latencies else None}  # fmt: skip
-    worker.send({"op": "shutdown"})
-    worker.proc.wait(timeout=60)
+    worker.close(timeout=60)
     out["max_s"] = max(v["max_s"] for v in out["ops"].values() if v["max_s"] is not None)
     out["meets_target"] = out["max_s"] <= out["target_s"]
     print(json.dumps(out, indent=2))

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,6 +21,8 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+
+from engine.client import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAIT = ROOT / "examples" / "portrait.png"
@@ -176,57 +175,9 @@ def test_cli_clobbers_no_existing_output_on_bad_input(run_engine, bad, tmp_path)
 
 
 # ------------------------------------------------------------------------------------------------ the worker
-class Worker:
-    def __init__(self) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine", "serve"], cwd=ROOT, env=env, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1,
-        )  # fmt: skip
-        self.events: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        ready = self.next(120)
-        assert ready["event"] == "ready"
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.events.put(json.loads(line))
-        self.events.put(None)
-
-    def send(self, request: object) -> None:
-        self.proc.stdin.write((request if isinstance(request, str) else json.dumps(request)) + "\n")
-        self.proc.stdin.flush()
-
-    def next(self, timeout: float = 60) -> dict:
-        event = self.events.get(timeout=timeout)
-        assert event is not None, "the worker died"
-        return event
-
-    def answers(self, count: int, timeout: float = 60) -> list[dict]:
-        """The next ``count`` result/error events (progress skipped), then checks nothing more arrives."""
-        out = []
-        while len(out) < count:
-            event = self.next(timeout)
-            if event["event"] in ("result", "error"):
-                out.append(event)
-        time.sleep(0.3)
-        extra = [e for e in list(self.events.queue) if e is not None and e["event"] in ("result", "error")]
-        assert not extra, f"more answers than requests: {extra}"
-        return out
-
-    def alive_and_answering(self) -> None:
-        self.send({"id": "alive?", "op": "ping"})
-        assert self.answers(1)[0]["id"] == "alive?"
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def worker():
-    w = Worker()
+    w = WorkerProcess()
     yield w
     w.close()
 
@@ -281,7 +232,7 @@ def test_cancel_races_get_one_answer_each(worker, speech_wav):
 
 def test_stdin_closed_mid_job_ends_the_worker_quickly(speech_wav, sox_convert):
     long = sox_convert(speech_wav, "long3min.wav", effects=("repeat", "25"))
-    w = Worker()
+    w = WorkerProcess()
     try:
         w.send({"id": "long", "op": "lips", "params": {"audio": str(long)}})
         while w.next()["event"] != "progress":
@@ -333,7 +284,7 @@ REQUESTS = st.fixed_dictionaries(
 @given(request=st.one_of(REQUESTS, JSON))
 def test_worker_request_parser_any_json(worker, request):
     """Any JSON value as a request: exactly one answer, and the worker lives on."""
-    worker.send(request)
+    worker.send(json.dumps(request))  # as JSON text: a Python string is a JSON string here, not a raw line
     (answer,) = worker.answers(1, timeout=120)
     assert answer["event"] in ("result", "error")
     if answer["event"] == "error":

@@ -3,65 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
-import subprocess
-import sys
-import threading
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-class WorkerProcess:
-    def __init__(self) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine", "serve"],
-            cwd=ROOT,
-            env=env,
-            text=True,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=1,
-        )
-        self.events: queue.Queue = queue.Queue()
-        self.raw: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.raw.append(line)
-            self.events.put(json.loads(line))
-        self.events.put(None)
-
-    def send(self, obj) -> None:
-        self.proc.stdin.write((obj if isinstance(obj, str) else json.dumps(obj)) + "\n")
-        self.proc.stdin.flush()
-
-    def until_done(self, job_id: str, timeout: float = 120) -> list[dict]:
-        seen = []
-        while True:
-            ev = self.events.get(timeout=timeout)
-            assert ev is not None, "worker died"
-            if ev.get("id") == job_id:
-                seen.append(ev)
-                if ev["event"] in ("result", "error"):
-                    return seen
-
-    def close(self) -> int:
-        self.send({"op": "shutdown"})
-        return self.proc.wait(timeout=30)
+from engine.client import WorkerProcess
 
 
 @pytest.fixture
 def worker():
     w = WorkerProcess()
-    ready = w.events.get(timeout=120)
-    assert ready["event"] == "ready" and "pose" in ready["ops"] and "procedural" in ready["backends"]
+    assert "pose" in w.ready["ops"] and "procedural" in w.ready["backends"]
     yield w
     if w.proc.poll() is None:
         w.proc.kill()
