@@ -6,19 +6,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from engine.client import WorkerProcess
 from engine.denoise import one_euro, step_delay, zero_lag
 from engine.headpose import angles, rotation_of
 from engine.render.blinks import blink_curve
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_worker import WorkerProcess  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAIT = ROOT / "examples" / "portrait.png"
@@ -256,7 +253,7 @@ def test_animate_takes_pose_and_mouth_from_a_video(run_engine, videos, tmp_path,
 @pytest.fixture
 def worker():
     w = WorkerProcess()
-    assert w.events.get(timeout=120)["event"] == "ready"
+    assert "capture" in w.ready["ops"]
     yield w
     if w.proc.poll() is None:
         w.proc.kill()
@@ -293,7 +290,7 @@ def test_worker_cancel_stops_ffmpeg_while_it_decodes(worker, tmp_path) -> None:
            "ultrafast", "-pix_fmt", "yuv420p", str(long))  # fmt: skip
     worker.send({"id": "x", "op": "capture", "params": {"video": str(long), "start": 23.0}})
     while True:
-        ev = worker.events.get(timeout=60)
+        ev = worker.next(60)
         if ev.get("id") == "x" and ev["event"] == "progress" and ev["message"].startswith("decoding"):
             break
     deadline = time.monotonic() + 5
