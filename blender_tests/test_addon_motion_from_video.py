@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from bt_env import ROOT, snapshot, strips_of
 
-PHOTO = Path(np.__file__).parents[1] / "matplotlib" / "mpl-data" / "sample_data" / "grace_hopper.jpg"
+PHOTO = ROOT / "examples" / "portrait.png"  # the performer: the bundled photo, turned by ffmpeg
 FPS = 25
 SECONDS = 3.2
 AMPLITUDE = 12.0  # degrees of roll
