@@ -13,6 +13,7 @@ from . import operators, prefs, props, render_cache, runner, ui
 
 _classes = (
     prefs.PoseTalkPreferences,
+    props.PoseTalkMappingRow,
     props.PoseTalkObjectSettings,
     props.PoseTalkSceneSettings,
     *operators.classes,
@@ -24,7 +25,9 @@ def register() -> None:
     for cls in _classes:
         bpy.utils.register_class(cls)
     bpy.types.Scene.posetalk = bpy.props.PointerProperty(type=props.PoseTalkSceneSettings)
-    bpy.types.Object.posetalk = bpy.props.PointerProperty(type=props.PoseTalkObjectSettings)
+    bpy.types.Object.posetalk = bpy.props.PointerProperty(
+        type=props.PoseTalkObjectSettings, override={"LIBRARY_OVERRIDABLE"}
+    )
     render_cache.register()
 
 

@@ -3,7 +3,8 @@
 Blender 5.0 names the sequencer's strips ``strips`` (4.x: ``sequences``), can show another scene in the
 Sequencer (``workspace.sequencer_scene``), picks video output with ``image_settings.media_type`` and turns
 materials' nodes on by itself. Blender 4.2 has EEVEE Next's render method beside the old blend mode. 4.4 brought layered actions: an action has slots, layers, strips and
-channelbags that hold the F-curves (4.2/4.3: ``action.fcurves``). Blender 4.2's modules may lack Audaspace.
+channelbags that hold the F-curves (4.2/4.3: ``action.fcurves``); NLA strips play a slot. 4.3 brought Grease
+Pencil 3 (its own data type, layer names and modifiers). Blender 4.2's modules may lack Audaspace.
 Nothing else in the add-on checks a version or probes for an attribute that one version lacks.
 """
 
@@ -114,12 +115,73 @@ def action_slot(anim_data: bpy.types.AnimData) -> Any | None:
 
 
 def ensure_action_slot(anim_data: bpy.types.AnimData, action: bpy.types.Action, name: str) -> Any | None:
-    """Give ``anim_data`` a slot of ``action``: the one it uses, an unused object slot, or a new one."""
+    """Give ``anim_data`` a slot of ``action``: the one it uses, an unused slot for its kind of ID (object,
+    shape keys, Grease Pencil, node tree ...), or a new one."""
     if not LAYERED_ACTIONS:
         return None
     if anim_data.action_slot is None:
-        slot = next((s for s in action.slots if s.target_id_type == "OBJECT" and not s.users()), None)
+        kind = anim_data.id_data.id_type
+        slot = next((s for s in action.slots if s.target_id_type == kind and not s.users()), None)
         if slot is None:
-            slot = action.slots.new(id_type="OBJECT", name=name)
+            slot = action.slots.new(id_type=kind, name=name)
         anim_data.action_slot = slot
     return anim_data.action_slot
+
+
+def new_slot(action: bpy.types.Action, id_data: bpy.types.ID) -> Any | None:
+    """A new slot of ``action`` for ``id_data`` (None before 4.4)."""
+    return action.slots.new(id_type=id_data.id_type, name=id_data.name) if LAYERED_ACTIONS else None
+
+
+def set_strip_slot(strip: bpy.types.NlaStrip, slot: Any | None) -> None:
+    """Make an NLA strip play ``slot`` of its action (4.4+; older actions have no slots)."""
+    if LAYERED_ACTIONS and slot is not None:
+        strip.action_slot = slot
+
+
+def strip_slot(strip: bpy.types.NlaStrip) -> Any | None:
+    """The slot an NLA strip plays (None before 4.4)."""
+    return strip.action_slot if LAYERED_ACTIONS else None
+
+
+def channelbags(action: bpy.types.Action) -> list[tuple[Any, Any]]:
+    """(slot, F-curves) of every slot of ``action`` that has curves ((None, fcurves) before 4.4)."""
+    if not LAYERED_ACTIONS:
+        return [(None, action.fcurves)]
+    if not action.layers or not action.layers[0].strips:
+        return []
+    strip = action.layers[0].strips[0]
+    return [(bag.slot, bag.fcurves) for bag in strip.channelbags]
+
+
+# grease pencil -------------------------------------------------------------------------------------------------
+GP_V3 = bpy.app.version >= (4, 3, 0)  # Grease Pencil 3: new data type, its layers' names and modifiers
+GP_OBJECT = "GREASEPENCIL" if GP_V3 else "GPENCIL"  # Object.type of a Grease Pencil object
+
+
+def gp_data() -> Any:
+    """The Grease Pencil data-blocks (``bpy.data.grease_pencils_v3`` in 4.3-4.5, ``grease_pencils`` since 5.0
+    and in 4.2, where that is the legacy type)."""
+    return getattr(bpy.data, "grease_pencils_v3", None) or bpy.data.grease_pencils
+
+
+def gp_layer_name(layer: Any) -> str:
+    return layer.name if GP_V3 else layer.info
+
+
+def gp_layer_path(layer: Any, prop: str) -> str:
+    """The data path of a layer property on the Grease Pencil data, e.g. ``layers["A"].opacity``."""
+    return f'layers["{bpy.utils.escape_identifier(gp_layer_name(layer))}"].{prop}'
+
+
+def gp_time_modifier(obj: bpy.types.Object, name: str, layer: str) -> tuple[Any, str]:
+    """A Time Offset modifier on ``obj`` (made when missing) that shows a fixed drawing of ``layer`` only, and
+    the data path of its animatable ``offset`` (the frame number of the drawing shown)."""
+    mods = obj.modifiers if GP_V3 else obj.grease_pencil_modifiers
+    mod = mods.get(name) or mods.new(name, "GREASE_PENCIL_TIME" if GP_V3 else "GP_TIME")
+    mod.mode = "FIX"
+    if GP_V3:
+        mod.tree_node_filter = layer
+    else:
+        mod.layer = layer
+    return mod, f'{"modifiers" if GP_V3 else "grease_pencil_modifiers"}["{name}"].offset'

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import bpy
 
-from .curves import MOUTH_TOL, POSE_FCURVES, ROT_TOL_DEG, tolerance
+from .curves import ROT_TOL_DEG
 
 GENERATED = "GENERATED"  # the keyframe type of the keys PoseTalk writes
 
@@ -332,25 +332,54 @@ def pins_of(fc: bpy.types.FCurve | None, first_frame: int, n: int) -> dict[int, 
     return out
 
 
-def thin(fcurves: Any, tolerance_deg: float, face_height: float) -> tuple[int, int]:
+def write_steps(
+    fc: bpy.types.FCurve, first_frame: int, values: Sequence[float], keep_keys: bool = True, clear_all: bool = True
+) -> int:
+    """Replace the generated keys of ``fc`` by constant (stepped) keys where ``values`` (one per frame from
+    ``first_frame``) change: drawings, layers and actions switched per mouth shape. The animator's keys stay
+    when ``keep_keys``; a pin shows its value until the next change. Returns the keys in the range."""
+    n = len(values)
+    last_frame = first_frame + n - 1
+    points = fc.keyframe_points
+    adopt_edits(fc)
+    for i in range(len(points) - 1, -1, -1):
+        kp = points[i]
+        inside = first_frame - 0.5 <= kp.co.x <= last_frame + 0.5
+        if (inside or clear_all) and (kp.type == GENERATED or (inside and not keep_keys)):
+            points.remove(kp, fast=True)
+    fc.update()
+    pinned = {round(kp.co.x) for kp in points}
+    for i, v in enumerate(values):
+        if (i == 0 or v != values[i - 1]) and first_frame + i not in pinned:
+            kp = points.insert(first_frame + i, v, options={"FAST"}, keyframe_type=GENERATED)
+            kp.interpolation = "CONSTANT"
+    for kp in points:  # the animator's keys in a stepped curve step too
+        kp.interpolation = "CONSTANT"
+    fc.update()
+    _remember(fc)
+    return sum(1 for kp in points if first_frame - 0.5 <= kp.co.x <= last_frame + 0.5)
+
+
+Style = Callable[[bpy.types.FCurve], "tuple[float, tuple[float, float] | None] | None"]
+
+
+def thin(fcurves: Any, tolerance_deg: float, style: Style) -> tuple[int, int]:
     """Rebuild the generated keys of every curve with a looser tolerance (``tolerance_deg`` for rotations,
-    the other channels in proportion), following the curve as it is now; pins stay. Returns key counts
-    (before, after)."""
+    the other channels in proportion), following the curve as it is now; pins stay. ``style(fc)`` gives a
+    curve's own tolerance and bounds (None: leave it, e.g. a stepped curve). Returns key counts (before,
+    after)."""
     factor = tolerance_deg / ROT_TOL_DEG
-    channel_of = {(p, i): c for p, i, c in POSE_FCURVES}
     before = after = 0
     for fc in fcurves:
         points = fc.keyframe_points
         before += len(points)
-        channel = channel_of.get((fc.data_path, fc.array_index))
-        mouth = fc.data_path.startswith('["')
-        if (channel is None and not mouth) or sum(kp.type == GENERATED for kp in points) < 3:
+        how = style(fc)
+        if how is None or sum(kp.type == GENERATED for kp in points) < 3:
             after += len(points)
             continue
         fc.update()
         first, last = round(points[0].co.x), round(points[-1].co.x)
         values = [fc.evaluate(f) for f in range(first, last + 1)]
-        tol = (MOUTH_TOL if mouth else tolerance(channel, face_height)) * factor
-        write_sparse(fc, first, values, tol, keep_keys=True, clear_all=False, bounds=(0.0, 1.0) if mouth else None)
+        write_sparse(fc, first, values, how[0] * factor, keep_keys=True, clear_all=False, bounds=how[1])
         after += len(points)
     return before, after

@@ -20,22 +20,9 @@ from .errors import UserError
 FACE_FRACTION = 0.4  # face height as a fraction of the image height (x/y are keyed in face heights)
 
 
-# rig lookup ----------------------------------------------------------------------------------------------------
 def is_rig(obj: Any) -> bool:
+    """A portrait plane made by Create Talking Head (any talking head: ``targets.is_target``)."""
     return obj is not None and obj.type == "MESH" and bool(getattr(obj.posetalk, "is_rig", False))
-
-
-def find_rig(context: bpy.types.Context, name: str = "") -> bpy.types.Object | None:
-    """The rig named ``name``; else the panel's rig, the active object if it is a rig, or the scene's first rig."""
-    scene = context.scene
-    if name:
-        obj = bpy.data.objects.get(name)
-        return obj if is_rig(obj) else None
-    candidates = [scene.posetalk.rig, getattr(context, "active_object", None)]
-    for obj in candidates:
-        if is_rig(obj) and scene.objects.get(obj.name) is not None:
-            return obj
-    return next((o for o in scene.objects if is_rig(o)), None)
 
 
 # building ------------------------------------------------------------------------------------------------------

@@ -152,6 +152,9 @@ class LipsSettings:
     )
 
 
+OVERRIDABLE = {"LIBRARY_OVERRIDABLE"}  # a character linked with a library override keeps its binding and dialogue
+
+
 class DialogueSettings:
     """The line's words and language, kept on each talking head (the operator calls the words ``text``)."""
 
@@ -160,11 +163,13 @@ class DialogueSettings:
         description="The words of the line (the script): lip sync takes the phones from them, aligned to the sound; "
         "empty: the phones are recognized from the sound alone (English)",
         default="",
+        override=OVERRIDABLE,
     )
     language: bpy.props.StringProperty(
         name="Language",
         description="Language of the dialogue: an espeak-ng code (en, en-us, fr, de, es, it, cs, ...)",
         default="en",
+        override=OVERRIDABLE,
     )
 
 
@@ -176,6 +181,94 @@ class RenderSettings:
         soft_max=2048,
     )  # fmt: skip
     blinks: bpy.props.BoolProperty(name="Blinks", description="Natural eye blinks in the render", default=True)
+
+
+AXIS_ITEMS = [(a, a, f"the bone's (or object's) own {a} axis") for a in ("X", "-X", "Y", "-Y", "Z", "-Z")]
+
+
+class CharacterSettings:
+    """How Bind Character drives a character: its head (a bone and an optional neck bone, or the object) and
+    its mouth (shape keys by a preset or a custom table, actions, or 2D drawings). The panel's pickers and the
+    binding stored on the character share these definitions."""
+
+    head_bone: bpy.props.StringProperty(
+        name="Head Bone", description="The armature's head bone (default: the preset's)", override=OVERRIDABLE
+    )
+    neck_bone: bpy.props.StringProperty(
+        name="Neck Bone", description="A neck bone that shares the head's turns (optional)", override=OVERRIDABLE
+    )
+    neck_share: bpy.props.FloatProperty(
+        name="Neck Share",
+        description="The neck bone's share of every turn; the head bone turns the rest (0.4: 40/60)",
+        default=0.4,
+        min=0.0,
+        max=1.0,
+        subtype="FACTOR",
+        override=OVERRIDABLE,
+    )
+    rig_preset: bpy.props.EnumProperty(
+        name="Rig",
+        description="Bone names and axes of the head",
+        items=[
+            ("AUTO", "Auto", "Axes from the bone's rest orientation (the character faces -Y when bound)"),
+            ("RIGIFY", "Rigify", "Rigify's 'head' and 'neck' controls"),
+            ("MIXAMO", "Mixamo", "Mixamo's 'mixamorig:Head' and 'mixamorig:Neck'"),
+            ("AUTO_RIG_PRO", "Auto-Rig Pro", "Auto-Rig Pro's 'c_head.x' and 'c_neck.x' controls"),
+            ("CUSTOM", "Custom Axes", "The axes below: which of the bone's own axes each turn rotates about"),
+        ],
+        default="AUTO",
+        override=OVERRIDABLE,
+    )
+    axis_pitch: bpy.props.EnumProperty(
+        name="Pitch Axis", description="Turning about it raises the chin", items=AXIS_ITEMS, default="-X",
+        override=OVERRIDABLE,
+    )  # fmt: skip
+    axis_yaw: bpy.props.EnumProperty(
+        name="Yaw Axis", description="Turning about it turns the face to the viewer's right", items=AXIS_ITEMS,
+        default="Y", override=OVERRIDABLE,
+    )  # fmt: skip
+    axis_roll: bpy.props.EnumProperty(
+        name="Roll Axis", description="Turning about it tilts the head toward the viewer's left", items=AXIS_ITEMS,
+        default="Z", override=OVERRIDABLE,
+    )  # fmt: skip
+    use_location: bpy.props.BoolProperty(
+        name="Location", description="Also key the head's sideways / up-down moves", default=False,
+        override=OVERRIDABLE,
+    )  # fmt: skip
+    use_scale: bpy.props.BoolProperty(
+        name="Scale", description="Also key the head's moves toward / away from the camera as scale", default=False,
+        override=OVERRIDABLE,
+    )  # fmt: skip
+    mouth: bpy.props.EnumProperty(
+        name="Mouth",
+        description="What Generate Lip Sync drives",
+        items=[
+            ("NONE", "None", "No lip sync on this character"),
+            ("ARKIT", "ARKit Shape Keys", "jawOpen, mouthFunnel, mouthPucker, mouthSmile_L ... (ARKit's 52)"),
+            ("OCULUS", "Oculus Visemes", "The 15 visemes sil, PP, FF, TH, DD, kk, CH, SS, nn, RR, aa, E, I, O, U"),
+            ("RHUBARB", "Rhubarb Shape Keys", "One shape key per mouth shape A-H and X"),
+            ("CUSTOM", "Custom Shape Keys", "Your own table: shape key = sum of factor x source"),
+            ("ACTIONS", "Rhubarb Actions", "One action (a pose) per mouth shape A-H and X, placed as NLA strips"),
+            ("GP_LAYERS", "Drawings: Layers", "2D: one Grease Pencil layer per mouth shape, shown one at a time"),
+            ("GP_FRAMES", "Drawings: Frames", "2D: one drawing per mouth shape on a Grease Pencil layer"),
+            ("IMAGES", "Drawings: Images", "2D: an image sequence on a plane, one image per mouth shape"),
+        ],
+        default="NONE",
+        override=OVERRIDABLE,
+    )
+    mouth_layer: bpy.props.StringProperty(
+        name="Mouth Layer",
+        description="The Grease Pencil layer holding the mouth drawings (default: a layer named 'mouth', or the only one)",
+        override=OVERRIDABLE,
+    )
+    hold_frames: bpy.props.IntProperty(
+        name="Hold",
+        description="Each drawn mouth shape shows at least this many frames (2: 'on twos')",
+        default=2,
+        min=1,
+        max=12,
+        override=OVERRIDABLE,
+    )
 
 
 # scene setting → the operator property that overrides it, where the names differ
@@ -221,6 +314,7 @@ def operator_mixin(mixin: type, only: tuple[str, ...] | None = None) -> type:
         if only is not None and name not in only:
             continue
         keywords = dict(deferred.keywords)
+        keywords.pop("override", None)  # an operator's options are never in a library override
         keywords["options"] = set(keywords.get("options", ())) | {"SKIP_SAVE"}
         annotations[OPERATOR_NAMES.get(name, name)] = deferred.function(**keywords)
     return type(f"{mixin.__name__}Options", (), {"__annotations__": annotations})

@@ -1,5 +1,6 @@
-"""Takes: variations of a rig's motion kept as separate actions with readable names, listed and switched
-slot-aware (Blender 4.4+ layered actions: an action plus the slot the object uses in it).
+"""Takes: variations of a head's motion kept as separate actions with readable names, listed and switched
+slot-aware (Blender 4.4+ layered actions: an action plus the slot the object uses in it). A character's takes
+are PoseTalk layers (``layers``): switching one keeps the character's own animation playing below it.
 
 An action is a take of a rig when it carries the custom properties ``posetalk_rig`` (the object's name) and
 ``posetalk_take`` (its number); ``posetalk_seed`` and ``posetalk_prompt`` say how it was made.
@@ -11,7 +12,7 @@ from typing import Any
 
 import bpy
 
-from . import compat
+from . import compat, layers
 
 MAX_NAME_BYTES = 63  # Blender 4.x ID names (5.0 allows more)
 
@@ -61,7 +62,10 @@ def current_action(obj: bpy.types.Object) -> bpy.types.Action | None:
 
 def assign(obj: bpy.types.Object, action: bpy.types.Action | None) -> None:
     """Make ``action`` the object's active action, with a slot for it (the slot it used, one made for
-    objects and not used by another ID, or a new one)."""
+    objects and not used by another ID, or a new one); a character's take blends over its own animation."""
+    if action is not None and obj.posetalk.is_character:
+        layers.assign(obj, action)
+        return
     ad = obj.animation_data or obj.animation_data_create()
     ad.action = action
     if action is not None:
@@ -69,14 +73,18 @@ def assign(obj: bpy.types.Object, action: bpy.types.Action | None) -> None:
 
 
 def duplicate(obj: bpy.types.Object, name: str) -> bpy.types.Action:
-    """A copy of the object's action (its pins and mouth curves with it), assigned to the object."""
+    """A copy of the object's action (its pins and mouth curves with it), assigned to the object. A
+    character's own action is not copied: it keeps playing below a new, empty layer."""
     old = current_action(obj)
+    if obj.posetalk.is_character and not layers.is_ours(old, obj):
+        layers.ensure_layer(obj, obj, name)
+        return current_action(obj)
     if old is None:
         action = bpy.data.actions.new(name)
     else:
         action = old.copy()
         action.name = name
-        for key in ("posetalk_take", "posetalk_seed", "posetalk_prompt"):
+        for key in ("posetalk_take", "posetalk_seed", "posetalk_prompt", "posetalk_baked"):
             if key in action:
                 del action[key]
     assign(obj, action)

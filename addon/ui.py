@@ -1,5 +1,5 @@
 """Sidebar panels (tab "PoseTalk") in the 3D View and in the Sequencer: a main panel with sub-panels for the
-talking head, the running job, motion, takes, lip sync, render and the engine.
+talking head, binding a character, the running job, motion, takes, lip sync, render and the engine.
 
 Each panel is written once (a mixin with its ``draw``) and registered for both editors.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import prefs, rig, runner, sequencer, takes
+from . import mouth, prefs, runner, sequencer, takes, targets
 from .compat import ALL_STRIPS
 from .curves import MOUTH_CHANNELS
 from .engine_client import check_engine
@@ -56,7 +56,7 @@ class HeadPanel:
         layout.prop(st, "image_path")
         layout.operator("posetalk.create_rig", icon="IMAGE_DATA")
         layout.prop(st, "rig")
-        head = rig.find_rig(context)
+        head = targets.find_target(context)
         if head is None:
             return
         if scene.sequence_editor is not None:
@@ -66,6 +66,64 @@ class HeadPanel:
         layout.prop(head.posetalk, "face_height")
 
 
+class CharacterPanel:
+    bl_label = "Character"
+    bl_icon = "ARMATURE_DATA"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        st = context.scene.posetalk
+        layout.prop(st, "character")
+        obj = st.character or context.active_object
+        col = layout.column(align=True)
+        col.prop(st, "rig_preset")
+        if obj is not None and obj.type == "ARMATURE":
+            col.prop_search(st, "head_bone", obj.data, "bones", icon="BONE_DATA")
+            col.prop_search(st, "neck_bone", obj.data, "bones", icon="BONE_DATA")
+            sub = col.row()
+            sub.active = bool(st.neck_bone)
+            sub.prop(st, "neck_share", slider=True)
+        if st.rig_preset == "CUSTOM":
+            row = layout.row(align=True)
+            for name in ("axis_pitch", "axis_yaw", "axis_roll"):
+                row.prop(st, name, text="")
+        row = layout.row(align=True)
+        row.prop(st, "use_location", toggle=True)
+        row.prop(st, "use_scale", toggle=True)
+        col = layout.column(align=True)
+        col.prop(st, "mouth")
+        if st.mouth != "NONE":
+            col.prop(st, "mouth_object")
+        if st.mouth == "GP_FRAMES":
+            col.prop(st, "mouth_layer")
+        if st.mouth in mouth.STEPPED_MODES:
+            col.prop(st, "hold_frames")
+        layout.operator("posetalk.bind_character", icon="LINKED")
+        head = targets.find_target(context)
+        if not targets.is_character(head) or head.posetalk.mouth == "NONE":
+            return
+        box = layout.box()
+        box.label(
+            text=f"{head.name}: {head.posetalk.mouth.replace('_', ' ').title()} mouth table", icon="SHAPEKEY_DATA"
+        )
+        row = box.row()
+        row.template_list("POSETALK_UL_mapping", "", head.posetalk, "mapping", head.posetalk, "mapping_index", rows=4)
+        ops = row.column(align=True)
+        ops.operator("posetalk.mapping_add", text="", icon="ADD")
+        ops.operator("posetalk.mapping_remove", text="", icon="REMOVE")
+
+
+class POSETALK_UL_mapping(bpy.types.UIList):
+    """One row of a character's mouth table: target = factor × source."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0) -> None:  # noqa: ANN001
+        row = layout.row(align=True)
+        row.prop(item, "target", text="", emboss=False)
+        row.prop(item, "factor", text="")
+        row.prop(item, "source", text="")
+
+
 class MotionPanel:
     bl_label = "Motion"
     bl_icon = "ORIENTATION_GIMBAL"
@@ -73,7 +131,7 @@ class MotionPanel:
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         st = context.scene.posetalk
-        head = rig.find_rig(context)
+        head = targets.find_target(context)
         layout.prop(st, "prompt", text="")
         row = layout.row(align=True)
         row.prop(st, "backend", text="")
@@ -142,10 +200,10 @@ class TakesPanel:
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return rig.find_rig(context) is not None
+        return targets.find_target(context) is not None
 
     def draw(self, context: bpy.types.Context) -> None:
-        head = rig.find_rig(context)
+        head = targets.find_target(context)
         col = self.layout.column(align=True)
         row = col.row(align=True)
         row.operator("posetalk.new_take", icon="DUPLICATE")
@@ -162,8 +220,8 @@ class LipSyncPanel:
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         st = context.scene.posetalk
-        head = rig.find_rig(context)
-        if head is not None:
+        head = targets.find_target(context)
+        if head is not None:  # the plane or a bound character
             col = layout.column(align=True)
             col.prop(head.posetalk, "dialogue", text="", icon="TEXT", placeholder="Dialogue (words of the line)")
             row = col.row(align=True)
@@ -175,11 +233,13 @@ class LipSyncPanel:
         layout.prop(st, "lips_strength")
         layout.prop(st, "lips_time_offset_ms")
         layout.operator("posetalk.generate_lipsync", icon="PLAY")
-        if head is not None:
+        if head is not None and not targets.is_character(head):
             col = layout.column(align=True)
             for channel in MOUTH_CHANNELS:
                 if channel in head.keys():
                     col.prop(head, f'["{channel}"]', slider=True)
+        elif head is not None:
+            layout.label(text=f"{head.name}: {head.posetalk.mouth.replace('_', ' ').title()} (see Character)")
 
 
 class RenderPanel:
@@ -212,7 +272,7 @@ class EnginePanel:
         layout.operator("posetalk.stop_engine", icon="CANCEL")
 
 
-SUB_PANELS = (HeadPanel, MotionPanel, VideoPanel, TakesPanel, LipSyncPanel, RenderPanel, EnginePanel)
+SUB_PANELS = (HeadPanel, CharacterPanel, MotionPanel, VideoPanel, TakesPanel, LipSyncPanel, RenderPanel, EnginePanel)
 
 
 def _draw_header_icon(self: bpy.types.Panel, context: bpy.types.Context) -> None:
@@ -239,4 +299,4 @@ def _panel_classes() -> tuple[type, ...]:
     return tuple(out)
 
 
-classes = _panel_classes()
+classes = (POSETALK_UL_mapping, *_panel_classes())

@@ -142,3 +142,27 @@ def test_bad_videos_are_refused_and_change_nothing(addon, portrait, audio_only, 
     with pytest.raises(RuntimeError, match="no channels"):
         bpy.ops.posetalk.motion_from_video(video_path=str(audio_only), channels=set())
     assert snapshot(bpy.data.objects[head.name], addon.curves) == before
+
+
+def test_a_bound_character_follows_the_video(addon, movie):
+    """The same landing on a character (Rigify-like: neck and head bones): the captured roll read back from its
+    PoseTalk layer, its own animation left playing below."""
+    from bt_characters import rigify_like  # noqa: PLC0415
+
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = FPS, 1.0
+    rig, _face = rigify_like(scene)
+    assert bpy.ops.posetalk.bind_character(object=rig.name, rig_preset="RIGIFY", mouth="NONE") == {"FINISHED"}
+    own = rig.animation_data.action if rig.animation_data else None
+    strip = strips_of(scene).new_movie("performer", str(movie), 2, 1)
+    assert bpy.ops.posetalk.motion_from_video(rig=rig.name, strip=strip.name, channels={"ROTATION"}) == {"FINISHED"}
+    rig = bpy.data.objects[rig.name]
+    head = addon.targets.Head(rig)
+    fcurves = head.find_fcurves()
+    assert fcurves is not None and any('pose.bones["head"]' in fc.data_path for fc in fcurves)
+    f = np.arange(strip.frame_final_start, strip.frame_final_end)
+    want = true_roll((f - 1) / FPS) - true_roll(0.0)
+    got = np.array([head.pose_at(fcurves, int(x))[2] for x in f])
+    assert np.abs(got - want).mean() < 1.0, np.abs(got - want).mean()
+    if own is not None:  # the character's own animation plays on below the PoseTalk layer
+        assert any(s.action == own for t in rig.animation_data.nla_tracks for s in t.strips)

@@ -86,8 +86,10 @@ def lips_document(
     fps: float,
     visemes: list[dict[str, Any]] | None = None,
     meta: dict[str, Any] | None = None,
+    viseme_weights: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A ``posetalk.lips/1`` document; ``channels`` must start with ``mouth_open``."""
+    """A ``posetalk.lips/1`` document; ``channels`` must start with ``mouth_open``. ``viseme_weights``
+    (``{"shapes": [...], "frames": [[...], ...]}``, one row per frame) is optional."""
     frames = np.asarray(frames, dtype=np.float64)
     if not channels or channels[0] != "mouth_open":
         raise ValueError("lips channels must start with mouth_open")
@@ -102,6 +104,8 @@ def lips_document(
     }
     if visemes is not None:
         doc["visemes"] = visemes
+    if viseme_weights is not None:
+        doc["viseme_weights"] = viseme_weights
     return doc
 
 
@@ -174,4 +178,21 @@ def read_lips(path_or_doc: str | dict[str, Any]) -> tuple[np.ndarray, list[str],
         raise BadInput("lips frames must be lists of numbers, one per channel") from None
     if not np.all(np.isfinite(arr)):
         raise BadInput("lips frames contain non-finite values")
+    if "viseme_weights" in doc:
+        _check_viseme_weights(doc["viseme_weights"], len(arr))
     return arr, list(channels), fps, doc
+
+
+def _check_viseme_weights(block: Any, n_frames: int) -> None:
+    """The optional ``viseme_weights`` block: shape names and one row of weights (>= 0) per frame."""
+    shapes = block.get("shapes") if isinstance(block, dict) else None
+    if not isinstance(shapes, list) or not shapes or not all(isinstance(s, str) and s for s in shapes):
+        raise BadInput("lips viseme_weights must name its shapes")
+    try:
+        weights = np.array(block.get("frames"), dtype=np.float64).reshape(-1, len(shapes))
+    except (TypeError, ValueError):
+        raise BadInput("lips viseme_weights frames must be lists of numbers, one per shape") from None
+    if len(weights) != n_frames:
+        raise BadInput(f"lips viseme_weights has {len(weights)} frames, the channels {n_frames}")
+    if not np.all(np.isfinite(weights)) or weights.min(initial=0.0) < 0:
+        raise BadInput("lips viseme_weights must be finite and not negative")

@@ -1,4 +1,5 @@
-"""The ``lips`` op: audio (and its transcript) → lips.json (mouth channels and visemes).
+"""The ``lips`` op: audio (and its transcript) → lips.json (mouth channels, visemes and per-frame viseme weights;
+an eyelid channel ``blink`` on request).
 
 With ``text`` the phones come from the transcript aligned to the audio (engine.transcript, any language
 espeak-ng speaks); a transcript the audio does not match (the alignment's own cost says so) gives a warning,
@@ -19,6 +20,7 @@ from .lips import generate_lips
 from .motion import shift_in_time
 from .params import check
 from .transcript import align_transcript
+from .viseme_weights import viseme_weights, with_blinks
 
 POOR_ALIGNMENT = (
     "the transcript does not match the audio (another line, another language or missing words?): "
@@ -67,9 +69,12 @@ def lips_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
         ]
         visemes = [v for v in visemes if v["end"] > v["start"]]
     job.check()
+    weights = viseme_weights(visemes, len(frames), p["fps"], p["strength"])
+    if p["blinks"]:
+        frames, channels = with_blinks(frames, channels, p["fps"], p["seed"])
     if time_offset:
         meta["time_offset_ms"] = round(p["time_offset_ms"], 3)
-    doc = lips_document(frames, channels, p["fps"], visemes, meta)
+    doc = lips_document(frames, channels, p["fps"], visemes, meta, viseme_weights=weights)
     if out:
         write_json_atomic(out, doc)
     job.progress(1000, 1000, "done")

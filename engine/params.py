@@ -250,6 +250,8 @@ OPS: dict[str, tuple[Param, ...]] = {
         *AUDIO,
         *LIPS,
         *TRANSCRIPT,
+        Param("blinks", "bool", False, "also an eyelid channel 'blink' (0 open … 1 closed) for a character's eyes"),
+        Param("seed", "int", 0, "seed of the blinks", 0, SEED_MAX),
         Param("out", "path", None, "output lips.json (the worker returns the document when it is left out)"),
     ),
     "render": (

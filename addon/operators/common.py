@@ -1,4 +1,5 @@
-"""What the operators share: why one cannot run now (poll messages) and finding the head they work on."""
+"""What the operators share: why one cannot run now (poll messages) and finding the head (the portrait plane or
+a bound character) they work on."""
 
 from __future__ import annotations
 
@@ -6,18 +7,23 @@ from typing import Any
 
 import bpy
 
-from .. import prefs, rig, runner, sequencer
+from .. import prefs, runner, sequencer, targets
 from ..engine_client import check_engine
 from ..errors import UserError
 
 
-def why_not(context: bpy.types.Context, need_strip: bool = True, need_engine: bool = True, rig_name: str = "") -> str:
+def why_not(
+    context: bpy.types.Context, need_strip: bool = True, need_engine: bool = True, rig_name: str = "",
+    need_plane: bool = False,
+) -> str:  # fmt: skip
     """Why an engine operator cannot run now ('' when it can)."""
     if runner.busy():
         return "A PoseTalk job is running: wait for it, or press Esc / Cancel"
-    head = rig.find_rig(context, rig_name)
+    head = targets.find_target(context, rig_name)
     if head is None:
-        return "No talking head in the scene: create one first (PoseTalk > Create Talking Head)"
+        return "No talking head in the scene: create one first (Create Talking Head, or Bind Character)"
+    if need_plane and targets.is_character(head):
+        return f"{head.name} is a character: render it with Blender's own render (Render Frames renders portraits)"
     if need_strip and sequencer.head_strip(context.scene, head) is None:
         return (
             f"{head.name} has no sound strip: add one in the Sequencer and link it in the PoseTalk panel"
@@ -39,8 +45,8 @@ def poll(cls: type, context: bpy.types.Context, **kw: Any) -> bool:
 
 
 def head(context: bpy.types.Context, name: str) -> bpy.types.Object:
-    """The talking head named ``name`` (default: the panel's); UserError when there is none."""
-    obj = rig.find_rig(context, name)
+    """The talking head (plane or character) named ``name`` (default: the panel's); UserError when there is none."""
+    obj = targets.find_target(context, name)
     if obj is None:
         raise UserError(f"no talking head named {name!r}" if name else "no talking head in the scene: create one first")
     return obj
@@ -50,7 +56,7 @@ def still_there(context: bpy.types.Context, state: dict[str, Any]) -> bpy.types.
     """The head an engine job was started for (``state["head"]``), when its result arrives; UserError (nothing
     changed) if the head, or the sound strip the job listened to (``state["timing"]["strip"]``), went away."""
     obj = bpy.data.objects.get(state["head"])
-    if obj is None or not rig.is_rig(obj):
+    if obj is None or not targets.is_target(obj):
         raise UserError("the talking head was deleted while the engine worked: nothing was changed")
     strip = state["timing"]["strip"]
     if strip and sequencer.head_strip(context.scene, obj) is None:
@@ -62,5 +68,7 @@ class HeadOption:
     """The ``rig`` option of operators that work on one talking head."""
 
     rig: bpy.props.StringProperty(
-        name="Rig", description="Talking head object (default: the panel's)", options={"SKIP_SAVE"}
+        name="Rig",
+        description="Talking head: the portrait plane or a bound character (default: the panel's)",
+        options={"SKIP_SAVE"},
     )

@@ -1,17 +1,16 @@
-"""Head motion and its takes: Generate Motion, New Take, Switch Take, Make Editable, Bake to One Action.
+"""Head motion: Generate Motion and New Take, on the portrait plane or a bound character (``targets.Head``).
 
-Generate Motion and New Take are engine jobs (the ``pose`` op): they change the scene only when the engine's
-result arrives. Each operator is one undo step.
+Both are engine jobs (the ``pose`` op): they change the scene only when the engine's result arrives. Each is
+one undo step. Switching, thinning and baking takes: ``operators.takes``.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import bpy
 
-from .. import curves, keys, rig, runner, sequencer, settings, takes
+from .. import curves, keys, sequencer, settings, takes, targets
 from ..errors import UserError
 from ..runner import EngineJobOperator
 from .common import HeadOption, head, poll, still_there
@@ -36,31 +35,31 @@ def land_pose(op: bpy.types.Operator, context: bpy.types.Context, st: dict[str, 
     f0 = t["first_frame"]
     a, b = st["span"] or (f0, f0 + n - 1)
     b = min(b, f0 + n - 1)
-    fh = obj.posetalk.face_height
-    if obj.rotation_mode != curves.ROTATION_MODE:
-        obj.rotation_mode = curves.ROTATION_MODE
-    created = takes.current_action(obj) is None
-    fcurves = curves.ensure_fcurves(obj)
-    counts: dict[str, int] = {}
-    max_dev_deg = 0.0
+    target = targets.Head(obj)
+    channels = target.channels()
+    created = target.find_fcurves() is None
+    fcurves = target.ensure_fcurves(f"PoseTalk {obj.name}")
+    dense = target.dense(frames[a - f0 : b - f0 + 1])
+    counts: list[int] = []
+    part_dev: dict[str, float] = {}  # a neck's and a head's deviations add up in the head
     only = st.get("channels")
-    for path, index, channel in curves.POSE_FCURVES:
-        if only is not None and channel not in only:
-            continue
-        ci = curves.POSE_CHANNELS.index(channel)
-        values = [curves.pose_to_channel_value(channel, frames[i][ci], fh) for i in range(a - f0, b - f0 + 1)]
-        fc = curves.ensure_fcurve(fcurves, path, index)
+    chosen = None if only is None else {curves.POSE_CHANNELS.index(c) for c in only}
+    for channel, values in zip(channels, dense):
+        if chosen is not None and not set(channel.pins) <= chosen:
+            continue  # a curve of pose channels the caller left out keeps its keys
+        fc = fcurves.find(channel.data_path, index=channel.index)
+        fc = fc if fc is not None else fcurves.new(channel.data_path, index=channel.index)
         if st["span"] is not None:  # the curve outside the range keeps its exact shape
             keys.freeze_at(fc, a - 1)
             keys.freeze_at(fc, b + 1)
-        count, dev = keys.write_sparse(
-            fc, a, values, curves.tolerance(channel, fh), keep_keys=st["keep"], clear_all=st["span"] is None
-        )
-        counts[channel] = count
-        if channel in ("pitch", "yaw", "roll"):
-            max_dev_deg = max(max_dev_deg, math.degrees(dev))
+        count, dev = keys.write_sparse(fc, a, values, channel.tol, keep_keys=st["keep"], clear_all=st["span"] is None)
+        counts.append(count)
+        if channel.degrees:
+            part = channel.data_path.rpartition(".")[0]
+            part_dev[part] = max(part_dev.get(part, 0.0), dev * channel.degrees)
+    max_dev_deg = sum(part_dev.values())
     seconds = (b - a + 1) / t["fps"]
-    kps = sum(counts.values()) / max(1, len(counts)) / seconds
+    kps = sum(counts) / max(1, len(counts)) / seconds
     obj.posetalk.keys_per_second = kps
     obj.posetalk.max_deviation = max_dev_deg
     context.scene.posetalk.seed = int(st["seed"])
@@ -75,7 +74,7 @@ def land_pose(op: bpy.types.Operator, context: bpy.types.Context, st: dict[str, 
     op.stats = {"keys_per_second": kps, "max_deviation_deg": max_dev_deg, "frames": b - a + 1}
     op.report(
         {"INFO"},
-        f"PoseTalk: {b - a + 1} frames, {kps:.1f} keys/s per channel, max deviation {max_dev_deg:.2f}°"
+        f"PoseTalk: {b - a + 1} frames, {kps:.1f} keys/s per curve, max deviation {max_dev_deg:.2f}°"
         f" ({result.get('backend', 'engine')})",
     )
 
@@ -115,26 +114,27 @@ class MotionJob(settings.operator_mixin(settings.MotionSettings), HeadOption, En
 
     def build(self, context: bpy.types.Context) -> dict[str, Any]:
         obj = head(context, self.rig)
+        target = targets.Head(obj)
+        channels = target.channels()  # a broken binding (a bone gone, an unusable rotation mode) stops here
         t = sequencer.head_timing(context, obj)
         n, f0 = t["n_frames"], t["first_frame"]
-        fh = obj.posetalk.face_height
         keep = settings.value(self, context, "keep_keys")
-        fcurves = curves.find_fcurves(obj)
-        has_curves = fcurves is not None and any(curves.find_fcurve(fcurves, p, i) for p, i, _ in curves.POSE_FCURVES)
+        fcurves = target.find_fcurves()
+        has_curves = fcurves is not None and any(fcurves.find(c.data_path, index=c.index) for c in channels)
         span = self._range(context, f0, f0 + n - 1) if has_curves else None
         rows: list[Any] = [None] * n
         if span is not None:  # outside the range the current motion is kept: pin it all
             for i in range(n):
                 if not span[0] <= f0 + i <= span[1]:
-                    rows[i] = curves.pose_at(fcurves, f0 + i, fh)
+                    rows[i] = target.pose_at(fcurves, f0 + i)
         if keep and has_curves:
-            for ci, channel in enumerate(curves.POSE_CHANNELS):
-                fcs = [curves.find_fcurve(fcurves, p, i) for p, i, c in curves.POSE_FCURVES if c == channel]
-                for fc in fcs:
-                    for i in keys.pins_of(fc, f0, n):
-                        if rows[i] is None:
-                            rows[i] = [None] * 6
-                        rows[i][ci] = curves.pose_at(fcurves, f0 + i, fh)[ci]
+            for channel in channels:
+                for i in keys.pins_of(fcurves.find(channel.data_path, index=channel.index), f0, n):
+                    pose = target.pose_at(fcurves, f0 + i)
+                    if rows[i] is None:
+                        rows[i] = [None] * len(curves.POSE_CHANNELS)
+                    for c in channel.pins:
+                        rows[i][c] = pose[c]
         params: dict[str, Any] = {
             "audio": t["audio"],
             "fps": t["fps"],
@@ -191,121 +191,4 @@ class POSETALK_OT_new_take(MotionJob, bpy.types.Operator):
         super().apply(context, result)
 
 
-class POSETALK_OT_switch_take(HeadOption, bpy.types.Operator):
-    """Make another take the talking head's active action (what plays and what renders)"""
-
-    bl_idname = "posetalk.switch_take"
-    bl_label = "Switch Take"
-    bl_options = {"REGISTER", "UNDO"}
-    bl_property = "take"
-
-    # take: an EnumProperty of the rig's takes, set below (its items callback must be a real function, not a
-    # string annotation evaluated out of this module)
-    action: bpy.props.StringProperty(name="Action", description="Take by action name (scripts)", options={"SKIP_SAVE"})
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if rig.find_rig(context) is None:
-            cls.poll_message_set("No talking head in the scene")
-            return False
-        return True
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        if runner.busy():
-            self.report({"ERROR"}, "A PoseTalk job is running: wait for it")
-            return {"CANCELLED"}
-        obj = rig.find_rig(context, self.rig)
-        name = self.action or (self.take if self.properties.is_property_set("take") else "")
-        action = bpy.data.actions.get(name) if name else None
-        if obj is None or action is None or action not in takes.takes_of(obj):
-            self.report({"ERROR"}, f"no take named {name!r} for this talking head")
-            return {"CANCELLED"}
-        takes.assign(obj, action)
-        context.scene.posetalk.seed = int(action.get("posetalk_seed", context.scene.posetalk.seed))
-        self.report({"INFO"}, f"PoseTalk: {obj.name} now plays {action.name}")
-        return {"FINISHED"}
-
-
-_ITEMS_CACHE: list[tuple[str, str, str]] = []  # Blender needs the strings of dynamic enum items kept alive
-
-
-def _take_items(_self: Any, context: bpy.types.Context | None) -> list[tuple[str, str, str]]:
-    obj = rig.find_rig(context) if context is not None else None
-    _ITEMS_CACHE[:] = takes.enum_items(obj) or [("NONE", "(no takes)", "")]
-    return _ITEMS_CACHE
-
-
-POSETALK_OT_switch_take.__annotations__["take"] = bpy.props.EnumProperty(name="Take", items=_take_items)
-
-
-class POSETALK_OT_make_editable(HeadOption, bpy.types.Operator):
-    """Thin the generated keys further (fewer keys, looser fit); your keys (pins) stay exactly as they are"""
-
-    bl_idname = "posetalk.make_editable"
-    bl_label = "Make Editable"
-    bl_options = {"REGISTER", "UNDO"}
-
-    tolerance: bpy.props.FloatProperty(
-        name="Tolerance (°)",
-        description="How far the thinned curve may leave the current one, in degrees (moves and mouth in proportion)",
-        default=1.0,
-        min=0.05,
-        max=10.0,
-    )
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return poll(cls, context, need_strip=False, need_engine=False)
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        obj = rig.find_rig(context, self.rig)
-        fcurves = curves.find_fcurves(obj) if obj is not None else None
-        if fcurves is None:
-            self.report({"ERROR"}, "no PoseTalk curves to thin: generate motion first")
-            return {"CANCELLED"}
-        before, after = keys.thin(fcurves, self.tolerance, obj.posetalk.face_height)
-        self.stats = {"keys_before": before, "keys_after": after}
-        self.report({"INFO"}, f"PoseTalk: {before} keys → {after} (tolerance {self.tolerance:.2f}°, pins kept)")
-        return {"FINISHED"}
-
-
-class POSETALK_OT_bake_take(HeadOption, bpy.types.Operator):
-    """Bake the current take into one plain action: a copy whose keys are all ordinary keys (pins for later
-    regenerations), ready to push down into the NLA"""
-
-    bl_idname = "posetalk.bake_take"
-    bl_label = "Bake to One Action"
-    bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return poll(cls, context, need_strip=False, need_engine=False)
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        obj = rig.find_rig(context, self.rig)
-        old = takes.current_action(obj) if obj is not None else None
-        if old is None or curves.find_fcurves(obj) is None:
-            self.report({"ERROR"}, "nothing to bake: generate motion first")
-            return {"CANCELLED"}
-        seed, prompt = int(old.get("posetalk_seed", 0)), str(old.get("posetalk_prompt", old.name))
-        number = takes.next_number(obj)
-        action = takes.duplicate(obj, takes.take_name(number, seed, prompt, baked=True))
-        takes.tag(action, obj, number, seed, prompt)
-        action["posetalk_baked"] = True
-        count = 0
-        for fc in curves.find_fcurves(obj):
-            for kp in fc.keyframe_points:
-                kp.type = "KEYFRAME"
-                count += 1
-        self.stats = {"action": action.name, "keys": count}
-        self.report({"INFO"}, f"PoseTalk: baked {old.name} into {action.name} ({count} keys)")
-        return {"FINISHED"}
-
-
-classes = (
-    POSETALK_OT_generate_motion,
-    POSETALK_OT_new_take,
-    POSETALK_OT_switch_take,
-    POSETALK_OT_make_editable,
-    POSETALK_OT_bake_take,
-)
+classes = (POSETALK_OT_generate_motion, POSETALK_OT_new_take)

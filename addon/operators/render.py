@@ -11,7 +11,7 @@ from typing import Any
 
 import bpy
 
-from .. import curves, prefs, render_cache, rig, runner, sequencer, settings
+from .. import curves, prefs, render_cache, rig, runner, sequencer, settings, targets
 from ..errors import UserError
 from ..runner import EngineJobOperator
 from .common import HeadOption, head, poll, still_there
@@ -103,6 +103,10 @@ class RenderJob(
     job_op = "render"
 
     def request(self, context: bpy.types.Context, obj: bpy.types.Object, out: str = "") -> dict[str, Any]:
+        if targets.is_character(obj):
+            raise UserError(
+                f"{obj.name} is a character: render it with Blender's own render (Render Frames renders portraits)"
+            )
         t = sequencer.head_timing(context, obj)
         image_path = _portrait_file(obj)
         pose, lips = sample_curves(context, obj, t)
@@ -159,7 +163,7 @@ class POSETALK_OT_render_frames(RenderJob, HeadOption, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return poll(cls, context)
+        return poll(cls, context, need_plane=True)
 
     def build(self, context: bpy.types.Context) -> dict[str, Any]:
         return self.request(context, head(context, self.rig), self.out)

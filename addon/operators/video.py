@@ -1,6 +1,7 @@
 """Motion from Video (PC-AVS's pose from another video): a face's head motion, and if wanted its mouth and
 blinks, captured by the engine (the ``capture`` op) into the head's take as sparse generated keys, landed by the
-same functions as Generate Motion and Generate Lip Sync (pins kept, frame range, takes, one undo step).
+same functions as Generate Motion (``land_pose``) and Generate Lip Sync (``targets.write_mouth``), so on the
+portrait plane or a bound character alike (pins kept, frame range, takes, one undo step).
 
 The video is a movie strip in the sequencer (each scene frame gets the movie frame the strip shows there: its
 start and trims place the keys) or a file (keys from the start of the head's sound strip for its length, else
@@ -14,11 +15,10 @@ from typing import Any
 
 import bpy
 
-from .. import compat, curves, rig, sequencer, settings, takes
+from .. import compat, curves, sequencer, settings, takes, targets
 from ..errors import UserError
 from ..runner import EngineJobOperator
 from .common import HeadOption, head, why_not
-from .lipsync import write_mouth
 from .motion import land_pose
 
 POSE_GROUPS = {"ROTATION": ("pitch", "yaw", "roll"), "LOCATION": ("x", "y"), "SCALE": ("scale",)}
@@ -160,7 +160,7 @@ class POSETALK_OT_motion_from_video(
         if t["n_frames"] is None:  # a whole file: as long as the video
             t = st["timing"] = {**t, "n_frames": len(frames)}
         obj = bpy.data.objects.get(st["head"])
-        if obj is None or not rig.is_rig(obj):
+        if obj is None or not targets.is_target(obj):
             raise UserError("the talking head was deleted while the engine worked: nothing was changed")
         if settings.value(self, context, "video_new_take"):
             number = takes.next_number(obj)
@@ -178,7 +178,7 @@ class POSETALK_OT_motion_from_video(
             cols = [j for j, c in enumerate(names) if c in st["mouth"]]  # only the chosen channels
             rows = [[row[j] for j in cols] for row in (doc.get("frames") or [])[a - f0 : b - f0 + 1]]
             doc = {**doc, "channels": [names[j] for j in cols], "frames": rows}
-            mouth = write_mouth(obj, doc, a, len(rows), st["keep"], part=st["span"] is not None)
+            mouth = targets.write_mouth(obj, doc, a, len(rows), st["keep"], part=st["span"] is not None)
             stats["mouth_keys"] = mouth["keys"]
         self.stats = stats
         gaps = stats["meta"].get("gaps") or []
