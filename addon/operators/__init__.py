@@ -1,19 +1,20 @@
 """The operators, one module per area (the stable scripting API, ``bpy.ops.posetalk.*``; see the README):
 rig (create_rig), motion (generate_motion, new_take, switch_take, make_editable, bake_take), video
-(motion_from_video), lipsync (generate_lipsync), dialogue (dialogue_from_strips, dialogue_from_file,
-choose_language), render (render_frames, clear_render_cache), engine (cancel, stop_engine).
+(motion_from_video), lipsync (generate_lipsync), load (load_motion), dialogue (dialogue_from_strips,
+dialogue_from_file, choose_language), render (render_frames, clear_render_cache), engine (cancel, stop_engine).
 Each is one undo step; engine-backed ones change the scene only when the engine's result arrives.
 """
 
 from __future__ import annotations
 
-from . import dialogue, engine, lipsync, motion, render, rig, video
+from . import dialogue, engine, lipsync, load, motion, render, rig, video
 
 classes = (
     *rig.classes,
     *motion.classes,
     *video.classes,
     *lipsync.classes,
+    *load.classes,
     *dialogue.classes,
     *render.classes,
     *engine.classes,
