@@ -8,6 +8,7 @@ worker leaves the scene as it was.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import time
@@ -66,6 +67,12 @@ def engine_running() -> bool:
     return _client is not None and _client.alive()
 
 
+def default_backend() -> str | None:
+    """The pose model the engine uses for "Default", as its ready event said; None until the engine has started."""
+    hello = _client.hello if _client is not None else None
+    return hello.get("default_backend") if hello else None
+
+
 def busy() -> bool:
     return current is not None and not current.finished
 
@@ -89,6 +96,32 @@ def start(op: str, params: dict[str, Any], label: str) -> Job:
     eng = client()
     job.id = eng.submit(op, params)  # raises EngineUnavailable
     current = job
+    return job
+
+
+def saved(op: str, path: str, params: dict[str, Any], label: str) -> Job:
+    """A finished job whose result is a document the engine wrote earlier (``pose.json`` for ``pose``,
+    ``lips.json`` for ``lips``: ``animate --pose-out/--lips-out``, a studio batch), for the operator to land with
+    its own ``apply`` as if the engine had just made it. UserError when the file is not such a document or its
+    frame rate is not the one the job would run at."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise UserError(f"file not found: {path}") from None
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise UserError(f"cannot read {path} as a PoseTalk {op}.json") from None
+    if not isinstance(doc, dict) or not str(doc.get("format", "")).startswith(f"posetalk.{op}/"):
+        raise UserError(f"{path} is not a PoseTalk {op}.json")
+    fps = params.get("fps")
+    try:
+        doc_fps = float(doc.get("fps"))
+    except (TypeError, ValueError):
+        raise UserError(f"{path} has no frame rate") from None
+    if fps and abs(doc_fps - float(fps)) > 1e-3:
+        raise UserError(f"{path} is at {doc_fps:g} fps, the scene at {float(fps):g} fps")
+    job = Job(op, label)
+    job.result, job.state = {op: doc}, "done"
     return job
 
 
@@ -189,7 +222,8 @@ class EngineJobOperator:
     """Mixin for operators backed by engine jobs.
 
     Subclasses define ``job_op`` (the worker op), ``build(context) -> params`` (raise UserError on bad input,
-    change nothing) and ``apply(context, result)`` (the only place that changes the scene). An operator that runs
+    change nothing) and ``apply(context, result)`` (the only place that changes the scene). One with a
+    ``result_path`` option (operators.common.SavedResult) lands that saved result instead of running the engine. An operator that runs
     several jobs in a row (one per head, say) returns the next job's params from ``next_params`` after each
     ``apply``; one progress bar shows the job under way (``job_label``) and one cancel stops them all.
     """
@@ -214,7 +248,11 @@ class EngineJobOperator:
     def _start(self, context: bpy.types.Context) -> bool:
         try:
             params = self.build(context)
-            self._job = start(self.job_op, params, self.job_label())
+            path = getattr(self, "result_path", "")
+            if path:
+                self._job = saved(self.job_op, bpy.path.abspath(path), params, self.job_label())
+            else:
+                self._job = start(self.job_op, params, self.job_label())
         except (UserError, EngineUnavailable) as exc:
             self.report({"ERROR"}, str(exc))
             return False

@@ -136,7 +136,8 @@ class MotionPanel:
         row = layout.row(align=True)
         row.prop(st, "backend", text="")
         sub = row.row(align=True)
-        sub.active = st.backend != "procedural"
+        backend = runner.default_backend() if st.backend == "auto" else st.backend
+        sub.active = backend != "procedural"  # the keyword model has no prompt weight
         sub.prop(st, "guidance")
         row = layout.row(align=True)
         row.prop(st, "seed")

@@ -1,13 +1,15 @@
-"""Command line: ``python -m engine pose|lips|render|animate|capture|serve`` (docs/architecture.md, "CLI").
+"""Command line: ``python -m engine pose|lips|render|animate|capture|batch|serve``.
 
-Every sub-command's flags are the params of the op of the same name (engine.params) and
-it runs through the job registry; progress goes to stderr. Errors print one line
+Every op sub-command's flags are the params of the op of the same name (engine.params) and
+it runs through the job registry; progress goes to stderr. Commands that are not ops (``batch``)
+take their flags from ``engine.params.COMMANDS`` and run their own function. Errors print one line
 on stderr; bad input exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import warnings
@@ -16,6 +18,7 @@ from typing import Any
 from . import __version__
 from .errors import BadInput, EngineError
 from .jobs import Job, run_op
+from .params import COMMANDS as COMMAND_PARAMS
 from .params import OPS, Param
 
 
@@ -34,6 +37,13 @@ COMMANDS = {
     "animate": "portrait + audio + prompt (or a pose video) → MP4 in one go",
     "capture": "video of a face → pose.json (head motion) and lips.json (mouth and blinks)",
 }
+# commands that are not worker ops: "module:function" of ``(params, quiet) -> exit status``, and a summary
+TOOLS = {
+    "batch": (
+        "engine.batch.runner:run_batch",
+        "a manifest of dialogue lines → MP4, pose.json and lips.json per line (a local pool, or Ray)",
+    ),
+}
 _TYPES = {"float": float, "int": int}
 TEXT_FILE_COMMANDS = ("lips", "animate")  # the commands whose --text may come from a file
 
@@ -41,6 +51,9 @@ TEXT_FILE_COMMANDS = ("lips", "animate")  # the commands whose --text may come f
 def _add_param(p: argparse.ArgumentParser, param: Param) -> None:
     """``param`` as a flag: its type, range in the help, default from the table (absent flags stay absent)."""
     help_text = param.help
+    if param.positional:
+        p.add_argument(param.name, help=help_text)
+        return
     if param.min is not None and param.max is not None:
         help_text += f"; {param.min:.10g} to {param.max:.10g}"
     if param.default is not None and param.kind != "bool":
@@ -72,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.choices[command].add_argument(
             "--text-file", dest="text_file", default=argparse.SUPPRESS, help="read the --text from this UTF-8 file"
         )
+    for command, (_func, summary) in TOOLS.items():
+        p = sub.add_parser(command, help=summary, description=summary)
+        for param in COMMAND_PARAMS[command]:
+            _add_param(p, param)
     sub.add_parser("serve", help="JSON-lines worker on stdin/stdout (used by the Blender add-on)")
     return parser
 
@@ -123,6 +140,11 @@ class _StderrProgress:
             sys.stderr.flush()
 
 
+def _run_tool(command: str, params: dict[str, Any], quiet: bool) -> int:
+    module, func = TOOLS[command][0].split(":")
+    return getattr(importlib.import_module(module), func)(params, quiet)
+
+
 def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("POSETALK_DEBUG"):
         warnings.simplefilter("ignore")  # library warnings would break the one-line promise of stderr
@@ -134,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     progress = _StderrProgress(args.quiet)
     job = Job("cli", progress)
     try:
+        if args.command in TOOLS:
+            return _run_tool(args.command, params_from_args(args), args.quiet)
         result = run_op(args.command, params_from_args(args), job)
     except EngineError as exc:
         progress.end()

@@ -45,13 +45,13 @@ def check_output_path(path: str) -> str:
     return path
 
 
-def write_json_atomic(path: str, data: dict[str, Any]) -> str:
-    """Write ``data`` as JSON to ``path`` through a temporary file in the same folder."""
+def write_json_atomic(path: str, data: dict[str, Any], indent: int | None = None) -> str:
+    """Write ``data`` as JSON to ``path`` through a temporary file in the same folder (compact, or indented)."""
     path = check_output_path(path)
     fd, tmp = tempfile.mkstemp(prefix=".posetalk-", suffix=".json", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))
+            json.dump(data, fh, indent=indent, separators=(",", ":") if indent is None else (",", ": "))
             fh.write("\n")
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; the file is a normal output for other tools
         os.replace(tmp, path)

@@ -1,4 +1,5 @@
-"""Every parameter of every op, defined once: name, type, default, range and a one-line help.
+"""Every parameter of every op (and of the commands that are not ops: batch), defined once: name, type, default,
+range and a one-line help.
 
 The CLI builds its flags from this table, the worker and the CLI check requests with it
 (:func:`check`), the pipelines take their defaults from it, and the worker's ``schema`` op
@@ -39,6 +40,7 @@ class Param:
     required: bool = False
     cli: bool = True
     missing: str = ""  # the message when a required value is absent or blank (default: "no NAME given")
+    positional: bool = False  # a command-line argument without a flag (the batch manifest)
 
     @property
     def flag(self) -> str:
@@ -169,6 +171,14 @@ MOTION = (
         0.0,
         20.0,
     ),
+    Param(
+        "audio_guidance",
+        "float",
+        1.0,
+        "how strongly the pld model's motion follows the rhythm of the speech (guidance on the audio; 1: none)",
+        0.0,
+        20.0,
+    ),
     Param("steps", "int", 25, "sampler steps of the pld model (fewer: faster, rougher)", 1, 200),
 )
 PORTRAIT = (
@@ -274,6 +284,8 @@ OPS: dict[str, tuple[Param, ...]] = {
         *POSE_VIDEO,
         Param("blinks", "bool", True, "eye blinks (the lips' blink channel when it has one, else natural ones)"),
         Param("out", "path", None, "output MP4", required=True),
+        Param("pose_out", "path", None, "also write the head motion it made as this pose.json"),
+        Param("lips_out", "path", None, "also write the mouth channels it made as this lips.json"),
     ),
     "capture": (
         *CAPTURE,
@@ -282,15 +294,48 @@ OPS: dict[str, tuple[Param, ...]] = {
     ),
 }
 
+# command-line commands that are not worker ops: their flags, checked like an op's params ---------------------------
+BATCH_TRANSFERS = ("auto", "shared", "object-store")
+COMMANDS: dict[str, tuple[Param, ...]] = {
+    "batch": (
+        Param("manifest", "path", None, "the manifest: CSV or JSON Lines, one row per line (columns id, image, "
+              "audio, prompt and any other option of animate)", required=True, positional=True),
+        Param("out", "path", None, "output folder: <id>.mp4, <id>.pose.json and <id>.lips.json per row (and "
+              "<id>.blend with --blend), the ledger and report.json", required=True),
+        Param("workers", "int", None, "worker processes, or Ray actors (default: the CPU cores, fewer when the "
+              "memory would not hold them; on Ray: the cluster's CPUs)", 1, 4096),
+        Param("ray", "str", None, "run on Ray: 'local' starts one for the run on 127.0.0.1; auto, host:port or "
+              "ray://host:port joins a running cluster"),
+        Param("retries", "int", 2, "times a row is tried again when its worker crashed or its node vanished", 0, 100),
+        Param("json_progress", "bool", False, "progress as JSON lines on stdout (for pipelines)"),
+        Param("dry_run", "bool", False, "only plan: read the manifest and the ledger and say what would run"),
+        Param("retry_failed", "bool", False, "run again the rows that failed on bad input and have not changed since"),
+        Param("transfer", "choice", "auto", "on Ray, how nodes get the inputs and give back the outputs: auto (the "
+              "shared path when a node sees the files, else the object store), shared or object-store",
+              choices=BATCH_TRANSFERS),
+        Param("blend", "bool", False, "also save <id>.blend per row: the talking head with its editable curves and "
+              "the sound strip, made by Blender through the add-on's own operators"),
+        Param("blender", "path", None, "the Blender for --blend: a blender executable or a Python with the bpy "
+              "module (default: this Python when it has bpy, else blender on the PATH)"),
+        Param("gpus_per_worker", "float", None, "GPUs each Ray actor declares (default: the cluster's GPUs shared "
+              "evenly by the actors, 0 without GPUs)", 0.0, 64.0),
+    ),
+}  # fmt: skip
+
+
+def params_of(name: str) -> tuple[Param, ...]:
+    """The parameters of op or command ``name``."""
+    return OPS[name] if name in OPS else COMMANDS[name]
+
 
 def check(op: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` of ``op`` checked and completed with the defaults (every name of the op is a key).
+    """``params`` of ``op`` (or of a command) checked and completed with the defaults (every name is a key).
 
     Unknown names are an error, so a caller whose settings drifted from this table hears of it.
     """
     if not isinstance(params, dict):
         raise BadInput("params must be a JSON object")
-    table = {p.name: p for p in OPS[op]}
+    table = {p.name: p for p in params_of(op)}
     unknown = sorted(set(params) - set(table))
     if unknown:
         raise BadInput(f"unknown parameter{'s' if len(unknown) > 1 else ''} for {op}: {', '.join(unknown)}")
@@ -299,7 +344,7 @@ def check(op: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def default(op: str, name: str) -> Any:
     """The default of ``op``'s parameter ``name`` (pipelines take their defaults from here)."""
-    return next(p.default for p in OPS[op] if p.name == name)
+    return next(p.default for p in params_of(op) if p.name == name)
 
 
 def schema() -> dict[str, Any]:

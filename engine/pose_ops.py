@@ -41,7 +41,7 @@ def pose_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     prompt = check_prompt(p["prompt"])
     out = check_output_path(p["out"]) if p["out"] else None
     backend = get_backend(p["backend"])
-    options = {"guidance": p["guidance"], "steps": p["steps"]}
+    options = {"guidance": p["guidance"], "audio_guidance": p["audio_guidance"], "steps": p["steps"]}
     features = load_features(p["audio"], p["fps"], job.sub(0.0, 0.45), p["audio_offset"], p["audio_duration"])
     require_speech(features, p["audio"])
     pins = _pins(p["pins"], p["fps"], features.n_frames)

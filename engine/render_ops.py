@@ -21,7 +21,7 @@ from .audio import frame_count, load_audio, probe
 from .capture_ops import capture_op
 from .errors import BadInput, EngineError
 from .espeak import check_language
-from .formats import check_output_path, lips_document, pose_document, read_lips, read_pose
+from .formats import check_output_path, lips_document, pose_document, read_lips, read_pose, write_json_atomic
 from .jobs import Job
 from .lips_ops import lips_op
 from .params import OPS, PROMPT, check
@@ -241,7 +241,8 @@ def _motion_from_video(p: dict[str, Any], n: int, job: Job) -> tuple[dict[str, A
 
 def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     """Params: engine.params.OPS["animate"]. Runs pose (or capture from ``pose_video``), lips and render; returns
-    video, n_frames, fps."""
+    video, n_frames, fps (and the paths of the pose.json and lips.json it wrote when ``pose_out``/``lips_out``
+    are given: after the video, so a failed job writes none of them)."""
     from .render import get_renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
 
     p = check("animate", params)
@@ -254,6 +255,9 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     video = check_output_path(p["out"])
     if not video.lower().endswith((".mp4", ".m4v", ".mov")):
         raise BadInput(f"out must be an .mp4 file: {video}")
+    docs_out = {key: check_output_path(p[key]) for key in ("pose_out", "lips_out") if p[key]}
+    if len({video, *docs_out.values()}) != 1 + len(docs_out):
+        raise BadInput("out, pose_out and lips_out must be different files")
     # every input checked before the heavy work: the language, the audio readable, a face in the portrait, ffmpeg
     check_language(p["language"])
     _ffmpeg()
@@ -298,9 +302,14 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
             "video": video,
         }
         res = render_op(render_params, job.child(render_share, 1.0))
+    if "pose_out" in docs_out:
+        write_json_atomic(docs_out["pose_out"], pose_doc)
+    if "lips_out" in docs_out and lips_doc is not None:
+        write_json_atomic(docs_out["lips_out"], lips_doc)
     job.progress(1000, 1000, "done")
     result = {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": True,
-              "width": res["width"], "height": res["height"], "pose_source": "video" if p["pose_video"] else "prompt",
+              "width": res["width"], "height": res["height"], "pose_path": docs_out.get("pose_out"),
+              "lips_path": docs_out.get("lips_out"), "pose_source": "video" if p["pose_video"] else "prompt",
               "mouth_source": "video" if p["mouth_from_video"] else "audio"}  # fmt: skip
     if lips_res.get("warning"):
         result["warning"] = lips_res["warning"]

@@ -1,12 +1,15 @@
 """Build the synthetic motion corpus for the Pose Latent Diffusion model (one command, one seed).
 
-espeak-ng speech (many voices, rates, pitches, pauses, generated sentences) × styles ×
-the procedural teacher (engine.procedural). Each motion gets several paraphrased captions
-(synonyms, sentence frames, "then" compositions, intensity and speed words; left/right are
-the viewer's screen directions). Stored: audio features (.matrix()), poses and caption
-embeddings (whole caption + one per "then" segment) in one .npz; no audio.
+Speech of the training voice families (scripts/voices.py: espeak-ng with many voices, rates and
+pitches, and the Piper neural voice with varied length and prosody noise; the families take turns
+clip by clip) in generated sentences with pauses × styles × the procedural teacher
+(engine.procedural). Each motion gets several paraphrased captions (synonyms, sentence frames,
+"then" compositions, intensity and speed words, calm said in many words, looks and tilts from
+combinable verbs and places; left/right are the viewer's screen directions). Stored: audio
+features (.matrix()), poses and caption embeddings (whole caption + one per "then" segment) in
+one .npz; no audio. flite is held out and festival is reserved for evaluation.
 
-    .venv/bin/python scripts/build_corpus.py --seed 0 --clips 1500 --out data/corpus.npz
+    .venv/bin/python scripts/build_corpus.py --seed 0 --clips 2000 --out data/corpus.npz
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from multiprocessing import Pool
 
@@ -25,15 +27,15 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+from voices import TRAIN_FAMILIES, TRAINABLE, PiperSession, Voice, sample_voice, speak  # noqa: E402
+
 from engine.audio import SAMPLE_RATE, compute_features  # noqa: E402
 from engine.procedural import generate_motion  # noqa: E402
 from engine.styles import Segment, Style  # noqa: E402
 
 FPS = 25.0
-VOICES = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029", "en-us-nyc"]
-VARIANTS = ["", "+m1", "+m2", "+m3", "+m4", "+m5", "+m6", "+m7", "+f1", "+f2", "+f3", "+f4", "+f5", "+klatt"]
-VARIANTS += ["+Andy", "+Annie", "+david", "+Denis", "+Gene", "+john", "+Lee", "+linda", "+max", "+Mike", "+steph"]
-
 # ---------------------------------------------------------------- sentences
 SUBJECTS = [
     "the committee",
@@ -172,37 +174,16 @@ def sentence(rng: np.random.Generator) -> str:
     return text + str(rng.choice([".", ".", ".", "!", "?"]))
 
 
-def speak(text: str, voice: str, rate: int, pitch: int, amp: int) -> np.ndarray:
-    import soundfile as sf
-
-    with tempfile.NamedTemporaryFile(suffix=".wav", delete=False) as tmp:
-        path = tmp.name
-    try:
-        cmd = ["espeak-ng", "-v", voice, "-s", str(rate), "-p", str(pitch), "-a", str(amp), "-w", path, text]
-        subprocess.run(cmd, check=True, capture_output=True)
-        audio, sr = sf.read(path, dtype="float32", always_2d=True)
-    finally:
-        os.unlink(path)
-    audio = audio.mean(axis=1)
-    if sr != SAMPLE_RATE:
-        import soxr
-
-        audio = soxr.resample(audio, sr, SAMPLE_RATE).astype(np.float32)
-    return audio
-
-
-def make_audio(rng: np.random.Generator, seconds: float) -> np.ndarray:
+def make_audio(rng: np.random.Generator, seconds: float, voice: Voice, piper: PiperSession | None) -> np.ndarray:
     """Speech of one voice with pauses, about ``seconds`` long (sentences + silences, light noise)."""
-    voice = str(rng.choice(VOICES)) + str(rng.choice(VARIANTS))
-    rate, pitch, amp = int(rng.integers(115, 230)), int(rng.integers(15, 90)), int(rng.integers(60, 180))
     parts = [np.zeros(int(rng.uniform(0.0, 0.8) * SAMPLE_RATE), np.float32)]
     total = len(parts[0])
     while total < seconds * SAMPLE_RATE:
         text = sentence(rng)
         try:
-            clip = speak(text, voice, rate, pitch, amp)
-        except subprocess.CalledProcessError:
-            voice = "en-us"
+            clip = speak(text, voice, piper)
+        except subprocess.CalledProcessError:  # an espeak-ng voice variant this installation lacks
+            voice = Voice("espeak", "en-us", voice.rate, voice.pitch, voice.amp)
             continue
         parts.append(clip)
         gap = rng.choice([0.1, 0.3, 0.6, 1.0, 1.8], p=[0.25, 0.3, 0.2, 0.15, 0.1]) * rng.uniform(0.7, 1.3)
@@ -214,6 +195,180 @@ def make_audio(rng: np.random.Generator, seconds: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- styles and captions
+# Left and right are always the viewer's screen directions. Looks and tilts to the left are written once,
+# from verbs and places that combine ("glances" + "toward screen left"), and mirrored for the right.
+LOOK_VERBS = {  # form → verbs of a turn of the head or gaze
+    "third_person": [
+        "looks",
+        "turns",
+        "glances",
+        "gazes",
+        "faces",
+        "turns the head",
+        "turns the face",
+        "swivels the head",
+        "rotates the head",
+        "points the face",
+        "angles the face",
+        "looks away",
+        "glances over",
+        "turns to look",
+        "peers",
+        "peeks",
+        "looks over",
+        "turns around",
+    ],
+    "imperative": [
+        "look",
+        "turn",
+        "glance",
+        "gaze",
+        "face",
+        "turn your head",
+        "turn your face",
+        "swivel your head",
+        "rotate your head",
+        "point your face",
+        "angle your face",
+        "look away",
+        "glance over",
+        "turn to look",
+        "peer",
+        "peek",
+        "look over",
+        "turn around",
+    ],
+    "noun": [
+        "a glance",
+        "a look",
+        "a turn of the head",
+        "the face turned",
+        "the head turned",
+        "a sideways look",
+        "a head turn",
+        "the gaze",
+        "a quick look",
+        "the face angled",
+        "eyes and head",
+        "a sideways glance",
+        "the head swivelled",
+        "a turn",
+    ],
+}
+LOOK_PLACES = [
+    "left",
+    "to the left",
+    "toward the left",
+    "towards the left",
+    "to screen left",
+    "toward screen left",
+    "to camera left",
+    "off to the left",
+    "over to the left",
+    "to the left side",
+    "toward frame left",
+    "toward the left side of the frame",
+    "to the left side of the screen",
+    "toward the left edge",
+    "to the viewer's left",
+    "leftward",
+    "toward the left of the picture",
+    "to the left-hand side",
+    "to the audience's left",
+    "away to the left",
+    "toward the left of the image",
+    "toward the left edge of the screen",
+]
+GAZE_VERBS = {  # verbs that also take a thing to look at
+    "third_person": ["looks", "glances", "gazes", "peers", "peeks", "stares"],
+    "imperative": ["look", "glance", "gaze", "peer", "peek", "stare"],
+    "noun": ["a glance", "a look", "a long look", "a quick glance", "a stare"],
+}
+GAZE_THINGS = [
+    "at something on the left",
+    "at someone on the left",
+    "at a point on the left of the screen",
+    "at the left side of the room",
+    "at something off screen to the left",
+    "at the left edge of the frame",
+]
+TILT_VERBS = {
+    "third_person": [
+        "tilts the head",
+        "tilts",
+        "tips the head",
+        "cocks the head",
+        "leans the head",
+        "inclines the head",
+        "slants the head",
+        "tilts the head sideways",
+        "tips the head sideways",
+        "lets the head fall sideways",
+        "bends the head sideways",
+        "rolls the head",
+        "cants the head",
+    ],
+    "imperative": [
+        "tilt your head",
+        "tilt",
+        "tip your head",
+        "cock your head",
+        "lean your head",
+        "incline your head",
+        "slant your head",
+        "tilt your head sideways",
+        "tip your head sideways",
+        "let your head fall sideways",
+        "bend your head sideways",
+        "roll your head",
+        "cant your head",
+    ],
+    "noun": [
+        "a head tilt",
+        "a tilt",
+        "the head tilted",
+        "a sideways tilt",
+        "the head tipped sideways",
+        "a quizzical tilt",
+        "a cocked head",
+        "a curious head tilt",
+        "a slanted head",
+        "the head canted",
+        "the head leaning sideways",
+        "a sideways head tilt",
+    ],
+}
+TILT_PLACES = [
+    "left",
+    "to the left",
+    "toward the left",
+    "to screen left",
+    "toward screen left",
+    "to camera left",
+    "over to the left",
+    "toward the left side of the frame",
+    "to the viewer's left",
+    "leftward",
+    "to the left side",
+    "toward the left of the screen",
+    "toward the left edge of the picture",
+    "sideways to the left",
+    "to the left-hand side",
+]
+
+
+def _combine(verbs: list[str], places: list[str]) -> list[str]:
+    return [f"{v} {p}" for v in verbs for p in places]
+
+
+def _side_phrases(form: str) -> dict[str, list[str]]:
+    """Look and tilt phrases of one caption form, left ones and their mirrors."""
+    look = _combine(LOOK_VERBS[form], LOOK_PLACES) + _combine(GAZE_VERBS[form], GAZE_THINGS)
+    tilt = _combine(TILT_VERBS[form], TILT_PLACES)
+    mirror = lambda ps: [p.replace("left", "right") for p in ps]  # noqa: E731
+    return {"look_left": look, "look_right": mirror(look), "tilt_left": tilt, "tilt_right": mirror(tilt)}
+
+
 ACTION_PHRASES = {
     "none": [
         "talks naturally",
@@ -257,51 +412,6 @@ ACTION_PHRASES = {
         "shakes the head in disagreement",
         "wags the head no",
         "gives repeated head shakes",
-    ],
-    "tilt_left": [
-        "tilts the head to the left",
-        "tilts left",
-        "leans the head to the left",
-        "cocks the head left",
-        "head tilted toward the left",
-        "tilting the head to the left side",
-        "inclines the head left",
-        "tilts the head sideways to the left",
-        "cocks the head to the left side",
-    ],
-    "tilt_right": [
-        "tilts the head to the right",
-        "tilts right",
-        "leans the head to the right",
-        "cocks the head right",
-        "head tilted toward the right",
-        "tilting the head to the right side",
-        "inclines the head right",
-    ],
-    "look_left": [
-        "looks to the left",
-        "looks left",
-        "turns to the left",
-        "glances left",
-        "turns the head left",
-        "gazes toward the left",
-        "faces left",
-        "looking to the left side",
-        "turns away to the left",
-        "looks away to the left",
-        "looks over to the left",
-        "turns the face to the left",
-    ],
-    "look_right": [
-        "looks to the right",
-        "looks right",
-        "turns to the right",
-        "glances right",
-        "turns the head right",
-        "gazes toward the right",
-        "faces right",
-        "looking to the right side",
-        "turns away to the right",
     ],
     "look_up": [
         "looks up",
@@ -353,11 +463,22 @@ ACTION_PHRASES = {
         "moves back from the camera",
         "pulls away from the camera",
     ],
+    **_side_phrases("third_person"),
 }
 # The same actions as commands ("nod your head") and as noun phrases ("a head tilt to the left"):
-# prompts are typed in every grammatical form. Right-hand phrases mirror the left-hand ones.
+# prompts are typed in every grammatical form.
 IMPERATIVE_PHRASES = {
-    "none": ["just talk", "talk naturally", "speak normally", "keep talking", "speak as usual"],
+    "none": [
+        "just talk",
+        "talk naturally",
+        "speak normally",
+        "keep talking",
+        "speak as usual",
+        "chat",
+        "say a few words",
+        "deliver the lines",
+        "speak to the camera",
+    ],
     "nod": [
         "nod",
         "keep nodding",
@@ -369,10 +490,6 @@ IMPERATIVE_PHRASES = {
         "give little nods",
         "agree by nodding",
         "move your head up and down",
-        "chat",
-        "say a few words",
-        "deliver the lines",
-        "speak to the camera",
         "dip your head in agreement",
         "nod repeatedly",
         "give a series of nods",
@@ -389,31 +506,6 @@ IMPERATIVE_PHRASES = {
         "shake your head in disagreement",
         "wag your head no",
         "give repeated head shakes",
-    ],
-    "tilt_left": [
-        "tilt your head to the left",
-        "tilt left",
-        "lean your head to the left",
-        "cock your head left",
-        "tip your head toward the left",
-        "incline your head to the left side",
-        "tilt your head sideways to the left",
-        "cock your head to the left side",
-    ],
-    "look_left": [
-        "look to the left",
-        "look left",
-        "turn to the left",
-        "glance left",
-        "turn your head left",
-        "gaze toward the left",
-        "face left",
-        "look toward screen left",
-        "turn to the viewer's left",
-        "look to the left side of the picture",
-        "look away to the left",
-        "look over to the left",
-        "turn your face to the left",
     ],
     "look_up": [
         "look up",
@@ -463,33 +555,49 @@ IMPERATIVE_PHRASES = {
         "move back from the camera",
         "pull away from the camera",
     ],
+    **_side_phrases("imperative"),
 }
 NOUN_PHRASES = {
     "none": ["natural head motion", "ordinary movement", "normal talking head motion"],
-    "nod": ["a nod", "gentle nods", "nodding", "a nodding head", "repeated nods", "head nods", "agreeing nods"],
-    "shake": ["a head shake", "head shaking", "a shaking head", "side to side head shakes", "a no shake"],
-    "tilt_left": ["a head tilt to the left", "a left head tilt", "the head tilted left", "a tilt toward the left"],
-    "look_left": [
-        "a glance to the left",
-        "a look toward the left",
-        "the face turned left",
-        "a turn toward screen left",
-        "eyes and head to the viewer's left",
+    "nod": [
+        "a nod",
+        "gentle nods",
+        "nodding",
+        "a nodding head",
+        "repeated nods",
+        "head nods",
+        "agreeing nods",
         "a series of nods",
         "affirmative nods",
         "approving nods",
+    ],
+    "shake": [
+        "a head shake",
+        "head shaking",
+        "a shaking head",
+        "side to side head shakes",
+        "a no shake",
         "a disagreeing shake of the head",
         "repeated head shakes",
-        "a sideways look to the left",
     ],
-    "look_up": ["an upward look", "a glance up", "the chin raised", "the face turned upward"],
-    "look_down": ["a downward look", "a glance down", "the chin lowered", "the head bowed"],
-    "lean_in": ["a lean toward the camera", "a forward lean", "the head moving closer", "a lean in"],
-    "lean_back": ["a lean away from the camera", "a backward lean", "the head pulled back", "a lean back"],
+    "look_up": ["an upward look", "a glance up", "the chin raised", "the face turned upward", "an upward gaze"],
+    "look_down": ["a downward look", "a glance down", "the chin lowered", "the head bowed", "a lowered gaze"],
+    "lean_in": [
+        "a lean toward the camera",
+        "a forward lean",
+        "the head moving closer",
+        "a lean in",
+        "a move toward the camera",
+    ],
+    "lean_back": [
+        "a lean away from the camera",
+        "a backward lean",
+        "the head pulled back",
+        "a lean back",
+        "a move away from the camera",
+    ],
+    **_side_phrases("noun"),
 }
-for _table in (IMPERATIVE_PHRASES, NOUN_PHRASES):
-    for _src, _dst in (("tilt_left", "tilt_right"), ("look_left", "look_right")):
-        _table[_dst] = [p.replace("left", "right") for p in _table[_src]]
 IMPERATIVE_FRAMES = ["{s}", "{s} while you talk", "{s} as you speak", "please {s}", "{s} while speaking", "{s} now"]
 NOUN_FRAMES = ["{s}", "{s} while talking", "a speaker with {s}", "talking with {s}", "{s} during the speech"]
 FORMS = {  # caption form: (phrases, frames of the first phrase, probability)
@@ -498,9 +606,147 @@ FORMS = {  # caption form: (phrases, frames of the first phrase, probability)
     "noun": (NOUN_PHRASES, NOUN_FRAMES, 0.18),
 }
 
+# Calm is said in many ways (calm, still, steady, composed, ...): adjectives, adverbs and whole descriptions
+# that combine, so that the text encoder learns the family of words rather than a few phrases.
+CALM_ADJECTIVES = [
+    "calm",
+    "still",
+    "steady",
+    "composed",
+    "relaxed",
+    "quiet",
+    "serene",
+    "tranquil",
+    "peaceful",
+    "motionless",
+    "poised",
+    "unruffled",
+    "placid",
+    "measured",
+    "restrained",
+    "understated",
+    "low-key",
+    "reserved",
+    "sedate",
+    "collected",
+    "unflappable",
+    "even-tempered",
+    "cool",
+    "gentle",
+    "subdued",
+    "stable",
+    "settled",
+    "unmoving",
+    "level",
+    "mellow",
+]
+CALM_ADVERBS = [
+    "calmly",
+    "steadily",
+    "quietly",
+    "serenely",
+    "peacefully",
+    "gently",
+    "composedly",
+    "tranquilly",
+    "placidly",
+    "evenly",
+    "coolly",
+    "sedately",
+    "softly and steadily",
+    "with composure",
+    "with restraint",
+    "with minimal movement",
+    "barely moving",
+    "hardly moving",
+    "with a still head",
+    "with a steady head",
+    "keeping still",
+    "keeping the head steady",
+    "holding the head still",
+    "without much motion",
+    "with very little motion",
+    "in a relaxed way",
+    "in a measured way",
+    "in a low-key way",
+    "in an unhurried, calm way",
+    "in a restrained manner",
+    "without fuss",
+    "staying still",
+]
+CALM_NOUNS = [
+    "speaker",
+    "talker",
+    "talking head",
+    "presenter",
+    "narrator",
+    "announcer",
+    "lecturer",
+    "host",
+    "person",
+    "delivery",
+    "head",
+    "voice over",
+    "reader",
+    "interviewee",
+]
+CALM_DESCRIPTIONS = [
+    "barely moves the head",
+    "hardly any head movement",
+    "minimal head motion",
+    "almost no movement",
+    "moves very little",
+    "the head stays still",
+    "keeps the head still",
+    "holds the head steady",
+    "keeps perfectly still",
+    "very little motion",
+    "no big movements",
+    "stays still while talking",
+    "hardly moves at all",
+    "a head that barely moves",
+    "holds still and speaks",
+    "keeps movement to a minimum",
+    "stays put",
+    "keeps steady",
+    "sits still",
+    "remains motionless",
+    "stays calm and steady",
+    "very still head",
+]
+
+
+def _calm_only(rng: np.random.Generator) -> str:
+    """A whole caption of a calm talking head without another action."""
+    a, b = rng.choice(CALM_ADJECTIVES, 2, replace=False)
+    noun, adv, desc = rng.choice(CALM_NOUNS), rng.choice(CALM_ADVERBS), rng.choice(CALM_DESCRIPTIONS)
+    pattern = str(
+        rng.choice(
+            [
+                "a {a} {n}",
+                "{a} and {b}",
+                "a {a}, {b} {n}",
+                "stays {a}",
+                "keeps the head {a}",
+                "{a} {n}",
+                "talks {v}",
+                "speaks {v}",
+                "{d}",
+                "a {a} {n}, {d}",
+                "{a}, {d}",
+                "{d}, {a} and {b}",
+                "the {n} stays {a}",
+                "{v}",
+                "remains {a} and {b}",
+            ]
+        )
+    )
+    return pattern.format(a=a, b=b, n=noun, v=adv, d=desc)
+
+
 MOOD_WORDS = {
     "neutral": [""],
-    "calm": ["calmly", "calm", "gently", "in a relaxed way", "serenely", "quietly", "steady and calm", "peacefully"],
+    "calm": CALM_ADVERBS + CALM_ADJECTIVES + ["steady and calm", "calm and still", "still and steady"],
     "energetic": [
         "energetically",
         "in an animated way",
@@ -510,21 +756,36 @@ MOOD_WORDS = {
         "vigorously",
         "enthusiastically",
         "expressively",
-        "an upward gaze",
-        "a lowered gaze",
-        "a move toward the camera",
-        "a move away from the camera",
-        "composedly",
-        "with minimal movement",
-        "barely moving",
-        "in an unhurried, calm way",
         "with great enthusiasm",
         "spiritedly",
         "full of life",
         "with gusto",
+        "animatedly",
+        "exuberantly",
+        "with zest",
+        "bouncily",
     ],
-    "sad": ["sadly", "in a sad way", "gloomily", "looking downcast", "dejectedly", "unhappily", "mournfully"],
-    "confident": ["confidently", "with confidence", "proudly", "boldly", "assertively", "self-assured"],
+    "sad": [
+        "sadly",
+        "in a sad way",
+        "gloomily",
+        "looking downcast",
+        "dejectedly",
+        "unhappily",
+        "mournfully",
+        "sorrowfully",
+        "in a melancholy way",
+    ],
+    "confident": [
+        "confidently",
+        "with confidence",
+        "proudly",
+        "boldly",
+        "assertively",
+        "self-assured",
+        "with authority",
+        "self-assuredly",
+    ],
     "thinking": [
         "thoughtfully",
         "while thinking",
@@ -533,26 +794,11 @@ MOOD_WORDS = {
         "as if considering something",
         "contemplatively",
         "hesitantly",
-        "sorrowfully",
-        "in a melancholy way",
-        "with authority",
-        "self-assuredly",
         "reflectively",
         "deep in thought",
     ],
 }
 MOOD_ONLY = {
-    "calm": [
-        "a calm speaker",
-        "calm and still",
-        "stays calm and steady",
-        "relaxed and quiet",
-        "very still head",
-        "gentle, subtle motion",
-        "a composed, peaceful talker",
-        "composed and motionless",
-        "quiet, with minimal movement",
-    ],
     "energetic": [
         "an energetic speaker",
         "lively and animated",
@@ -562,6 +808,10 @@ MOOD_ONLY = {
         "dynamic, vigorous head motion",
         "spirited and full of life",
         "an excited, lively talker",
+        "an animated host",
+        "high-energy delivery",
+        "a bubbly, excited talker",
+        "moves around a lot while talking",
     ],
     "sad": [
         "a sad speaker",
@@ -647,7 +897,7 @@ def caption(rng: np.random.Generator, label: dict) -> str:
     speed_w = str(rng.choice(SPEED_WORDS[label["speed"]]))
     mood_w = str(rng.choice(MOOD_WORDS[mood]))
     if actions == ["none"] and (mood != "neutral" or rng.random() < 0.5) and not amp_w and not speed_w:
-        return str(rng.choice(MOOD_ONLY[mood]))
+        return _calm_only(rng) if mood == "calm" else str(rng.choice(MOOD_ONLY[mood]))
     form = str(rng.choice(list(FORMS), p=[f[2] for f in FORMS.values()]))
     phrases, frames, _ = FORMS[form]
     parts = []
@@ -673,26 +923,44 @@ def caption(rng: np.random.Generator, label: dict) -> str:
     return text[0].upper() + text[1:] if rng.random() < 0.5 else text
 
 
-# ---------------------------------------------------------------- one audio clip × styles
-def build_clip(args: tuple[int, int, int, int]) -> dict:
-    seed, index, styles_per_clip, captions_per_style = args
+# ---------------------------------------------------------------- audio clips × styles
+BLOCK = 10  # clips made in one go by one worker (one Piper session, seeded by the block)
+
+
+def clip_family(index: int, families: tuple[str, ...]) -> str:
+    """The voice family of clip ``index``: the families take turns."""
+    return families[index % len(families)]
+
+
+def build_clip(seed: int, index: int, family: str, styles: int, captions: int, piper: PiperSession | None) -> dict:
+    """One clip of speech in ``family`` with ``styles`` teacher motions and up to ``captions`` captions each."""
     rng = np.random.default_rng([seed, index])
     seconds = float(rng.uniform(6.0, 10.0))
-    audio = make_audio(rng, seconds)
+    voice = sample_voice(family, rng)
+    audio = make_audio(rng, seconds, voice, piper)
     feats = compute_features(audio, len(audio) / SAMPLE_RATE, FPS)
-    out = {"features": feats.matrix().astype(np.float16), "poses": [], "labels": [], "captions": []}
+    out = {"family": family, "voice": voice.describe(), "features": feats.matrix().astype(np.float16)}
+    out.update(poses=[], labels=[], captions=[])
     if feats.is_silent:
         return out
-    for k in range(styles_per_clip):
+    for _ in range(styles):
         style, label = sample_style(rng)
         motion = generate_motion(feats, style, seed=int(rng.integers(2**31)))
-        caps = sorted({caption(rng, label) for _ in range(captions_per_style)})
+        caps = sorted({caption(rng, label) for _ in range(captions)})
         caps = [c for c in caps if len(split_segments(c)) == len(label["actions"])] or caps[:1]
         out["poses"].append(motion.astype(np.float32))
-        out["labels"].append(label)
+        out["labels"].append({**label, "family": family, "voice": voice.describe()})
         out["captions"].append(caps)
-        del k
     return out
+
+
+def build_block(args: tuple[int, int, int, tuple[str, ...], int, int]) -> list[dict]:
+    """Clips ``start`` .. ``stop - 1``; their Piper speech comes from one session seeded by (seed, start)."""
+    seed, start, stop, families, styles, captions = args
+    piper = None
+    if "piper" in {clip_family(i, families) for i in range(start, stop)}:
+        piper = PiperSession(int(np.random.SeedSequence([seed, start, 0x7A1]).generate_state(1)[0]))
+    return [build_clip(seed, i, clip_family(i, families), styles, captions, piper) for i in range(start, stop)]
 
 
 def split_segments(prompt: str) -> list[str]:
@@ -755,20 +1023,29 @@ def write_corpus(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--clips", type=int, default=1500, help="audio clips (each gets several styles)")
+    ap.add_argument("--clips", type=int, default=2000, help="audio clips (each gets several styles)")
     ap.add_argument("--styles", type=int, default=3, help="styles (teacher motions) per audio clip")
-    ap.add_argument("--captions", type=int, default=5, help="paraphrased captions per motion")
+    ap.add_argument("--captions", type=int, default=6, help="paraphrased captions per motion")
+    ap.add_argument(
+        "--families",
+        default=",".join(TRAIN_FAMILIES),
+        help=f"voice families of the speech, taking turns (of {', '.join(TRAINABLE)}; festival is for evaluation only)",
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "corpus.npz"))
     args = ap.parse_args()
+    families = tuple(f.strip() for f in args.families.split(",") if f.strip())
+    if not families or any(f not in TRAINABLE for f in families):
+        raise SystemExit(f"--families: choose from {', '.join(TRAINABLE)} (festival is reserved for evaluation)")
     t0 = time.time()
-    jobs = [(args.seed, i, args.styles, args.captions) for i in range(args.clips)]
+    starts = range(0, args.clips, BLOCK)
+    jobs = [(args.seed, a, min(args.clips, a + BLOCK), families, args.styles, args.captions) for a in starts]
+    clips = []
     with Pool(args.workers) as pool:
-        clips = []
-        for i, clip in enumerate(pool.imap(build_clip, jobs, chunksize=4)):
-            clips.append(clip)
-            if (i + 1) % 100 == 0:
-                print(f"clips {i + 1}/{args.clips}  {time.time() - t0:.0f}s", flush=True)
+        for block in pool.imap(build_block, jobs):
+            clips += block
+            if len(clips) % 100 < BLOCK:
+                print(f"clips {len(clips)}/{args.clips}  {time.time() - t0:.0f}s", flush=True)
     t_audio = time.time() - t0
 
     feats, poses, pose_clip, labels = [], [], [], []
@@ -787,14 +1064,14 @@ def main() -> None:
                 cap_text.append(c)
                 cap_pose.append(pi)
 
-    texts = write_corpus(
-        args.out, feats, poses, pose_clip, cap_text, cap_pose, labels, {"seed": args.seed, "clips": args.clips}
-    )
+    meta = {"seed": args.seed, "clips": args.clips, "families": list(families)}
+    texts = write_corpus(args.out, feats, poses, pose_clip, cap_text, cap_pose, labels, meta)
     lengths = np.array([len(f) for f in feats])
     report = {
         "out": args.out,
         "seed": args.seed,
         "audio_clips": len(feats),
+        "clips_per_family": {f: sum(c["family"] == f and bool(c["poses"]) for c in clips) for f in families},
         "motions": len(poses),
         "captions": len(cap_text),
         "unique_texts": len(texts),

@@ -5,7 +5,7 @@
 
 Stage 1 trains the pose VAE on random pose windows; stage 2 encodes every motion and
 trains the latent denoiser on random windows with a random caption of the motion,
-text dropout (classifier-free guidance) and random inpainting masks. Clips of 5 % of the
+text and audio dropout (classifier-free guidance on each) and random inpainting masks. Clips of 5 % of the
 audio (with all their captions) are held out for validation. Losses are logged as JSON lines.
 """
 
@@ -23,13 +23,15 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from engine.pose.conditioning import MAX_SEGMENTS, pool_audio, token_conditions  # noqa: E402
+from engine.pose.conditioning import MAX_SEGMENTS, pool_audio, segment_direction, token_conditions  # noqa: E402
 from engine.pose.config import PLDConfig  # noqa: E402
 from engine.pose.denoiser import Conditions  # noqa: E402
 from engine.pose.pipeline import WINDOW, PLDModel, edge_seconds  # noqa: E402
 from engine.pose.schedule import add_noise, sample_times  # noqa: E402
 from engine.pose.vae import DOWN  # noqa: E402
 from engine.pose.weights import DEFAULT_PATH, git_commit  # noqa: E402
+
+TEXT_DROP = 0.15  # probability of training without the prompt (classifier-free guidance)
 
 
 class Corpus:
@@ -53,9 +55,12 @@ class Corpus:
             self.poses += [poses[poffs[i] : poffs[i + 1]] for i in range(len(poffs) - 1)]
             emb = d["text_embeddings"].astype(np.float32)
             cap_text.append(emb[d["caption_text_index"]])
+            # a segment's condition: its embedding and its screen direction (engine.pose.conditioning)
+            directions = np.array([segment_direction(str(t)) for t in d["texts"]], np.float32)[:, None]
+            seg_features = np.concatenate([emb, directions], axis=1)
             seg = d["caption_segments"]
             cap_count.append((seg >= 0).sum(axis=1))
-            cap_segs.append(np.where((seg >= 0)[..., None], emb[np.maximum(seg, 0)], 0.0).astype(np.float32))
+            cap_segs.append(np.where((seg >= 0)[..., None], seg_features[np.maximum(seg, 0)], 0.0).astype(np.float32))
         self.meta = metas[0] if len(metas) == 1 else {"seed": metas[0].get("seed"), "parts": metas}
         self.pose_clip, self.cap_pose = np.concatenate(pose_clip), np.concatenate(cap_pose)
         self.cap_text, self.cap_segs = np.concatenate(cap_text), np.concatenate(cap_segs)
@@ -138,7 +143,9 @@ def denoiser_batch(
     tokens: int,
     rng: np.random.Generator,
     text_drop: float,
+    ramp_frames: float,
     text_noise: float = 0.0,
+    audio_drop: float = 0.0,
 ):
     b = len(caps)
     z = np.zeros((b, tokens, corpus.latents[0].shape[1]), np.float32)
@@ -156,20 +163,23 @@ def denoiser_batch(
         e = min(len(lat), s + tokens)
         z[i, : e - s] = lat[s:e]
         audio[i, : e - s] = corpus.audio_tokens[corpus.pose_clip[p]][s:e]
-        weights[i, : e - s] = token_conditions(n_frames, int(corpus.cap_count[c]))[0][s:e]
+        weights[i, : e - s] = token_conditions(n_frames, int(corpus.cap_count[c]), ramp_frames)[0][s:e]
         edges[i, : e - s] = edge_seconds(n_frames)[s:e]
         r = rng.random()
         if r < 0.4:  # continuation of a previous window
             mask[i, : int(rng.integers(2, 12))] = 1.0
         elif r < 0.5:  # scattered known tokens
             mask[i, rng.random(tokens) < 0.15] = 1.0
+        if rng.random() < audio_drop:  # no speech: the branch of guidance on the audio
+            audio[i] = 0.0
         if rng.random() < text_drop:
             text[i] = 0.0
             segs[i] = 0.0
         elif text_noise > 0 and rng.random() < 0.5:  # nearby embeddings mean the same: paraphrases unseen here
             text[i] = _jitter(text[i], text_noise, rng)
+            dim = text.shape[1]  # the segment's embedding; its direction feature stays as it is
             for j in range(int(corpus.cap_count[c])):
-                segs[i, j] = _jitter(segs[i, j], text_noise, rng)
+                segs[i, j, :dim] = _jitter(segs[i, j, :dim], text_noise, rng)
     t = lambda a: torch.from_numpy(a)  # noqa: E731
     return t(z), t(audio), t(text), t(segs), t(weights), t(edges), t(mask)
 
@@ -186,20 +196,28 @@ def denoiser_loss(model: PLDModel, batch, gen: torch.Generator | None = None) ->
 
 
 def train_denoiser(
-    model: PLDModel, corpus: Corpus, steps: int, rng: np.random.Generator, log, batch: int, text_noise: float = 0.0
+    model: PLDModel,
+    corpus: Corpus,
+    steps: int,
+    rng: np.random.Generator,
+    log,
+    batch: int,
+    text_noise: float = 0.0,
+    audio_drop: float = 0.0,
 ) -> None:
     den = model.denoiser.train()
     opt = torch.optim.AdamW(den.parameters(), lr=6e-4, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=6e-4, total_steps=steps, pct_start=max(0.05, 3 / steps))
     val_rng = np.random.default_rng(1234)
     val_caps = val_rng.choice(corpus.val_caps, min(256, len(corpus.val_caps)), replace=False)
-    val_batch = denoiser_batch(corpus, val_caps, WINDOW, val_rng, 0.0)
+    ramp = model.config.segment_ramp_frames  # the crossover of the model's "then" segments
+    val_batch = denoiser_batch(corpus, val_caps, WINDOW, val_rng, 0.0, ramp)
     ema = None
     t0 = time.time()
     for step in range(steps):
         tokens = WINDOW if rng.random() < 0.8 else int(rng.integers(8, WINDOW))
         caps = rng.choice(corpus.train_caps, batch)
-        loss = denoiser_loss(model, denoiser_batch(corpus, caps, tokens, rng, 0.15, text_noise))
+        loss = denoiser_loss(model, denoiser_batch(corpus, caps, tokens, rng, TEXT_DROP, ramp, text_noise, audio_drop))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
@@ -235,6 +253,9 @@ def main() -> None:
     ap.add_argument(
         "--text-noise", type=float, default=0.03, help="Gaussian noise per dimension on half the caption embeddings"
     )
+    ap.add_argument(
+        "--audio-drop", type=float, default=0.1, help="probability of training without the audio (audio guidance)"
+    )
     ap.add_argument("--config", default="{}", help="JSON overrides of the model config (tiny runs in tests)")
     ap.add_argument("--init", default=None, help="continue from these weights (with --vae-steps 0: keep their VAE)")
     ap.add_argument("--log", default=None, help="also append the JSON log lines to this file")
@@ -262,6 +283,7 @@ def main() -> None:
         }
     )
     model = PLDModel.load(args.init) if args.init else PLDModel(PLDConfig.from_dict(json.loads(args.config)))
+    corpus.cap_segs = corpus.cap_segs[..., : model.config.text_dim + model.config.segment_features]
     previous = int(model.metadata.get("denoiser_steps", 0)) if args.init else 0
     log(
         {
@@ -273,7 +295,7 @@ def main() -> None:
     if args.vae_steps > 0:
         train_vae(model, corpus, args.vae_steps, rng, log)
     log({"stage": "encode", **encode_corpus(model, corpus), "seconds": round(time.time() - t0, 1)})
-    train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise)
+    train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise, args.audio_drop)
     history = list(model.metadata.get("history", [])) if args.init else []
     if args.init:  # the runs the initial weights came from, oldest first
         history.append(
@@ -286,6 +308,8 @@ def main() -> None:
         "vae_steps": args.vae_steps or int(model.metadata.get("vae_steps", 0)),
         "denoiser_steps": previous + args.steps,
         "text_noise": args.text_noise,
+        "text_drop": TEXT_DROP,
+        "audio_drop": args.audio_drop,
         "git_commit": git_commit(ROOT),
         "max_segments": MAX_SEGMENTS,
         "train_seconds": round(time.time() - t0, 1),

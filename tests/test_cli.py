@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from engine.backends import DEFAULT_BACKEND
 from engine.errors import BadInput
 from engine.formats import POSE_CHANNELS, read_pose
 from engine.jobs import OPS, Job, run_op
@@ -38,7 +39,7 @@ def test_pose_writes_pose_json(run_engine, speech_wav, tmp_path):
     assert doc["fps"] == pytest.approx(29.97)
     assert len(doc["frames"]) == math.ceil(sf.info(str(speech_wav)).duration * 29.97 - 1e-9)
     assert doc["meta"]["prompt"] == "nods slowly, then looks to the left" and doc["meta"]["seed"] == 7
-    assert doc["meta"]["backend"] == "pld"  # the diffusion model is the default
+    assert doc["meta"]["backend"] == DEFAULT_BACKEND  # "auto" is recorded as the model it stood for
     frames = np.array(doc["frames"])
     assert np.all(np.abs(frames[:, :3]) < 30) and np.all(np.abs(frames[:, 5] - 1) < 0.3)
     assert frames[-len(frames) // 4 :, 1].mean() < -5  # looks to the viewer's left at the end

@@ -72,3 +72,15 @@ class HeadOption:
         description="Talking head: the portrait plane or a bound character (default: the panel's)",
         options={"SKIP_SAVE"},
     )
+
+
+class SavedResult:
+    """The ``result_path`` option of the engine operators that can land a result the engine wrote earlier."""
+
+    result_path: bpy.props.StringProperty(
+        name="Saved Result",
+        subtype="FILE_PATH",
+        description="Land this file the engine wrote earlier (its pose.json or lips.json) instead of running the "
+        "engine",
+        options={"SKIP_SAVE", "HIDDEN"},
+    )

@@ -10,7 +10,7 @@ import bpy
 from .. import sequencer, settings, targets
 from ..errors import UserError
 from ..runner import EngineJobOperator
-from .common import HeadOption, head, poll, still_there
+from .common import HeadOption, SavedResult, head, poll, still_there
 
 
 class POSETALK_OT_generate_lipsync(
@@ -18,6 +18,7 @@ class POSETALK_OT_generate_lipsync(
     settings.operator_mixin(settings.DialogueSettings),
     settings.operator_mixin(settings.MotionSettings, only=("keep_keys",)),
     HeadOption,
+    SavedResult,
     EngineJobOperator,
     bpy.types.Operator,
 ):

@@ -13,7 +13,7 @@ import bpy
 from .. import curves, keys, sequencer, settings, takes, targets
 from ..errors import UserError
 from ..runner import EngineJobOperator
-from .common import HeadOption, head, poll, still_there
+from .common import HeadOption, SavedResult, head, poll, still_there
 
 POSE_FORMAT = "posetalk.pose/1"
 
@@ -79,7 +79,7 @@ def land_pose(op: bpy.types.Operator, context: bpy.types.Context, st: dict[str, 
     )
 
 
-class MotionJob(settings.operator_mixin(settings.MotionSettings), HeadOption, EngineJobOperator):
+class MotionJob(settings.operator_mixin(settings.MotionSettings), HeadOption, SavedResult, EngineJobOperator):
     """The pose job shared by Generate Motion and New Take (properties, request, writing the keys)."""
 
     job_op = "pose"

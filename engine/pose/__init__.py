@@ -52,4 +52,7 @@ class PLDBackend:
         model = self.model()
         guidance = float(options.get("guidance", default("pose", "guidance")))
         steps = int(options.get("steps", default("pose", "steps")))
-        return model.generate(features.matrix(), prompt, seed, pins, features.fps, guidance, steps, progress)
+        audio_guidance = float(options.get("audio_guidance", default("pose", "audio_guidance")))
+        return model.generate(
+            features.matrix(), prompt, seed, pins, features.fps, guidance, steps, progress, audio_guidance
+        )

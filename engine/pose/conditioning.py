@@ -4,9 +4,16 @@ A prompt such as "nods slowly, then looks to the left" is split into time segmen
 (the same sequencing words as engine.styles); each latent token is conditioned on the
 embedding of the whole prompt plus that of the segment it falls in (equal time
 segments over the clip, soft borders), and on its relative position in the clip.
+
+A sentence embedding hardly tells "left" from "right" in unfamiliar phrasings, so each
+segment also carries its screen direction read from its words (:func:`segment_direction`):
+-1 for left, +1 for right, 0 for neither or both ("side to side"). The embedding says
+what to do (look, tilt, ...), the direction says to which side.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -14,10 +21,26 @@ from ..styles import _SPLIT, _segment_action, check_prompt, segment_weights
 from .vae import DOWN
 
 MAX_SEGMENTS = 3
-# Width of the crossover between two "then" segments, in pose frames at 25 fps, that the shipped weights were
-# trained with: 1.75 frames (70 ms), sharper than the teacher's own 0.35 s ramp (procedural.ACTION_RAMP_S).
-# A change of this value needs retrained weights.
-SEGMENT_RAMP_FRAMES = 1.75
+SEGMENT_FEATURES = 1  # features appended to each segment embedding: its screen direction
+# "right"/"left" in phrases that name no side ("right now", "that's right", "left over")
+_NO_SIDE = re.compile(
+    r"\b(?:right (?:now|away|here|there|then|after|before|on time)|all right|(?:that's|that is|you're|you are|"
+    r"exactly|just|quite) right|left (?:behind|over|alone|unsaid))\b"
+)
+_LEFT = re.compile(r"\bleft")
+_RIGHT = re.compile(r"\bright")
+
+
+def segment_direction(text: str) -> float:
+    """Screen direction of a prompt piece: -1 left, +1 right, 0 neither or both (viewer's left/right)."""
+    t = _NO_SIDE.sub(" ", text.lower().replace("\u2019", "'"))
+    left, right = _LEFT.search(t) is not None, _RIGHT.search(t) is not None
+    return -1.0 if left and not right else (1.0 if right and not left else 0.0)
+
+
+def segment_features(embedding: np.ndarray, text: str) -> np.ndarray:
+    """A segment's condition: its sentence embedding followed by its SEGMENT_FEATURES direction feature."""
+    return np.concatenate([np.asarray(embedding, np.float32), [segment_direction(text)]]).astype(np.float32)
 
 
 def segment_texts(prompt: str) -> list[str]:
@@ -39,10 +62,11 @@ def segment_texts(prompt: str) -> list[str]:
     return out
 
 
-def token_segment_weights(positions: np.ndarray, total: float, count: int) -> np.ndarray:
-    """(len(positions), MAX_SEGMENTS) soft membership of frame positions in ``count`` equal segments of ``total``."""
+def token_segment_weights(positions: np.ndarray, total: float, count: int, ramp_frames: float) -> np.ndarray:
+    """(len(positions), MAX_SEGMENTS) soft membership of frame positions in ``count`` equal segments of ``total``,
+    crossing over in ``ramp_frames`` (the model's config.segment_ramp_frames)."""
     w = np.zeros((len(positions), MAX_SEGMENTS), np.float32)
-    w[:, :count] = segment_weights(positions, total, max(1, count), max(1.0, SEGMENT_RAMP_FRAMES))
+    w[:, :count] = segment_weights(positions, total, max(1, count), max(1.0, ramp_frames))
     return w
 
 
@@ -55,10 +79,10 @@ def pool_audio(matrix: np.ndarray, n_tokens: int) -> np.ndarray:
     return padded.reshape(n_tokens, DOWN * f)
 
 
-def token_conditions(n_frames: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+def token_conditions(n_frames: int, count: int, ramp_frames: float) -> tuple[np.ndarray, np.ndarray]:
     """Per latent token of a clip of ``n_frames``: segment weights (T, MAX_SEGMENTS) and progress (T,) in 0..1."""
     n_tokens = -(-n_frames // DOWN)
     centres = np.arange(n_tokens) * DOWN + DOWN / 2.0
-    weights = token_segment_weights(centres, float(n_frames), count)
+    weights = token_segment_weights(centres, float(n_frames), count, ramp_frames)
     progress = np.clip(centres / max(1.0, float(n_frames)), 0.0, 1.0).astype(np.float32)
     return weights, progress

@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..errors import BadInput
+from ..procedural import ACTION_RAMP_S
+
+MODEL_FPS = 25.0  # the pose model's frame rate (other rates are resampled to and from it)
 
 
 @dataclass(frozen=True)
@@ -22,17 +25,32 @@ class PLDConfig:
     heads: int = 4  # attention heads per block
     audio_features: int = 46  # audio conditioning per pose frame (engine.audio.AudioFeatures.matrix)
     text_dim: int = 384  # prompt embedding (engine.text)
+    segment_features: int = 1  # features per "then" segment besides its embedding (conditioning.SEGMENT_FEATURES)
+    # crossover between two "then" segments in pose frames: the teacher's own ramp (procedural.ACTION_RAMP_S,
+    # 0.35 s = 8.75 frames), so the model learns the hand-over it sees in the corpus
+    segment_ramp_frames: float = ACTION_RAMP_S * MODEL_FPS
     max_tokens: int = 64  # longest window the denoiser sees
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> PLDConfig:
-        """A config from weights metadata or overrides; unknown names are a BadInput."""
+        """A config from overrides of the defaults; unknown names are a BadInput."""
         values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        kinds = {f.name: float if f.type == "float" else int for f in fields(cls)}
+        unknown = sorted(set(values) - set(kinds))
         if unknown:
             raise BadInput(f"unknown pose model config entries: {', '.join(unknown)}")
-        return cls(**{k: int(v) for k, v in values.items()})
+        return cls(**{k: kinds[k](v) for k, v in values.items()})
 
-    def to_dict(self) -> dict[str, int]:
+    @classmethod
+    def from_weights(cls, values: dict[str, Any] | None) -> PLDConfig:
+        """The config a weights file was trained with: its metadata, and for the entries it predates
+        the values the model had before them (:data:`BEFORE_ENTRY`)."""
+        return cls.from_dict({**BEFORE_ENTRY, **(values or {})})
+
+    def to_dict(self) -> dict[str, int | float]:
         return asdict(self)
+
+
+# Config entries added after weights were shipped, with the value those weights were trained with: no segment
+# features (no direction) and a 1.75-frame (70 ms) crossover between "then" segments.
+BEFORE_ENTRY: dict[str, int | float] = {"segment_features": 0, "segment_ramp_frames": 1.75}

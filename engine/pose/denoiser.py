@@ -2,10 +2,11 @@
 
 Per token it sees the noisy latent, the known latent and its mask (inpainting context:
 the overlap with the previous window, or nothing), the audio frames of that token, the
-embedding of its prompt segment and its distance to the start and end of the clip.
+embedding and screen direction of its prompt segment and its distance to the start and end of the clip.
 The diffusion time and the whole-prompt embedding modulate every block (adaLN-zero).
-Text conditions are replaced by zeros with probability ``text_drop`` in training, which
-gives the unconditional branch for classifier-free guidance.
+Text conditions are replaced by zeros with probability ``text_drop`` in training, and the audio
+independently with probability ``audio_drop``, which gives the branches of classifier-free
+guidance on the prompt and on the speech.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Denoiser(nn.Module):
         self.d = d
         self.latent_in = nn.Linear(2 * latent + 1, d)
         self.audio_in = nn.Sequential(nn.Linear(audio_dim, d), nn.GELU(), nn.Linear(d, d))
-        self.segment_in = nn.Linear(text_dim, d)
+        self.segment_in = nn.Linear(text_dim + config.segment_features, d)
         self.edge_in = nn.Linear(2 * 32, d)
         self.pos = nn.Parameter(torch.randn(config.max_tokens, d) * 0.02)
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
@@ -94,8 +95,9 @@ class Conditions:
     """What the denoiser sees besides the noisy latents, per window of a batch.
 
     audio: (B, T, DOWN * audio_features) the audio frames of each token; text: (B, text_dim) the whole prompt;
-    segments: (B, S, text_dim) its "then" segments and weights: (B, T, S) each token's membership in them
-    (zeros: no text); edges: (B, T, 2) seconds from the clip start and to its end (clipped);
+    segments: (B, S, text_dim + segment_features) its "then" segments (embedding and direction) and weights:
+    (B, T, S) each token's membership in them (zeros: no text); edges: (B, T, 2) seconds from the clip start
+    and to its end (clipped);
     known: (B, T, latent) latents given as context (inpainting) where mask: (B, T, 1) is 1.
     """
 
@@ -107,18 +109,23 @@ class Conditions:
     known: torch.Tensor
     mask: torch.Tensor
 
-    def with_unconditional(self) -> Conditions:
-        """The batch twice: as it is, then with the text removed (classifier-free guidance's second branch)."""
+    def branches(self, audio_free: bool) -> Conditions:
+        """The batch for classifier-free guidance: as it is, without the text, and (``audio_free``) without
+        text and audio, stacked in that order (absent conditions are zeros, as in training)."""
+        n = 3 if audio_free else 2
 
-        def twice(x: torch.Tensor) -> torch.Tensor:
-            return torch.cat([x, x])
+        def repeat(x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([x] * n)
+
+        def drop(x: torch.Tensor, kept: int) -> torch.Tensor:
+            return torch.cat([x] * kept + [torch.zeros_like(x)] * (n - kept))
 
         return Conditions(
-            audio=twice(self.audio),
-            text=torch.cat([self.text, torch.zeros_like(self.text)]),
-            segments=torch.cat([self.segments, torch.zeros_like(self.segments)]),
-            weights=twice(self.weights),
-            edges=twice(self.edges),
-            known=twice(self.known),
-            mask=twice(self.mask),
+            audio=drop(self.audio, 2),
+            text=drop(self.text, 1),
+            segments=drop(self.segments, 1),
+            weights=repeat(self.weights),
+            edges=repeat(self.edges),
+            known=repeat(self.known),
+            mask=repeat(self.mask),
         )

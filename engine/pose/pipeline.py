@@ -19,20 +19,20 @@ import torch
 from ..motion import apply_pins
 from ..params import default
 from ..progress import Progress
-from .conditioning import MAX_SEGMENTS, pool_audio, segment_texts, token_conditions
-from .config import PLDConfig
+from .conditioning import MAX_SEGMENTS, pool_audio, segment_features, segment_texts, token_conditions
+from .config import MODEL_FPS, PLDConfig
 from .denoiser import Conditions, Denoiser
 from .sampler import GuidedDenoiser, PinnedDenoiser, ddim_times, sample_ddim
 from .vae import DOWN, PoseVAE
 from .weights import DEFAULT_PATH, load_weights, save_weights
 
-MODEL_FPS = 25.0
 WINDOW = 32  # latent tokens per window
 OVERLAP = 8  # known tokens on each side of a gap-filling window
 GAP = WINDOW - 2 * OVERLAP  # tokens between the first pass's windows
 BATCH = 64  # windows sampled together (bounds memory for long audio)
 EDGE_CLIP_S = 4.0
-DEFAULT_GUIDANCE = default("pose", "guidance")  # classifier-free guidance scale (1: none)
+DEFAULT_GUIDANCE = default("pose", "guidance")  # classifier-free guidance scale on the prompt (1: none)
+DEFAULT_AUDIO_GUIDANCE = default("pose", "audio_guidance")  # and on the speech (1: none)
 DEFAULT_STEPS = default("pose", "steps")  # DDIM steps
 
 
@@ -120,7 +120,7 @@ class PLDModel:
         cfg = meta.get("config")
         if isinstance(cfg, str):
             cfg = json.loads(cfg)
-        model = cls(PLDConfig.from_dict(cfg if isinstance(cfg, dict) else None))
+        model = cls(PLDConfig.from_weights(cfg if isinstance(cfg, dict) else None))
         try:
             vae = {k[4:]: v.float() for k, v in tensors.items() if k.startswith("vae.")}
             den = {k[9:]: v.float() for k, v in tensors.items() if k.startswith("denoiser.")}
@@ -133,15 +133,16 @@ class PLDModel:
 
     # ------------------------------------------------------------------ conditions
     def text_conditions(self, prompt: str, n_frames: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Whole-prompt embedding (384,), segment embeddings (S, 384) and token weights (T, S)."""
+        """Whole-prompt embedding (384,), segment conditions (S, 384 + SEGMENT_FEATURES) and token weights (T, S)."""
         from ..text import embed
 
         pieces = segment_texts(prompt)
         whole = embed(prompt)
-        segs = np.zeros((MAX_SEGMENTS, whole.shape[0]), np.float32)
+        width = self.config.text_dim + self.config.segment_features  # 0 features: a model without directions
+        segs = np.zeros((MAX_SEGMENTS, width), np.float32)
         for i, piece in enumerate(pieces):
-            segs[i] = embed(piece)
-        weights, _ = token_conditions(n_frames, len(pieces))
+            segs[i] = segment_features(embed(piece), piece)[:width]
+        weights, _ = token_conditions(n_frames, len(pieces), self.config.segment_ramp_frames)
         return torch.from_numpy(whole), torch.from_numpy(segs), torch.from_numpy(weights)
 
     # ------------------------------------------------------------------ generation
@@ -156,6 +157,7 @@ class PLDModel:
         guidance: float = DEFAULT_GUIDANCE,
         steps: int = DEFAULT_STEPS,
         progress: Progress | None = None,
+        audio_guidance: float = DEFAULT_AUDIO_GUIDANCE,
     ) -> np.ndarray:
         """Pose frames (n, 6) for audio conditioning ``matrix`` (n, 46) at ``fps``."""
         n_out = len(matrix)
@@ -183,7 +185,7 @@ class PLDModel:
                 same = [w for w in windows if w[1] - w[0] == length]
                 groups += [same[i : i + BATCH] for i in range(0, len(same), BATCH)]
         times = ddim_times(steps)
-        guided = GuidedDenoiser(self.denoiser, guidance)
+        guided = GuidedDenoiser(self.denoiser, guidance, audio_guidance)
         for count, chunk in enumerate(groups):
             sl = [slice(a, b) for a, b in chunk]
             cond = Conditions(

@@ -3,7 +3,7 @@
 ``sample_ddim(model, x, times, cond, callback)`` walks noisy latents ``x`` down the times
 ``times`` (1 → 0); ``model(x, t, cond)`` returns the clean estimate x0. The network itself
 predicts v; :class:`GuidedDenoiser` turns it into such a model with classifier-free
-guidance and inpainting (known tokens are written into every x0 estimate), and
+guidance (on the prompt and on the speech) and inpainting (known tokens are written into every x0 estimate), and
 :class:`PinnedDenoiser` bends each x0 estimate further (the pipeline uses it to pull the
 decoded motion onto the animator's pins).
 """
@@ -48,21 +48,31 @@ def sample_ddim(
 
 
 class GuidedDenoiser:
-    """The v-predicting network as an x0 model: classifier-free guidance with the scale ``guidance``
-    (the text-free branch runs in the same batch; 1 means no guidance) and the known tokens kept."""
+    """The v-predicting network as an x0 model with classifier-free guidance, the known tokens kept.
 
-    def __init__(self, net: Denoiser, guidance: float) -> None:
+    ``guidance`` scales the prompt's effect (the branch without text runs in the same batch) and
+    ``audio_guidance`` the speech's (one more branch without text and audio):
+    ``v = v_none + audio_guidance (v_audio - v_none) + guidance (v_audio_text - v_audio)``;
+    1 means no guidance (and no extra branch).
+    """
+
+    def __init__(self, net: Denoiser, guidance: float, audio_guidance: float = 1.0) -> None:
         self.net = net
         self.guidance = float(guidance)
+        self.audio_guidance = float(audio_guidance)
 
     def __call__(self, x: torch.Tensor, t: float, cond: Conditions) -> torch.Tensor:
         b = x.shape[0]
-        if self.guidance != 1.0:
-            v = self.net(torch.cat([x, x]), torch.full((2 * b,), t), cond.with_unconditional())
-            v_cond, v_uncond = v.chunk(2)
-            v = v_uncond + self.guidance * (v_cond - v_uncond)
-        else:
+        if self.guidance == 1.0 and self.audio_guidance == 1.0:
             v = self.net(x, torch.full((b,), t), cond)
+        else:
+            audio_free = self.audio_guidance != 1.0
+            n = 3 if audio_free else 2
+            out = self.net(torch.cat([x] * n), torch.full((n * b,), t), cond.branches(audio_free)).chunk(n)
+            v_text, v_audio = out[0], out[1]
+            v = v_audio + self.guidance * (v_text - v_audio)
+            if audio_free:
+                v = v + (self.audio_guidance - 1.0) * (v_audio - out[2])
         x0, _ = predict_x0_eps(x, v, t)
         return cond.known * cond.mask + x0 * (1 - cond.mask)
 
