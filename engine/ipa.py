@@ -157,3 +157,13 @@ def shape(phone: str) -> Shape:
 def is_bilabial_closure(phone: str) -> bool:
     """p, b, m (and bilabial trills): the lips close."""
     return shape(phone).closed >= 1.0
+
+
+@lru_cache(maxsize=4096)
+def is_tongue_tip(phone: str) -> bool:
+    """Made with the tongue tip up at the teeth or the ridge behind them, where it shows: l, n, t, d (and taps,
+    trills, laterals there) and th (dental fricatives). s and z keep the tip low behind the teeth."""
+    f = features(phone)
+    if f.kind != "consonant" or f.place not in ("dental", "alveolar"):
+        return False
+    return f.place == "dental" or f.manner in ("stop", "nasal", "lateral", "tap", "trill")

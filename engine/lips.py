@@ -10,8 +10,8 @@ scale the opening frame by frame, speech activity closes the mouth in pauses.
 Coarticulation: shapes shorter than 30 ms are held out (no flutter), neighbouring
 shapes are blended by smoothing, and the centred analysis windows let the mouth
 reach a shape as its sound starts; bilabials and stop closures still close the
-lips fully. For speech the recognizer cannot follow (other languages without their
-text, music) the acoustic side leads.
+lips fully. The opening is calibrated to millimetres of a real face (engine.mouth_calibration). For
+speech the recognizer cannot follow (other languages without their text, music) the acoustic side leads.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
 
 from .audio import ANALYSIS_RATE, AudioFeatures, compute_features, frame_count, require_speech
-from .ipa import REST, shape
+from .ipa import REST, is_tongue_tip, shape
+from .mouth_calibration import calibrate_opening
 from .phonemes import PhoneSegment, recognize
 
 CHANNELS = ["mouth_open", "mouth_wide", "mouth_round", "lips_closed"]
@@ -139,7 +140,9 @@ def generate_lips(
 
     ``phones``: the transcript's phones aligned to the audio (engine.transcript); None: recognize them
     (English). ``features``: the audio's features at the analysis rate when the caller has them already. Returns ``(frames, CHANNELS, visemes)`` with
-    ``n = ceil(duration * fps)`` and visemes as ``{"start", "end", "shape"}`` in seconds.
+    ``n = ceil(duration * fps)`` and visemes as ``{"start", "end", "shape"}`` in seconds
+    (``"tongue": true`` where the tongue tip is up). ``mouth_open`` is in units of 30 mm of lip aperture
+    (engine.mouth_calibration).
     """
     report = progress or (lambda d, t, m: None)
     feats = features or compute_features(
@@ -174,11 +177,12 @@ def generate_lips(
     chans[closed, 3] = np.maximum(chans[closed, 3], 0.9)
     chans[closed, 0] = np.minimum(chans[closed, 0], 0.05)
     chans = np.clip(chans, 0.0, 1.0)
+    chans[:, 0] = calibrate_opening(chans[:, 0], speech)  # to millimetres of a real face: engine.mouth_calibration
     chans[:, 0] = np.clip(chans[:, 0] * float(strength), 0.0, 1.0)
 
     frames = _to_video(chans, n, duration, fps)
     report(4, 4, "lip sync done")
-    return frames.astype(np.float32), list(CHANNELS), _visemes(track)
+    return frames.astype(np.float32), list(CHANNELS), mark_tongue_tip(_visemes(track), phones)
 
 
 def _to_video(chans: np.ndarray, n_an: int, duration: float, fps: float) -> np.ndarray:
@@ -193,6 +197,31 @@ def _to_video(chans: np.ndarray, n_an: int, duration: float, fps: float) -> np.n
     shut = closed >= 0.9
     out[shut, 3] = closed[shut]
     out[shut, 0] = np.array([chans[a:b, 0].min() for a, b in zip(starts[shut], stops[shut])])
+    return out
+
+
+def mark_tongue_tip(visemes: list[dict], segments: list[PhoneSegment]) -> list[dict]:
+    """Split viseme entries where a tongue-tip phone (l, n, t, d, th in any language: ``engine.ipa.is_tongue_tip``)
+    starts or ends and mark the parts it covers with ``"tongue": true`` (the renderer raises the tongue tip there).
+    Closed lips and rest show no tongue. Entries keep their order and cover the same time."""
+    spans = sorted((round(p.start, 3), round(p.end, 3)) for p in segments if is_tongue_tip(p.phone))
+    spans = [(a, b) for a, b in spans if b > a]
+    if not spans:
+        return visemes
+    starts = np.array([a for a, _ in spans])
+    out = []
+    for v in visemes:
+        if v["shape"] in "AX":
+            out.append(v)
+            continue
+        near = spans[max(0, int(np.searchsorted(starts, v["start"])) - 1) : int(np.searchsorted(starts, v["end"]))]
+        near = [(a, b) for a, b in near if b > v["start"] and a < v["end"]]
+        cuts = sorted({v["start"], v["end"], *(t for a, b in near for t in (a, b) if v["start"] < t < v["end"])})
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            piece = {**v, "start": a, "end": b}
+            if any(s <= (a + b) / 2 < e for s, e in near):
+                piece["tongue"] = True
+            out.append(piece)
     return out
 
 

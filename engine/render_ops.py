@@ -140,11 +140,13 @@ def _ffmpeg() -> str:
     return ffmpeg
 
 
-def _load_lips(source: Any, fps: float, n: int) -> tuple[np.ndarray | None, list[str] | None]:
+def _load_lips(source: Any, fps: float, n: int) -> tuple[np.ndarray | None, list[str] | None, list[dict] | None]:
+    """Channels resampled to the pose's frames, their names, and the visemes (seconds; the tongue) if any."""
     if source in (None, ""):
-        return None, None
-    lips, channels, lips_fps, _doc = read_lips(source)
-    return _resample(lips, lips_fps, fps, n), channels
+        return None, None, None
+    lips, channels, lips_fps, doc = read_lips(source)
+    visemes = doc.get("visemes")
+    return _resample(lips, lips_fps, fps, n), channels, visemes if isinstance(visemes, list) else None
 
 
 def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
@@ -158,7 +160,7 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     if len(pose) == 0:
         raise BadInput("the pose has no frames")
     n = len(pose)
-    lips, channels = _load_lips(p["lips"], fps, n)
+    lips, channels, visemes = _load_lips(p["lips"], fps, n)
     out = os.path.abspath(os.fspath(p["out"]))
     if os.path.exists(out) and not os.path.isdir(out):
         raise BadInput(f"output path is not a folder: {out}")
@@ -181,7 +183,9 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     tmp = tempfile.mkdtemp(prefix=".posetalk-render-", dir=out)
     wrote_video = finished = False
     try:
-        frames = renderer.render(pose, lips, channels, fps, blinks=p["blinks"], seed=p["seed"], batch=p["batch"])
+        frames = renderer.render(
+            pose, lips, channels, fps, blinks=p["blinks"], seed=p["seed"], batch=p["batch"], visemes=visemes
+        )
         with _cpu_threads(renderer.device.type):
             _write_frames(frames, tmp, n, job)
         if video:

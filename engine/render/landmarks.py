@@ -11,7 +11,10 @@ CHEEK_L, CHEEK_R = 234, 454  # face contour at ear height, viewer's left / right
 MOUTH_L, MOUTH_R = 61, 291  # outer lip corners
 UPPER_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]
 LOWER_INNER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]
+UPPER_OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291]  # outer edge of the upper lip's red (vermilion)
+LOWER_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291]
 UPPER_OUTER_MID, LOWER_OUTER_MID = 0, 17
+IRIS_L, IRIS_R = 468, 473  # iris centres (the refined mesh's 478 points)
 # eyes as seen in the image: corner, corner, upper lid, lower lid (left to right)
 EYES = (
     (33, 133, [246, 161, 160, 159, 158, 157, 173], [7, 163, 144, 145, 153, 154, 155]),
@@ -30,6 +33,17 @@ class FaceGeometry:
     height: float  # forehead (hairline landmark) to chin
     chin: np.ndarray  # (2,)
     up: np.ndarray  # (2,) unit vector from chin to forehead
+    ipd: float  # interpupillary distance (iris centre to iris centre): the face unit, 63 mm
+
+
+def interpupillary(lm: np.ndarray) -> float:
+    """Iris centre to iris centre in the landmarks' unit; from the eye corners' midpoints when the mesh has no irises
+    (the pupils sit close to the middle of the eye opening)."""
+    xy = lm[:, :2].astype(np.float64)
+    if len(xy) > IRIS_R:
+        return float(np.linalg.norm(xy[IRIS_R] - xy[IRIS_L]))
+    (a0, a1, *_), (b0, b1, *_) = EYES
+    return float(np.linalg.norm((xy[b0] + xy[b1]) / 2 - (xy[a0] + xy[a1]) / 2))
 
 
 def face_geometry(lm: np.ndarray) -> FaceGeometry:
@@ -42,6 +56,7 @@ def face_geometry(lm: np.ndarray) -> FaceGeometry:
         height=height,
         chin=xy[CHIN],
         up=up / max(height, 1e-6),
+        ipd=interpupillary(lm),
     )
 
 

@@ -1,10 +1,11 @@
 """RefineNet: the mouth and the eyelids at full resolution, in the portrait's own frame.
 
 Each feature lives in a local frame (u along the corners, v down the face). A frame's mouth channels become a
-backward map per pixel, built in closed form: the lips are pressed together (``lips_closed``), the jaw drops
-(``mouth_open``: lower lip, chin and jaw skin move down, the upper lip lifts a little), the corners spread or
-purse (``mouth_wide`` / ``mouth_round``). Where the lips part, a mouth interior is painted: dark cavity, upper
-teeth band, a hint of lower teeth and tongue. Blinks lower the upper lid over the eye with a lash line.
+backward map per pixel, built in closed form, with sizes in millimetres of the face (the interpupillary distance is
+63 mm): the lips are pressed together (``lips_closed``, each lip stretched within its own red so no seam shows), the
+jaw drops (``mouth_open``: lower lip, chin and jaw skin move down, the upper lip lifts a little), the corners spread
+or purse (``mouth_wide`` / ``mouth_round``; pursed lips also protrude, which reads as fuller lips). Where the lips
+part, the interior is painted (engine.render.interior). Blinks lower the upper lid over the eye with a lash line.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..mouth_calibration import APERTURE_MM_PER_UNIT, IPD_MM, JAW_SHARE
 from .face import Portrait
+from .interior import look_of, paint
 from .landmarks import (
     CHIN,
     EYES,
     LOWER_INNER,
+    LOWER_OUTER,
     LOWER_OUTER_MID,
     MOUTH_L,
     MOUTH_R,
     NOSE_BASE,
     UPPER_INNER,
+    UPPER_OUTER,
     LocalFrame,
     curve_table,
     face_geometry,
@@ -32,12 +37,11 @@ from .landmarks import (
 )
 
 TABLE = 97  # samples of the per-u curves
-OPEN_MAX = 0.17  # jaw drop at mouth_open = 1, in face heights
-LIFT_MAX = 0.03  # upper-lip lift at mouth_open = 1
-TOOTH_H = 0.045  # visible upper-teeth band, face heights
-CAVITY = (0.16, 0.045, 0.05)
-TEETH = (0.9, 0.87, 0.8)
-TONGUE = (0.74, 0.36, 0.36)
+SPREAD, PURSE = 0.14, 0.45  # relative move of the corners at mouth_wide = 1 / mouth_round = 1
+ROUND_OPENING = 0.3  # a rounded opening is this much narrower than the lips around it
+PROTRUDE, THIN = 0.16, 0.07  # lips look fuller when pursed (protruded), thinner when spread
+LIP_MIN_MM = 1.2  # the thinnest a lip's red is taken to be
+EDGE_MARGIN_MM = 0.4  # pressed lips are stretched from this far inside their inner edge (never the teeth's pixels)
 
 
 def _smooth(x: torch.Tensor) -> torch.Tensor:
@@ -118,44 +122,63 @@ class Refiner:
         lm = portrait.landmarks[:, :2].astype(np.float64)
         geo = face_geometry(portrait.landmarks)
         self.fh, self.fw = geo.height, geo.width
+        self.mm = geo.ipd / IPD_MM  # pixels per millimetre of this face
         size = portrait.size
         # skin brightness sets the interior's brightness
         rgb = portrait.image[..., :3]
         xs = np.clip(lm[:, 0].round().astype(int), 0, size[0] - 1)
         ys = np.clip(lm[:, 1].round().astype(int), 0, size[1] - 1)
-        self.lum = float(np.clip(np.median(rgb[ys, xs].mean(-1)) / 0.6, 0.5, 1.4))
-        self.mouth = self._mouth_crop(lm, size)
+        self.skin = np.median(rgb[ys, xs], axis=0)
+        self.lum = float(np.clip(self.skin.mean() / 0.6, 0.5, 1.4))
+        self.mouth = self._mouth_crop(lm, size, portrait.image)
         self.eyes = [self._eye_crop(lm, size, eye) for eye in EYES]
 
     # ----- set-up -----
-    def _mouth_crop(self, lm: np.ndarray, size: tuple[int, int]) -> _Crop:
-        fh, fw = self.fh, self.fw
+    def _mouth_crop(self, lm: np.ndarray, size: tuple[int, int], image: np.ndarray) -> _Crop:
+        fh, fw, mm = self.fh, self.fw, self.mm
         frame = local_frame(lm[MOUTH_L], lm[MOUTH_R])
         up = frame.to_local(lm[UPPER_INNER])
         low = frame.to_local(lm[LOWER_INNER])
+        up_out = frame.to_local(lm[UPPER_OUTER])
+        low_out = frame.to_local(lm[LOWER_OUTER])
         hw = float(np.linalg.norm(lm[MOUTH_R] - lm[MOUTH_L])) / 2
         u_range = (-0.9 * fw, 0.9 * fw)
         ug = np.linspace(*u_range, TABLE)
         seam = curve_table(low, ug)  # lower inner lip edge: the jaw's side of the split
-        gap = np.maximum(seam - curve_table(up, ug), 0.0)
+        up_in = curve_table(up, ug)
+        gap = np.maximum(seam - up_in, 0.0)
         inner = float(np.abs(low[:, 0]).max())
         gap[np.abs(ug) > inner] = 0.0
-        lens = np.clip(1.0 - (ug / hw) ** 2, 0.0, 1.0) ** 0.6
+        upper_lip = np.maximum(up_in - curve_table(up_out, ug), LIP_MIN_MM * mm)  # thickness of each lip's red
+        lower_lip = np.maximum(curve_table(low_out, ug) - seam, LIP_MIN_MM * mm)
         broad = np.clip((0.7 * fw - np.abs(ug)) / (0.28 * fw), 0.0, 1.0)
-        teeth = np.clip(1.0 - (ug / (0.85 * inner)) ** 4, 0.0, 1.0)
+        own = np.clip((gap - 1.0) / 1.5, 0.0, 1.0)  # where the portrait shows its own mouth (teeth of a smile)
         seam0 = float(np.interp(0.0, ug, seam))
-        loc = frame.to_local(lm[[NOSE_BASE, CHIN, LOWER_OUTER_MID]])
+        self.seam0 = seam0  # the rest lip line in the middle of the mouth
+        loc = frame.to_local(lm[[NOSE_BASE, CHIN, LOWER_OUTER_MID, 13]])
         self.m = {
             "hw": hw,
             "inner": inner,
             "v_nose": max(2.0, seam0 - loc[0, 1]),
             "v_chin": max(4.0, loc[1, 1] - seam0),
             "lip_low": max(2.0, loc[2, 1] - seam0),
-            "band": 0.05 * fh,
+            "margin": max(0.7, EDGE_MARGIN_MM * mm),
+            "teeth_top": max(1.0, 1.2 * mm),  # a shown gap's top rows are the upper lip's edge, not teeth
         }
         self.m["v_end"] = self.m["v_chin"] + 0.3 * fh
-        extent = (-0.75 * fw, 0.75 * fw, seam0 - self.m["v_nose"] - 2, seam0 + self.m["v_end"] + OPEN_MAX * fh + 2)
-        tables = {"seam": seam, "gap": gap, "lens": lens, "broad": broad, "teeth": teeth}
+        jaw_max = JAW_SHARE * APERTURE_MM_PER_UNIT * mm
+        extent = (-0.75 * fw, 0.75 * fw, seam0 - self.m["v_nose"] - 2, seam0 + self.m["v_end"] + jaw_max + 2)
+        tables = {"seam": seam, "gap": gap, "broad": broad, "own": own, "upper_lip": upper_lip, "lower_lip": lower_lip}
+
+        def to_pixels(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            p = frame.origin + u[..., None] * frame.eu + v[..., None] * frame.ev
+            return p[..., 0], p[..., 1]
+
+        def curve(pts: np.ndarray):
+            return lambda u: curve_table(pts, u)
+
+        self.look = look_of(image, to_pixels, float(loc[3, 0]), hw, curve(up_out), curve(up), curve(low),
+                            curve(low_out), mm, self.skin)  # fmt: skip
         return _make_crop(frame, extent, size, tables, u_range, self.device)
 
     def _eye_crop(self, lm: np.ndarray, size: tuple[int, int], eye: tuple) -> _Crop:
@@ -178,14 +201,18 @@ class Refiner:
         return crop
 
     # ----- per frame -----
-    def apply(self, images: torch.Tensor, mouth: torch.Tensor, blink: torch.Tensor) -> torch.Tensor:
+    def apply(
+        self, images: torch.Tensor, mouth: torch.Tensor, blink: torch.Tensor, tongue: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Edit ``images`` (B, C, H, W) in place and return it. ``mouth`` (B, 4): open, wide, round, closed;
-        ``blink`` (B,): eyelid closure 0..1."""
+        ``blink`` (B,): eyelid closure 0..1; ``tongue`` (B,): tongue tip raised (l, n, t, d, th), 0..1."""
         if bool((blink > 1e-3).any()):
             for crop in self.eyes:
                 self._blink(images, crop, blink)
         if bool((mouth.abs() > 1e-3).any()):
-            self._mouth(images, mouth)
+            if tongue is None:
+                tongue = torch.zeros(mouth.shape[0], dtype=mouth.dtype, device=mouth.device)
+            self._mouth(images, mouth, tongue)
         return images
 
     def _paste(self, images: torch.Tensor, crop: _Crop, patch: torch.Tensor) -> None:
@@ -209,112 +236,88 @@ class Refiner:
         rgb = patch[:, :3] * (1.0 - dark) + 0.06 * dark
         self._paste(images, crop, torch.cat([rgb, patch[:, 3:]], dim=1))
 
-    def _mouth(self, images: torch.Tensor, mouth: torch.Tensor) -> None:
-        crop, m, fh = self.mouth, self.m, self.fh
+    def _unpress(
+        self, vv: torch.Tensor, gap: torch.Tensor, c: torch.Tensor, upper: torch.Tensor, lower: torch.Tensor
+    ) -> torch.Tensor:
+        """Source of ``vv`` (below the rest lip line) with the lips pressed by ``c``: each lip's red is stretched
+        over half the gap, sampled from a margin inside its inner edge (so no pixel of the teeth or of the dark
+        gap is drawn into the lips: no seam); what is left of the gap is squeezed."""
+        cg = c * gap / 2
+        margin = self.m["margin"] * _smooth(3.0 * c)
+        a_top, m_up, m_low = -gap - upper, -gap + cg, -cg
+        src_up_end, src_low = -gap - margin, margin
+        upper_src = a_top + (vv - a_top) * (src_up_end - a_top) / (m_up - a_top).clamp(min=1e-3)
+        gap_src = -gap + (vv - m_up) * gap / (m_low - m_up).clamp(min=1e-3)
+        lower_src = src_low + (vv - m_low) * (lower - src_low) / (lower - m_low).clamp(min=1e-3)
+        pressed = torch.where(vv < m_up, upper_src, torch.where(vv < m_low, gap_src, lower_src))
+        return torch.where((vv <= a_top) | (vv >= lower), vv, pressed)
+
+    def _mouth(self, images: torch.Tensor, mouth: torch.Tensor, tongue: torch.Tensor) -> None:
+        crop, m, mm = self.mouth, self.m, self.mm
         bsz = mouth.shape[0]
         m_open, m_wide, m_round, m_closed = (mouth[:, i].clamp(0.0, 1.0).view(bsz, 1, 1) for i in range(4))
         c = m_closed
-        jaw = OPEN_MAX * fh * m_open * (1.0 - c) * (1.0 + 0.25 * m_round)
-        lift = LIFT_MAX * fh * m_open * (1.0 - c)
-        kw = 0.16 * m_wide - 0.45 * m_round  # relative spread of the corners
+        aperture = APERTURE_MM_PER_UNIT * mm * m_open * (1.0 - c)
+        jaw, lift = JAW_SHARE * aperture, (1.0 - JAW_SHARE) * aperture
+        kw = SPREAD * m_wide - PURSE * m_round  # relative spread of the corners
         u_o, v_o = crop.u.unsqueeze(0), crop.v.unsqueeze(0)
 
         # corners: horizontal spread (fixed point, it is a gentle map)
         if bool((kw != 0).any()):
             u = u_o.expand(bsz, -1, -1)
             (seam_o,) = crop.lookup("seam", u_o)
-            vw = (1.0 - (v_o - seam_o).abs() / (4.0 * m["band"])).clamp(min=0.0)
+            vw = (1.0 - (v_o - seam_o).abs() / (0.2 * self.fh)).clamp(min=0.0)  # the corners pull the cheeks along
             for _ in range(3):
                 u = u_o - kw * u * (1.0 - (u / (2.0 * m["hw"])) ** 2).clamp(min=0.0) ** 2 * vw
         else:  # no spread: the crop's own pixels, shared by the batch
             u = u_o
-        seam, gap, lens, broad, teeth = crop.lookup("seam gap lens broad teeth", u)
-        round_lens = lens ** (1.0 - 0.5 * m_round)  # pursed lips open rounder
-        vv_o = v_o - seam
+        seam, gap, broad, own, upper, lower = crop.lookup("seam gap broad own upper_lip lower_lip", u)
+        # the opening along the mouth: widest in the middle; pursed lips open rounder and narrower
+        half = m["hw"] * (1.0 - ROUND_OPENING * m_round)
+        round_lens = (1.0 - (u / half) ** 2).clamp(min=0.0) ** (0.6 * (1.0 - 0.5 * m_round))
+        vv = v_o - seam
 
-        # jaw drop: the lower region moves down, the upper lip up; the parted lips leave a gap
-        s1 = -c * gap / 2
-        top = s1 - lift * round_lens
-        bottom = s1 + jaw * round_lens
+        # pursed lips protrude and look fuller, spread lips thinner: a lens about the middle of the lips
+        full = PROTRUDE * m_round - THIN * m_wide
+        if bool((full != 0).any()):
+            mid = -gap / 2
+            reach = gap / 2 + 2.2 * torch.maximum(upper, lower)
+            w = (1.0 - ((vv - mid) / reach) ** 2).clamp(min=0.0) ** 2
+            vv = vv - full * (vv - mid) * w
+
+        # where the lip edges are now: pressed together by c, parted by the jaw and the lifting upper lip
+        cg = c * gap / 2
+        # the skin between the nose base (fixed) and the upper lip's edge is squeezed linearly as the lip lifts; the
+        # lip rises at most 3/4 of that height, so the map never folds (rows above the nose base stay untouched)
+        v_nose = (seam - (self.seam0 - m["v_nose"])).clamp(min=1.0)  # the nose base's line, the same for every u
+        d_up = (v_nose - gap + cg).clamp(min=1.0)
+        lift_up = torch.minimum(lift * round_lens, 0.75 * d_up)
+        e_up = -gap + cg - lift_up
+        e_low = -cg + jaw * round_lens
         blend = m["lip_low"] + jaw
 
-        def p_low(vv: torch.Tensor) -> torch.Tensor:
-            prof = round_lens + (broad - round_lens) * ((vv - s1) / blend).clamp(0.0, 1.0)
-            return prof * ((m["v_end"] - vv) / (m["v_end"] - m["v_chin"])).clamp(0.0, 1.0)
+        def p_low(x: torch.Tensor) -> torch.Tensor:
+            prof = round_lens + (broad - round_lens) * ((x + cg) / blend).clamp(0.0, 1.0)
+            return prof * ((m["v_end"] - x) / (m["v_end"] - m["v_chin"])).clamp(0.0, 1.0)
 
-        def p_up(vv: torch.Tensor) -> torch.Tensor:
-            return round_lens * (1.0 - (s1 - vv) / m["v_nose"]).clamp(0.0, 1.0)
-
-        vv1 = torch.where(vv_o >= bottom, vv_o - jaw * round_lens, vv_o + lift * round_lens)
+        squeezed = -v_nose + (vv + v_nose) / (1.0 - lift_up / d_up)  # the inverse of the linear squeeze
+        above_src = torch.where(vv <= -v_nose, vv, torch.minimum(squeezed, vv + lift_up))
+        below = vv >= e_low
+        vv1 = torch.where(below, vv - jaw * round_lens, above_src)
         for _ in range(6):
-            vv1 = torch.where(vv_o >= bottom, vv_o - jaw * p_low(vv1), vv_o + lift * p_up(vv1))
-        in_gap = (vv_o > top) & (vv_o < bottom)
-        vv1 = torch.where(in_gap, torch.where(vv_o - top < bottom - vv_o, s1 - 0.5, s1 + 0.5), vv1)
-
-        # lips pressed together: invert the piecewise-linear squeeze of the original lip gap
-        band = m["band"]
-        cg = c * gap / 2
-        a_top, a_gap_top, a_gap_bot = -gap - band, -gap + cg, -cg
-        vv = torch.where(
-            (vv1 <= a_top) | (vv1 >= band),
-            vv1,
-            torch.where(
-                vv1 < a_gap_top,
-                a_top + (vv1 - a_top) * band / (band + cg).clamp(min=1e-3),
-                torch.where(
-                    vv1 < a_gap_bot,
-                    -gap + (vv1 - a_gap_top) * gap / (gap - 2 * cg).clamp(min=1e-3),
-                    (vv1 + cg) * band / (band + cg).clamp(min=1e-3),
-                ),
-            ),
-        )
-        patch = _sample(images, crop.to_pixels(u, vv + seam))
-        patch = self._interior(patch, u, vv_o, top, bottom, gap * (1.0 - c), teeth)
+            vv1 = torch.where(below, vv - jaw * p_low(vv1), above_src)
+        src = self._unpress(vv1, gap, c, upper, lower)
+        # between the parted lips the portrait's own mouth stays where it is (teeth are fixed to the skull)
+        opening = (vv > e_up) & (vv < e_low)
+        own_src = torch.minimum(torch.maximum(self._unpress(vv, gap, c, upper, lower), -gap + m["teeth_top"]),
+                                -cg - m["margin"])  # fmt: skip
+        src = torch.where(opening, own_src, src)
+        patch = _sample(images, crop.to_pixels(u, src + seam))
+        # pressed lips meet in a soft, slightly darker line, as closed lips do
+        meet = _smooth(2.0 * c - 1.0) * _smooth((gap - 1.0) / 2.0)
+        if bool((meet > 0).any()):
+            line = meet * 0.18 * torch.exp(-(((vv + gap / 2) / max(0.8, 0.35 * mm)) ** 2))
+            patch = torch.cat([patch[:, :3] * (1.0 - line.unsqueeze(1)), patch[:, 3:]], dim=1)
+        own_mask = own * _smooth(-cg - vv + 0.5)
+        patch = paint(self.look, patch, u_o, vv, e_up, e_low, own_mask, jaw, m_wide, tongue.view(bsz, 1, 1), m["inner"])
         self._paste(images, crop, patch)
-
-    def _interior(
-        self, patch: torch.Tensor, u: torch.Tensor, vv: torch.Tensor, top: torch.Tensor, bottom: torch.Tensor,
-        shown: torch.Tensor, teeth_u: torch.Tensor,
-    ) -> torch.Tensor:  # fmt: skip
-        """Paint the mouth interior into the part between the parted lips."""
-        dev = patch.device
-        height = (bottom - top).clamp(min=1e-3)
-        alpha = ((torch.minimum(vv - top, bottom - vv) + 0.5).clamp(0.0, 1.0) * (height > 0.3)).unsqueeze(1)
-        if not bool((alpha > 0).any()):
-            return patch
-        t = ((vv - top) / height).clamp(0.0, 1.0)
-        across = (u / self.m["inner"]).clamp(-1.0, 1.0)
-        lum = self.lum
-        cavity = torch.tensor(CAVITY, device=dev).view(1, 3, 1, 1) * lum
-        depth_shade = (0.55 + 0.45 * (2 * t - 1).abs() ** 2) * (1.0 - 0.35 * across.abs())
-        color = cavity * depth_shade.unsqueeze(1)
-        tooth_px = TOOTH_H * self.fh
-        band = torch.minimum(0.45 * height, torch.full_like(height, tooth_px))
-        band = band * (1.0 - shown / tooth_px).clamp(0.0, 1.0)  # the portrait may already show the teeth
-        d_top = vv - top
-        teeth_c = torch.tensor(TEETH, device=dev).view(1, 3, 1, 1) * lum
-        # separate teeth: the incisors are widest in the middle, each with a rounded lower edge and a faint gap
-        tooth_w = 0.26 * self.m["inner"] * (1.0 - 0.3 * across.abs())
-        frac = u / tooth_w + 0.5
-        frac = (frac - frac.round()).abs() * 2.0  # 0 at a tooth's centre, 1 between two teeth
-        edge = band * (1.0 - 0.3 * frac**4)
-        upper = (_smooth((edge - d_top) / 1.2) * teeth_u * (band > 0.5)).unsqueeze(1)
-        shade = 1.0 - 0.15 * (d_top / band.clamp(min=1.0)).clamp(0.0, 1.0) - 0.3 * across.abs() ** 2
-        shade = shade * (1.0 - 0.3 * _smooth((frac - 0.8) / 0.2)) * (0.8 + 0.2 * _smooth(d_top / 2.0))
-        teeth_shade = shade.unsqueeze(1)
-        color = color * (1 - upper) + teeth_c * teeth_shade * upper
-        # tongue: a rounded hump low in the cavity; the lower teeth's edge just above the lower lip
-        tongue_top = 0.55 + 0.3 * across**2
-        tongue = _smooth((t - tongue_top) / 0.12) * _smooth((0.85 - across.abs()) / 0.25) * 0.85 * (height > 4)
-        tongue_c = torch.tensor(TONGUE, device=dev).view(1, 3, 1, 1) * lum
-        tongue_shade = (0.6 + 0.4 * _smooth((t - tongue_top) / 0.35)).unsqueeze(1)
-        tongue = tongue.unsqueeze(1)
-        color = color * (1 - tongue) + tongue_c * tongue_shade * tongue
-        full_band = torch.minimum(0.45 * height, torch.full_like(height, tooth_px))
-        d_bot = bottom - vv
-        lower = (_smooth((0.3 * full_band - d_bot) / 1.0) * teeth_u * 0.55 * (height > 6)).unsqueeze(1)
-        color = color * (1 - lower) + teeth_c * 0.8 * lower
-        rgb = patch[:, :3] * (1 - alpha) + color * alpha
-        if patch.shape[1] == 4:
-            return torch.cat([rgb, torch.maximum(patch[:, 3:], alpha)], dim=1)
-        return rgb

@@ -17,6 +17,8 @@ from .face import Portrait, load_portrait
 from .refine import Refiner
 
 MOUTH_CHANNELS = ("mouth_open", "mouth_wide", "mouth_round", "lips_closed")
+TONGUE_SHAPES = {"H": 1.0}  # visemes with the tongue tip up (H: l); lips.json entries may also say "tongue": true
+TONGUE_RAMP_S = 0.04  # the tip rises and falls over about this long
 _RENDERERS: OrderedDict[tuple, Renderer] = OrderedDict()
 _RENDERERS_LOCK = threading.Lock()
 
@@ -46,6 +48,31 @@ def mouth_matrix(lips: np.ndarray | None, channels: list[str] | None, n: int) ->
     return np.clip(out, 0.0, 1.0)
 
 
+def tongue_track(visemes: list[dict] | None, n: int, fps: float) -> np.ndarray:
+    """(n,) raised tongue tip 0..1 per frame from lips.json visemes (``{"start", "end", "shape"}`` in seconds, and
+    optionally ``"tongue": true``): the share of each frame covered by such a viseme, eased in and out."""
+    out = np.zeros(n, dtype=np.float64)
+    if not visemes or n == 0:
+        return out.astype(np.float32)
+    sub = 8  # sub-frame samples
+    t = (np.arange(n * sub) + 0.5) / (sub * fps)
+    on = np.zeros(n * sub)
+    for v in visemes:
+        try:
+            start, end, shape = float(v["start"]), float(v["end"]), str(v.get("shape", ""))
+        except (KeyError, TypeError, ValueError):
+            continue  # an entry this renderer cannot read shows no tongue
+        weight = 1.0 if v.get("tongue") is True else TONGUE_SHAPES.get(shape, 0.0)
+        if weight > 0 and end > start:
+            sel = (t >= start) & (t < end)
+            on[sel] = np.maximum(on[sel], weight)
+    ramp = max(1, int(round(TONGUE_RAMP_S * fps * sub)))
+    kernel = np.ones(2 * ramp + 1) / (2 * ramp + 1)
+    on = np.convolve(on, kernel, mode="same")
+    out = on.reshape(n, sub).mean(axis=1)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
 class Renderer:
     """Render frames of ``image_path`` at longest side ``size`` (even dimensions)."""
 
@@ -65,14 +92,17 @@ class Renderer:
         self.refiner = Refiner(self.portrait, self.device)
 
     @torch.inference_mode()
-    def render_batch(self, pose: np.ndarray, mouth: np.ndarray, blink: np.ndarray) -> np.ndarray:
-        """(b, 6) pose, (b, 4) mouth, (b,) blink → uint8 frames (b, H, W, C)."""
+    def render_batch(
+        self, pose: np.ndarray, mouth: np.ndarray, blink: np.ndarray, tongue: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(b, 6) pose, (b, 4) mouth, (b,) blink, optional (b,) raised tongue tip → uint8 frames (b, H, W, C)."""
         b = len(pose)
         pose_t = torch.as_tensor(np.asarray(pose, dtype=np.float32), device=self.device)
         mouth_t = torch.as_tensor(np.asarray(mouth, dtype=np.float32), device=self.device)
         blink_t = torch.as_tensor(np.asarray(blink, dtype=np.float32), device=self.device)
+        tongue_t = None if tongue is None else torch.as_tensor(np.asarray(tongue, dtype=np.float32), device=self.device)
         images = self.image.unsqueeze(0).repeat(b, 1, 1, 1)
-        images = self.refiner.apply(images, mouth_t, blink_t)
+        images = self.refiner.apply(images, mouth_t, blink_t, tongue_t)
         if bool((pose_t - pose_t.new_tensor([0, 0, 0, 0, 0, 1.0])).abs().max() > 1e-6):
             images = self.coarse.warp(images, pose_t)
         frames = (images.clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).permute(0, 2, 3, 1)
@@ -80,17 +110,19 @@ class Renderer:
 
     def render(
         self, pose: np.ndarray, lips: np.ndarray | None = None, lip_channels: list[str] | None = None,
-        fps: float = 25.0, blinks: bool = True, seed: int = 0, batch: int = 16,
+        fps: float = 25.0, blinks: bool = True, seed: int = 0, batch: int = 16, visemes: list[dict] | None = None,
     ) -> Iterator[np.ndarray]:  # fmt: skip
-        """Yield uint8 frames (b, H, W, C) in batches of up to ``batch`` for ``pose`` (n, 6)."""
+        """Yield uint8 frames (b, H, W, C) in batches of up to ``batch`` for ``pose`` (n, 6). ``visemes`` (lips.json's
+        list) raise the tongue tip where they say so."""
         pose = np.asarray(pose, dtype=np.float32).reshape(-1, 6)
         n = len(pose)
         mouth = mouth_matrix(lips, lip_channels, n)
         blink = eyelid_curve(lips, lip_channels, n, fps, blinks, seed)
+        tongue = tongue_track(visemes, n, fps)
         batch = max(1, int(batch))
         for start in range(0, n, batch):
             end = min(n, start + batch)
-            yield self.render_batch(pose[start:end], mouth[start:end], blink[start:end])
+            yield self.render_batch(pose[start:end], mouth[start:end], blink[start:end], tongue[start:end])
 
 
 def get_renderer(
