@@ -36,6 +36,7 @@ POSE_FCURVES = [
 ]
 POSE_CHANNELS = ["pitch", "yaw", "roll", "x", "y", "scale"]
 MOUTH_CHANNELS = ["mouth_open", "mouth_wide", "mouth_round", "lips_closed"]
+BLINK_CHANNEL = "blink"  # the eyelids (0 open, 1 closed): a render with this curve blinks where it says
 ROT_TOL_DEG = 0.4  # key reduction tolerance for rotations (target: max deviation <= 0.5 deg)
 MOVE_TOL = 0.003  # face heights
 SCALE_TOL = 0.002

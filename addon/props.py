@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import bpy
 
-from .settings import OVERRIDABLE, CharacterSettings, DialogueSettings, LipsSettings, MotionSettings, RenderSettings
+from .settings import (
+    OVERRIDABLE,
+    CharacterSettings,
+    DialogueSettings,
+    LipsSettings,
+    MotionSettings,
+    RenderSettings,
+    VideoSettings,
+)
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
@@ -70,7 +78,9 @@ class PoseTalkObjectSettings(CharacterSettings, DialogueSettings, bpy.types.Prop
     mapping_index: bpy.props.IntProperty(name="Row", default=0, override=OVERRIDABLE)
 
 
-class PoseTalkSceneSettings(MotionSettings, LipsSettings, RenderSettings, CharacterSettings, bpy.types.PropertyGroup):
+class PoseTalkSceneSettings(
+    MotionSettings, VideoSettings, LipsSettings, RenderSettings, CharacterSettings, bpy.types.PropertyGroup
+):
     rig: bpy.props.PointerProperty(name="Talking Head", type=bpy.types.Object, poll=_head_poll)
     image_path: bpy.props.StringProperty(
         name="Portrait", description="Portrait image for a new rig", subtype="FILE_PATH"

@@ -97,6 +97,38 @@ class MotionSettings:
     )
 
 
+class VideoSettings:
+    """Where Motion from Video takes its motion from, and which channels it writes."""
+
+    video_strip: bpy.props.StringProperty(
+        name="Movie Strip",
+        description="Movie strip in the sequencer whose face acts the motion (its start and trims place the keys)",
+    )
+    video_path: bpy.props.StringProperty(
+        name="Video File",
+        description="Or a video file of a face (keys from the sound strip's start, else the scene's start)",
+        subtype="FILE_PATH",
+    )
+    video_channels: bpy.props.EnumProperty(
+        name="Channels",
+        description="What the video drives (the other channels keep their keys: e.g. the mouth from the audio)",
+        items=[
+            ("ROTATION", "Rotation", "The head's turns, nods and tilts"),
+            ("LOCATION", "Location", "The head's sideways and up-down moves"),
+            ("SCALE", "Scale", "The head's moves toward and away from the camera"),
+            ("MOUTH", "Mouth", "mouth_open, mouth_wide, mouth_round, lips_closed from the lips"),
+            ("BLINK", "Blink", "The eyelids (blink: 0 open, 1 closed), used by the render instead of random blinks"),
+        ],
+        options={"ENUM_FLAG"},
+        default={"ROTATION", "LOCATION", "SCALE"},
+    )
+    video_new_take: bpy.props.BoolProperty(
+        name="New Take",
+        description="Capture into a new take (a copy of the current one) instead of the current take",
+        default=False,
+    )
+
+
 class LipsSettings:
     """How Generate Lip Sync makes the mouth curves (the operator calls them ``strength``/``time_offset_ms``)."""
 
@@ -241,6 +273,9 @@ class CharacterSettings:
 
 # scene setting → the operator property that overrides it, where the names differ
 OPERATOR_NAMES = {
+    "video_strip": "strip",
+    "video_channels": "channels",
+    "video_new_take": "new_take",
     "lips_strength": "strength",
     "lips_time_offset_ms": "time_offset_ms",
     "render_size": "size",

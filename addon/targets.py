@@ -107,9 +107,15 @@ def mouth_params(obj: bpy.types.Object) -> dict[str, Any]:
     return {"blinks": True} if mouth.needs_blinks(rows) else {}
 
 
-def write_mouth(obj: bpy.types.Object, doc: dict[str, Any], first: int, n: int, keep: bool) -> dict[str, Any]:
-    """Key the head's mouth from a lips document; returns stats (keys, curves, max_deviation or changes)."""
+def write_mouth(
+    obj: bpy.types.Object, doc: dict[str, Any], first: int, n: int, keep: bool, part: bool = False
+) -> dict[str, Any]:
+    """Key the head's mouth from a lips document; returns stats (keys, curves, max_deviation or changes).
+    ``part``: the frames are a part of the curves (Motion from Video's frame range), whose shape outside them is
+    kept (the plane's curves)."""
     if is_character(obj):
+        if part:
+            raise UserError("a frame range for a character's mouth is not supported yet: turn Frame Range off")
         return mouth_targets.write(obj, doc, first, n, keep)
     import re  # noqa: PLC0415
 
@@ -124,7 +130,12 @@ def write_mouth(obj: bpy.types.Object, doc: dict[str, Any], first: int, n: int, 
             obj.id_properties_ui(channel).update(min=0.0, max=1.0, soft_min=0.0, soft_max=1.0, precision=3)
         fc = curves.ensure_fcurve(fcurves, f'["{channel}"]', 0)
         values = [float(frames[i][ci]) for i in range(n)]
-        keyed, dev = keys.write_sparse(fc, first, values, curves.MOUTH_TOL, keep_keys=keep, bounds=(0.0, 1.0))
+        if part:
+            keys.freeze_at(fc, first - 1)
+            keys.freeze_at(fc, first + n)
+        keyed, dev = keys.write_sparse(
+            fc, first, values, curves.MOUTH_TOL, keep_keys=keep, clear_all=not part, bounds=(0.0, 1.0)
+        )
         total, max_dev, count = total + keyed, max(max_dev, dev), count + 1
     return {"keys": total, "curves": count, "max_deviation": max_dev}
 

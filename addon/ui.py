@@ -168,6 +168,32 @@ class MotionPanel:
         _hint(layout, why_not(context))
 
 
+class VideoPanel:
+    bl_label = "Motion from Video"
+    bl_icon = "FILE_MOVIE"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        st = context.scene.posetalk
+        if context.scene.sequence_editor is not None:
+            layout.prop_search(st, "video_strip", context.scene.sequence_editor, ALL_STRIPS, icon="FILE_MOVIE")
+        else:
+            layout.prop(st, "video_strip", icon="FILE_MOVIE")
+        row = layout.row()
+        row.active = not st.video_strip
+        row.prop(st, "video_path")
+        layout.prop(st, "video_channels")
+        row = layout.row(align=True)
+        row.prop(st, "strength")
+        row.prop(st, "smoothing")
+        row = layout.row(align=True)
+        row.prop(st, "keep_keys")
+        row.prop(st, "video_new_take")
+        layout.operator("posetalk.motion_from_video", icon="FILE_MOVIE")
+        _hint(layout, why_not(context, need_strip=False))
+
+
 class TakesPanel:
     bl_label = "Takes"
     bl_icon = "ACTION"
@@ -247,7 +273,7 @@ class EnginePanel:
         layout.operator("posetalk.stop_engine", icon="CANCEL")
 
 
-SUB_PANELS = (HeadPanel, CharacterPanel, MotionPanel, TakesPanel, LipSyncPanel, RenderPanel, EnginePanel)
+SUB_PANELS = (HeadPanel, CharacterPanel, MotionPanel, VideoPanel, TakesPanel, LipSyncPanel, RenderPanel, EnginePanel)
 
 
 def _draw_header_icon(self: bpy.types.Panel, context: bpy.types.Context) -> None:

@@ -8,7 +8,13 @@ import time
 import bpy
 import pytest
 
-OPERATORS = {"generate_motion": "pose", "new_take": "pose", "generate_lipsync": "lips", "render_frames": "render"}
+OPERATORS = {
+    "generate_motion": "pose",
+    "new_take": "pose",
+    "motion_from_video": "pose",  # its strength and smoothing are the motion's (the capture op's are the same)
+    "generate_lipsync": "lips",
+    "render_frames": "render",
+}
 
 
 def _engine_schema(client) -> dict:
@@ -48,6 +54,9 @@ def _check(prop: bpy.types.Property, param: dict, where: str) -> None:
 
 def test_every_setting_has_the_engines_default_and_limits(addon, engine_started):
     schema = _engine_schema(engine_started)
+    for name in ("strength", "smoothing"):
+        capture, pose = (next(p for p in schema[op] if p["name"] == name) for op in ("capture", "pose"))
+        assert capture == pose, name
     scene_props = bpy.types.Scene.bl_rna.properties["posetalk"].fixed_type.properties
     op_props = {name: getattr(bpy.ops.posetalk, name).get_rna_type().properties for name in OPERATORS}
     checked = 0

@@ -1,4 +1,4 @@
-"""Command line: ``python -m engine pose|lips|render|animate|batch|serve``.
+"""Command line: ``python -m engine pose|lips|render|animate|capture|batch|serve``.
 
 Every op sub-command's flags are the params of the op of the same name (engine.params) and
 it runs through the job registry; progress goes to stderr. Commands that are not ops (``batch``)
@@ -34,7 +34,8 @@ COMMANDS = {
     "pose": "audio + prompt → pose.json (head motion)",
     "lips": "audio (and its text) → lips.json (mouth channels and visemes)",
     "render": "portrait + pose.json + lips.json → frames (and an MP4)",
-    "animate": "portrait + audio + prompt → MP4 in one go",
+    "animate": "portrait + audio + prompt (or a pose video) → MP4 in one go",
+    "capture": "video of a face → pose.json (head motion) and lips.json (mouth and blinks)",
 }
 # commands that are not worker ops: "module:function" of ``(params, quiet) -> exit status``, and a summary
 TOOLS = {

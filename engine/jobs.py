@@ -23,6 +23,7 @@ OPS: dict[str, str] = {
     "lips": "engine.lips_ops:lips_op",
     "render": "engine.render_ops:render_op",
     "animate": "engine.render_ops:animate_op",
+    "capture": "engine.capture_ops:capture_op",
 }
 
 

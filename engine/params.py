@@ -10,7 +10,7 @@ before any work: a wrong type, a value out of range or an unknown name is one Ba
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import BadInput
@@ -19,6 +19,7 @@ SEED_MAX = 2**31 - 1  # Blender's IntProperty holds no more
 PROMPT_MAX_CHARS = 1000
 TRANSCRIPT_MAX_CHARS = 100_000
 AUDIO_MAX_SECONDS = 3 * 3600.0  # longer audio is refused
+VIDEO_MAX_SECONDS = 24 * 3600.0  # the latest start in a video
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,8 @@ PROMPT = Param(
     required=True,
     missing="the prompt is empty: describe the head motion, e.g. 'nods slowly, then looks to the left'",
 )
+STRENGTH = Param("strength", "float", 1.0, "motion amplitude", 0.0, 5.0)
+SMOOTHING = Param("smoothing", "float", 0.0, "extra smoothing of the motion in seconds", 0.0, 5.0)
 MOTION = (
     PROMPT,
     Param("seed", "int", 0, "variation seed: each seed is another take", 0, SEED_MAX),
@@ -133,7 +136,7 @@ MOTION = (
         "pose model: auto (the default model), pld (diffusion) or procedural (keywords)",
         choices=("auto", "pld", "procedural"),
     ),
-    Param("strength", "float", 1.0, "motion amplitude", 0.0, 5.0),
+    STRENGTH,
     Param("strength_rotation", "float", 1.0, "amplitude of the turns, on top of strength", 0.0, 5.0),
     Param(
         "strength_translation",
@@ -151,7 +154,7 @@ MOTION = (
         0.0,
         5.0,
     ),
-    Param("smoothing", "float", 0.0, "extra smoothing of the motion in seconds", 0.0, 5.0),
+    SMOOTHING,
     Param(
         "time_offset_ms",
         "float",
@@ -219,6 +222,33 @@ TRANSCRIPT = (
     ),
 )
 
+VIDEO = Param("video", "path", None, "the reference video: a face acting the motion (any file ffmpeg reads)",
+              required=True)  # fmt: skip
+CAPTURE = (
+    VIDEO,
+    Param("fps", "float", None, "frame rate of the curves (default: the video's own)", 1.0, 240.0),
+    Param("start", "float", 0.0, "start this many seconds into the video", 0.0, VIDEO_MAX_SECONDS),
+    Param("duration", "float", None, "capture only this many seconds (default: to the end)", 0.001),
+    Param("face", "int", None, "which face, when the video shows several (0 = leftmost)", 0, 64),
+    Param(
+        "reference_frame",
+        "int",
+        None,
+        "the frame whose head pose is zero (default: the first frame with a face)",
+        0,
+        VIDEO_MAX_SECONDS * 240,
+    ),
+    Param("image", "path", None, "measure the angles from this portrait's own head pose instead"),
+    STRENGTH,
+    SMOOTHING,
+)
+POSE_VIDEO = (
+    Param("pose_video", "path", None, "take the head motion from this video instead of the prompt (PC-AVS)"),
+    Param("pose_video_start", "float", 0.0, "start this many seconds into the pose video", 0.0, VIDEO_MAX_SECONDS),
+    Param("pose_video_face", "int", None, "which face of the pose video, when it shows several (0 = leftmost)", 0, 64),
+    Param("mouth_from_video", "bool", False, "mouth and blinks from the pose video too, not from the audio"),
+)
+
 OPS: dict[str, tuple[Param, ...]] = {
     "pose": (
         *AUDIO,
@@ -239,7 +269,7 @@ OPS: dict[str, tuple[Param, ...]] = {
         Param("audio", "path", None, "audio to mux into the video"),
         Param("pose", "doc", None, "pose.json", required=True),
         Param("lips", "doc", None, "lips.json (a closed mouth without it)"),
-        Param("blinks", "bool", True, "natural eye blinks"),
+        Param("blinks", "bool", True, "eye blinks (the lips' blink channel when it has one, else natural ones)"),
         Param("seed", "int", 0, "seed of the blinks", 0, SEED_MAX),
         Param("batch", "int", 16, "frames synthesized together", 1, 1024, cli=False),
         Param("out", "path", None, "folder for the PNG frames", required=True),
@@ -248,12 +278,19 @@ OPS: dict[str, tuple[Param, ...]] = {
     "animate": (
         *AUDIO,
         *TRANSCRIPT,
-        *MOTION,
+        replace(PROMPT, required=False, help=PROMPT.help + " (not needed with --pose-video)"),
+        *MOTION[1:],
         *PORTRAIT,
-        Param("blinks", "bool", True, "natural eye blinks"),
+        *POSE_VIDEO,
+        Param("blinks", "bool", True, "eye blinks (the lips' blink channel when it has one, else natural ones)"),
         Param("out", "path", None, "output MP4", required=True),
         Param("pose_out", "path", None, "also write the head motion it made as this pose.json"),
         Param("lips_out", "path", None, "also write the mouth channels it made as this lips.json"),
+    ),
+    "capture": (
+        *CAPTURE,
+        Param("out", "path", None, "output pose.json (the worker returns the document when it is left out)"),
+        Param("lips_out", "path", None, "also write lips.json: the mouth channels and a blink channel"),
     ),
 }
 

@@ -1,4 +1,5 @@
-"""The ``render`` op (portrait + pose + lips → PNG frames, optional MP4) and ``animate`` (pose + lips + render)."""
+"""The ``render`` op (portrait + pose + lips → PNG frames, optional MP4) and ``animate`` (pose, or capture from a
+pose video, + lips + render)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .audio import probe
+from .audio import frame_count, load_audio, probe
+from .capture_ops import capture_op
 from .errors import BadInput, EngineError
 from .espeak import check_language
-from .formats import check_output_path, read_lips, read_pose, write_json_atomic
+from .formats import check_output_path, lips_document, pose_document, read_lips, read_pose, write_json_atomic
 from .jobs import Job
 from .lips_ops import lips_op
-from .params import OPS, check
+from .params import OPS, PROMPT, check
 from .pose_ops import pose_op
+from .video import probe as probe_video
 
 PATTERN = "frame_%05d.png"
 PNG_LEVEL = 1  # fast PNG compression: frames are intermediate files
@@ -213,13 +216,44 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     }
 
 
+def _fit_length(frames: np.ndarray, n: int) -> np.ndarray:
+    """``frames`` cut or extended to ``n`` frames (the last frame held: nothing is invented)."""
+    if len(frames) >= n:
+        return frames[:n]
+    return np.concatenate([frames, np.repeat(frames[-1:], n - len(frames), axis=0)])
+
+
+def _motion_from_video(p: dict[str, Any], n: int, job: Job) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Pose (and with ``mouth_from_video`` the lips and blinks) for ``n`` frames from animate's pose video."""
+    duration = n / p["fps"]
+    params = {
+        "video": p["pose_video"], "fps": p["fps"], "start": p["pose_video_start"], "duration": duration,
+        "face": p["pose_video_face"], "strength": p["strength"], "smoothing": p["smoothing"],
+    }  # fmt: skip
+    flags = {"video": "--pose-video", "start": "--pose-video-start", "face": "--pose-video-face"}
+    res = capture_op(params, job, flags)
+    pose_doc, lips_doc = res["pose"], res["lips"]
+    held = max(0, n - len(pose_doc["frames"]))
+    meta = {**pose_doc["meta"], "held_frames": held} if held else pose_doc["meta"]
+    pose = pose_document(_fit_length(np.array(pose_doc["frames"]), n), p["fps"], meta)
+    lips = None
+    if p["mouth_from_video"]:
+        frames = _fit_length(np.array(lips_doc["frames"]), n)
+        lips = lips_document(frames, lips_doc["channels"], p["fps"], meta=dict(meta))
+    return pose, lips
+
+
 def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
-    """Params: engine.params.OPS["animate"]. Runs pose, lips and render; returns video, n_frames, fps (and the
-    paths of the pose.json and lips.json it wrote when ``pose_out``/``lips_out`` are given: after the video, so a
-    failed job writes none of them)."""
+    """Params: engine.params.OPS["animate"]. Runs pose (or capture from ``pose_video``), lips and render; returns
+    video, n_frames, fps (and the paths of the pose.json and lips.json it wrote when ``pose_out``/``lips_out``
+    are given: after the video, so a failed job writes none of them)."""
     from .render import get_renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
 
     p = check("animate", params)
+    if p["mouth_from_video"] and not p["pose_video"]:
+        raise BadInput("--mouth-from-video takes the mouth from the pose video: give --pose-video too")
+    if not p["pose_video"] and not p["prompt"]:
+        raise BadInput(f"{PROMPT.missing} (or take the motion from a video with --pose-video)")
     image = _existing_file(p["image"], "image")
     audio = _existing_file(p["audio"], "audio")
     video = check_output_path(p["out"])
@@ -232,18 +266,36 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     check_language(p["language"])
     _ffmpeg()
     probe(audio)
+    if p["pose_video"]:  # readable, with a video stream (capture checks the rest before it decodes)
+        probe_video(p["pose_video"])
     job.progress(0, 1000, "finding the face")
     get_renderer(image, size=p["size"], device=p["device"], face=p["face"], cache_dir=p["cache_dir"])  # kept for render
-    pose_names = {q.name for q in OPS["pose"]} - {"out", "pins"}
-    pose_res = pose_op({k: v for k, v in p.items() if k in pose_names}, job.child(0.0, 0.1))
     lips_names = {"audio", "fps", "audio_offset", "audio_duration", "text", "language"}
-    lips_res = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.1, 0.2))
+    lips_res: dict[str, Any] = {}
+    if p["pose_video"]:
+        if p["mouth_from_video"]:  # the audio only sets the length
+            _samples, seconds = load_audio(audio, job.sub(0.0, 0.02), p["audio_offset"], p["audio_duration"])
+            lips_doc = None
+            n = frame_count(seconds, p["fps"])
+        else:
+            lips_res = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.0, 0.1))
+            lips_doc = lips_res["lips"]
+            n = len(lips_doc["frames"])
+        pose_doc, video_lips = _motion_from_video(p, n, job.child(0.1, 0.3))
+        lips_doc = video_lips or lips_doc
+        render_share = 0.3
+    else:
+        pose_names = {q.name for q in OPS["pose"]} - {"out", "pins"}
+        pose_doc = pose_op({k: v for k, v in p.items() if k in pose_names}, job.child(0.0, 0.1))["pose"]
+        lips_res = lips_op({k: v for k, v in p.items() if k in lips_names}, job.child(0.1, 0.2))
+        lips_doc = lips_res["lips"]
+        render_share = 0.2
     with tempfile.TemporaryDirectory(prefix=".posetalk-animate-", dir=os.path.dirname(video)) as tmp:
         render_params = {
             "image": image,
             "audio": audio,
-            "pose": pose_res["pose"],
-            "lips": lips_res["lips"],
+            "pose": pose_doc,
+            "lips": lips_doc,
             "size": p["size"],
             "face": p["face"],
             "device": p["device"],
@@ -253,15 +305,16 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
             "out": os.path.join(tmp, "frames"),
             "video": video,
         }
-        res = render_op(render_params, job.child(0.2, 1.0))
+        res = render_op(render_params, job.child(render_share, 1.0))
     if "pose_out" in docs_out:
-        write_json_atomic(docs_out["pose_out"], pose_res["pose"])
-    if "lips_out" in docs_out:
-        write_json_atomic(docs_out["lips_out"], lips_res["lips"])
+        write_json_atomic(docs_out["pose_out"], pose_doc)
+    if "lips_out" in docs_out and lips_doc is not None:
+        write_json_atomic(docs_out["lips_out"], lips_doc)
     job.progress(1000, 1000, "done")
     result = {"video": video, "n_frames": res["n_frames"], "fps": res["fps"], "lips": True,
               "width": res["width"], "height": res["height"], "pose_path": docs_out.get("pose_out"),
-              "lips_path": docs_out.get("lips_out")}  # fmt: skip
+              "lips_path": docs_out.get("lips_out"), "pose_source": "video" if p["pose_video"] else "prompt",
+              "mouth_source": "video" if p["mouth_from_video"] else "audio"}  # fmt: skip
     if lips_res.get("warning"):
         result["warning"] = lips_res["warning"]
     return result

@@ -1,10 +1,10 @@
 """Build a training corpus from real talking videos: mediapipe head pose per frame + the video's own audio.
 
-Each video is decoded by ffmpeg at the model's 25 fps (frames scaled to at most 640 px), its face is
-tracked with mediapipe's bundled face mesh, and every frame's head pose is measured against a reference
-frame (engine.headpose: the renderer's channels and pivot). Short detection gaps are filled, long ones
-split the video into clips (shorter than --min-seconds: dropped); the pose is lightly smoothed (detector
-noise) and, by default, made relative to the clip's median pose. Captions come from ``--caption``, else
+Each video is measured by the engine's capture (engine.capture: decoded once at the model's 25 fps, the
+face tracked with mediapipe's face mesh, every frame's head pose in the renderer's channels and pivot, the
+mouth's pull on the mesh taken out, detector noise filtered without lag). Short detection gaps are filled,
+long ones split the video into clips (shorter than --min-seconds: dropped); the pose is, by default, made
+relative to the clip's median pose. Captions come from ``--caption``, else
 from a text file beside the video (``talk.mp4`` → ``talk.txt``, one caption per line), else a neutral one.
 The output has the layout of ``scripts/build_corpus.py``'s, so ``scripts/train_pose.py --corpus`` takes it
 (alone, or together with the synthetic corpus: give ``--corpus`` twice).
@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -32,68 +31,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from engine.audio import load_features  # noqa: E402
-from engine.headpose import head_pose  # noqa: E402
+from engine.capture import MAX_GAP_S, POSE_CHANNELS, Track, corrected_pose, fill_and_filter, track_video  # noqa: E402
+from engine.errors import BadInput  # noqa: E402
+from engine.video import probe  # noqa: E402
 
 FPS = 25.0
-MAX_SIDE = 640
-MAX_GAP_S = 0.32  # detection gaps up to this long are interpolated; longer ones split the video
 DEFAULT_CAPTION = "talks naturally"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
-
-
-def probe_size(path: str) -> tuple[int, int]:
-    """(width, height) of the frames ffmpeg will deliver (scaled to at most MAX_SIDE, even sizes)."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "json",
-         path],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    streams = json.loads(out.stdout or "{}").get("streams") or []
-    if out.returncode != 0 or not streams:
-        raise SystemExit(f"not a readable video: {path}")
-    w, h = int(streams[0]["width"]), int(streams[0]["height"])
-    s = min(1.0, MAX_SIDE / max(w, h))
-    return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
-
-
-def frames_of(path: str, size: tuple[int, int]) -> Iterator[np.ndarray]:
-    """RGB frames (H, W, 3) of the video resampled to FPS."""
-    w, h = size
-    cmd = ["ffmpeg", "-v", "error", "-i", path, "-vf", f"fps={FPS},scale={w}:{h}", "-f", "rawvideo",
-           "-pix_fmt", "rgb24", "-"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    n = w * h * 3
-    try:
-        while True:
-            buf = proc.stdout.read(n)
-            if len(buf) < n:
-                break
-            yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
-    finally:
-        proc.stdout.close()
-        proc.wait()
-
-
-def track(path: str) -> np.ndarray:
-    """(n, 478, 3) landmarks in pixels per frame at FPS; NaN where no face was found."""
-    import mediapipe as mp
-
-    size = probe_size(path)
-    w, h = size
-    out = []
-    with mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_tracking_confidence=0.5
-    ) as mesh:
-        for frame in frames_of(path, size):
-            res = mesh.process(frame)
-            if not res.multi_face_landmarks:
-                out.append(np.full((478, 3), np.nan))
-                continue
-            lm = np.array([[p.x, p.y, p.z] for p in res.multi_face_landmarks[0].landmark])
-            out.append(lm * np.array([w, h, w]))
-    if not out:
-        raise SystemExit(f"no frames decoded from {path}")
-    return np.array(out)
 
 
 def spans(found: np.ndarray, max_gap: int, min_len: int) -> list[tuple[int, int]]:
@@ -111,27 +55,20 @@ def spans(found: np.ndarray, max_gap: int, min_len: int) -> list[tuple[int, int]
     return [(a, b) for a, b in out if b - a >= min_len]
 
 
-def poses_of(landmarks: np.ndarray, reference: str, smooth_frames: float) -> np.ndarray:
-    """(n, 6) pose channels of a run of landmarks (gaps inside it interpolated)."""
-    found = np.isfinite(landmarks[:, 0, 0])
-    ref = landmarks[np.flatnonzero(found)[0]]
-    raw = np.full((len(landmarks), 6), np.nan)
-    for i in np.flatnonzero(found):
-        raw[i] = head_pose(ref, landmarks[i])
-    if reference == "median":  # re-measure against the frame nearest the clip's typical pose
-        med = np.nanmedian(raw, axis=0)
-        dist = np.where(found, np.nansum(np.abs(raw[:, :3] - med[:3]), axis=1), np.inf)
-        ref = landmarks[int(np.argmin(dist))]
-        for i in np.flatnonzero(found):
-            raw[i] = head_pose(ref, landmarks[i])
-        raw -= np.concatenate([np.nanmedian(raw[:, :5], axis=0), [0.0]])
-        raw[:, 5] /= np.nanmedian(raw[:, 5])
-    t = np.arange(len(raw))
-    for c in range(6):
-        raw[:, c] = np.interp(t, t[found], raw[found, c])
+def poses_of(track: Track, a: int, b: int, reference: str, smooth_frames: float) -> np.ndarray:
+    """(b - a, 6) pose channels of frames [a, b) of a track (the mouth's pull on the face mesh taken out, gaps
+    inside interpolated, detector noise filtered without lag), zero at the run's first frame or its median pose."""
+    raw, _ref = corrected_pose(track, a, frames=range(a, b))
+    if reference == "median":  # re-measure against the frame nearest the run's typical pose
+        med = np.nanmedian(raw[a:b], axis=0)
+        dist = np.where(track.found[a:b], np.nansum(np.abs(raw[a:b, :3] - med[:3]), axis=1), np.inf)
+        raw, _ref = corrected_pose(track, a + int(np.argmin(dist)), frames=range(a, b))
+        raw[a:b] -= np.concatenate([np.nanmedian(raw[a:b, :5], axis=0), [0.0]])
+        raw[a:b, 5] /= np.nanmedian(raw[a:b, 5])
+    pose, _gaps = fill_and_filter(raw[a:b], track.found[a:b], FPS, POSE_CHANNELS)
     if smooth_frames > 0:
-        raw = gaussian_filter1d(raw, smooth_frames, axis=0, mode="nearest")
-    return raw.astype(np.float32)
+        pose = gaussian_filter1d(pose, smooth_frames, axis=0, mode="nearest")
+    return pose.astype(np.float32)
 
 
 def captions_for(video: str, caption: list[str] | None) -> list[str]:
@@ -159,7 +96,7 @@ def main() -> None:
     ap.add_argument("--caption", action="append", help="caption(s) of the motion for all videos")
     ap.add_argument("--reference", choices=["median", "first"], default="median",
                     help="pose zero: the clip's median pose (default) or its first frame")  # fmt: skip
-    ap.add_argument("--smooth", type=float, default=1.0, help="Gaussian smoothing of the pose, in frames")
+    ap.add_argument("--smooth", type=float, default=0.0, help="extra Gaussian smoothing of the pose, in frames")
     ap.add_argument("--min-seconds", type=float, default=2.0, help="shortest clip kept")
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "real.npz"))
     args = ap.parse_args()
@@ -181,8 +118,12 @@ def main() -> None:
                 report.append({"video": video, "skipped": "no audio track"})
                 continue
             audio = load_features(wav, FPS)
-        lm = track(video)
-        found = np.isfinite(lm[:, 0, 0])
+        try:
+            track = track_video(probe(video), FPS, min_found=0.0)
+        except BadInput as exc:
+            report.append({"video": video, "skipped": exc.message})
+            continue
+        found = track.found
         runs = spans(found, int(MAX_GAP_S * FPS), int(args.min_seconds * FPS))
         caps = captions_for(video, args.caption)
         kept = 0
@@ -194,13 +135,13 @@ def main() -> None:
             if clip.is_silent:
                 continue
             feats.append(clip.matrix().astype(np.float16))
-            poses.append(poses_of(lm[a:b], args.reference, args.smooth))
+            poses.append(poses_of(track, a, b, args.reference, args.smooth))
             labels.append({"source": "video", "video": os.path.basename(video), "start_s": a / FPS})
             for c in caps:
                 cap_text.append(c)
                 cap_pose.append(len(poses) - 1)
             kept += b - a
-        report.append({"video": video, "frames": len(lm), "face_found": round(float(found.mean()), 3),
+        report.append({"video": video, "frames": track.n, "face_found": round(float(found.mean()), 3),
                        "clips": sum(1 for lab in labels if lab["video"] == os.path.basename(video)),
                        "seconds_kept": round(kept / FPS, 2)})  # fmt: skip
     if not poses:

@@ -18,6 +18,67 @@ from .common import HeadOption, SavedResult, head, poll, still_there
 POSE_FORMAT = "posetalk.pose/1"
 
 
+def land_pose(op: bpy.types.Operator, context: bpy.types.Context, st: dict[str, Any], result: dict[str, Any]) -> None:
+    """Write an engine pose result (``result["pose"]``) into the head's current take as sparse generated keys:
+    what every motion operator (Generate Motion, New Take, Motion from Video) does when its job ends.
+
+    ``st``: the job's state: head, timing (first_frame, n_frames, fps), span (frames to rewrite, None: all),
+    keep (keep the animator's keys), seed and prompt (the take's record), and optionally channels (the pose
+    channels to write; the others' curves are left as they are). Sets ``op.stats`` and reports.
+    """
+    obj = still_there(context, st)
+    frames = (result.get("pose") or {}).get("frames") or []
+    t = st["timing"]
+    n = min(len(frames), t["n_frames"])
+    if n == 0:
+        raise UserError("the engine returned no frames")
+    f0 = t["first_frame"]
+    a, b = st["span"] or (f0, f0 + n - 1)
+    b = min(b, f0 + n - 1)
+    target = targets.Head(obj)
+    channels = target.channels()
+    created = target.find_fcurves() is None
+    fcurves = target.ensure_fcurves(f"PoseTalk {obj.name}")
+    dense = target.dense(frames[a - f0 : b - f0 + 1])
+    counts: list[int] = []
+    part_dev: dict[str, float] = {}  # a neck's and a head's deviations add up in the head
+    only = st.get("channels")
+    chosen = None if only is None else {curves.POSE_CHANNELS.index(c) for c in only}
+    for channel, values in zip(channels, dense):
+        if chosen is not None and not set(channel.pins) <= chosen:
+            continue  # a curve of pose channels the caller left out keeps its keys
+        fc = fcurves.find(channel.data_path, index=channel.index)
+        fc = fc if fc is not None else fcurves.new(channel.data_path, index=channel.index)
+        if st["span"] is not None:  # the curve outside the range keeps its exact shape
+            keys.freeze_at(fc, a - 1)
+            keys.freeze_at(fc, b + 1)
+        count, dev = keys.write_sparse(fc, a, values, channel.tol, keep_keys=st["keep"], clear_all=st["span"] is None)
+        counts.append(count)
+        if channel.degrees:
+            part = channel.data_path.rpartition(".")[0]
+            part_dev[part] = max(part_dev.get(part, 0.0), dev * channel.degrees)
+    max_dev_deg = sum(part_dev.values())
+    seconds = (b - a + 1) / t["fps"]
+    kps = sum(counts) / max(1, len(counts)) / seconds
+    obj.posetalk.keys_per_second = kps
+    obj.posetalk.max_deviation = max_dev_deg
+    context.scene.posetalk.seed = int(st["seed"])
+    action = takes.current_action(obj)
+    if "posetalk_take" not in action:  # the first generation makes the action a take (an animator's keeps its name)
+        number = takes.next_number(obj)
+        takes.tag(action, obj, number, int(st["seed"]), st["prompt"])
+        if created:
+            action.name = takes.take_name(number, int(st["seed"]), st["prompt"])
+    elif st["span"] is None:
+        action["posetalk_seed"], action["posetalk_prompt"] = int(st["seed"]), st["prompt"]
+    op.stats = {"keys_per_second": kps, "max_deviation_deg": max_dev_deg, "frames": b - a + 1}
+    op.report(
+        {"INFO"},
+        f"PoseTalk: {b - a + 1} frames, {kps:.1f} keys/s per curve, max deviation {max_dev_deg:.2f}°"
+        f" ({result.get('backend', 'engine')})",
+    )
+
+
 class MotionJob(settings.operator_mixin(settings.MotionSettings), HeadOption, SavedResult, EngineJobOperator):
     """The pose job shared by Generate Motion and New Take (properties, request, writing the keys)."""
 
@@ -93,56 +154,7 @@ class MotionJob(settings.operator_mixin(settings.MotionSettings), HeadOption, Sa
         return params
 
     def apply(self, context: bpy.types.Context, result: dict[str, Any]) -> None:
-        st = self._state
-        obj = still_there(context, st)
-        frames = (result.get("pose") or {}).get("frames") or []
-        t = st["timing"]
-        n = min(len(frames), t["n_frames"])
-        if n == 0:
-            raise UserError("the engine returned no frames")
-        f0 = t["first_frame"]
-        a, b = st["span"] or (f0, f0 + n - 1)
-        b = min(b, f0 + n - 1)
-        target = targets.Head(obj)
-        channels = target.channels()
-        created = target.find_fcurves() is None
-        fcurves = target.ensure_fcurves(f"PoseTalk {obj.name}")
-        dense = target.dense(frames[a - f0 : b - f0 + 1])
-        counts: list[int] = []
-        part_dev: dict[str, float] = {}  # a neck's and a head's deviations add up in the head
-        for channel, values in zip(channels, dense):
-            fc = fcurves.find(channel.data_path, index=channel.index)
-            fc = fc if fc is not None else fcurves.new(channel.data_path, index=channel.index)
-            if st["span"] is not None:  # the curve outside the range keeps its exact shape
-                keys.freeze_at(fc, a - 1)
-                keys.freeze_at(fc, b + 1)
-            count, dev = keys.write_sparse(
-                fc, a, values, channel.tol, keep_keys=st["keep"], clear_all=st["span"] is None
-            )
-            counts.append(count)
-            if channel.degrees:
-                part = channel.data_path.rpartition(".")[0]
-                part_dev[part] = max(part_dev.get(part, 0.0), dev * channel.degrees)
-        max_dev_deg = sum(part_dev.values())
-        seconds = (b - a + 1) / t["fps"]
-        kps = sum(counts) / len(counts) / seconds
-        obj.posetalk.keys_per_second = kps
-        obj.posetalk.max_deviation = max_dev_deg
-        context.scene.posetalk.seed = int(st["seed"])
-        action = takes.current_action(obj)
-        if "posetalk_take" not in action:  # the first generation makes the action a take (an animator's keeps its name)
-            number = takes.next_number(obj)
-            takes.tag(action, obj, number, int(st["seed"]), st["prompt"])
-            if created:
-                action.name = takes.take_name(number, int(st["seed"]), st["prompt"])
-        elif st["span"] is None:
-            action["posetalk_seed"], action["posetalk_prompt"] = int(st["seed"]), st["prompt"]
-        self.stats = {"keys_per_second": kps, "max_deviation_deg": max_dev_deg, "frames": b - a + 1}
-        self.report(
-            {"INFO"},
-            f"PoseTalk: {b - a + 1} frames, {kps:.1f} keys/s per curve, max deviation {max_dev_deg:.2f}°"
-            f" ({result.get('backend', 'engine')})",
-        )
+        land_pose(self, context, self._state, result)
 
 
 class POSETALK_OT_generate_motion(MotionJob, bpy.types.Operator):

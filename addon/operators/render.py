@@ -32,7 +32,11 @@ def sample_curves(
     scene = context.scene
     fh = obj.posetalk.face_height
     fcurves = curves.find_fcurves(obj)
-    mouth = [c for c in curves.MOUTH_CHANNELS if curves.find_fcurve(fcurves, f'["{c}"]') is not None]
+    mouth = [
+        c
+        for c in (*curves.MOUTH_CHANNELS, curves.BLINK_CHANNEL)
+        if fcurves is not None and curves.find_fcurve(fcurves, f'["{c}"]') is not None
+    ]
     pose_rows, lips_rows = [], []
     saved = scene.frame_current, scene.frame_subframe
     try:

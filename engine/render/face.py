@@ -11,6 +11,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -73,23 +74,44 @@ def read_image(path: str) -> Image.Image:
     return img.convert("RGBA" if has_alpha else "RGB")
 
 
-def _face_mesh():
-    face_mesh = native.mediapipe().solutions.face_mesh
-    return face_mesh.FaceMesh(static_image_mode=True, max_num_faces=8, refine_landmarks=True)
+def face_mesh(static: bool, max_faces: int = 1) -> Any:
+    """mediapipe's face mesh with refined landmarks (478 points): for single images (``static``) or for the frames
+    of a video, where it tracks each face from the last frame and runs the face detector only to find it again.
+    Its ``process`` calls belong inside :func:`engine.native.quiet_stderr`."""
+    with native.quiet_stderr():
+        mesh = native.mediapipe().solutions.face_mesh.FaceMesh(
+            static_image_mode=static, max_num_faces=max_faces, refine_landmarks=True, min_detection_confidence=0.5
+        )
+        # the graph starts its models (and TFLite prints) on its own threads at the first frame: a blank frame
+        # here makes that happen while stderr is quiet (it finds no face, so no tracking state is left)
+        mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))
+    return mesh
 
 
-def _mesh_faces(rgb: np.ndarray, mesh=None) -> list[np.ndarray]:
+def faces_of(result: Any, size: tuple[int, int] = (1, 1)) -> list[np.ndarray]:
+    """The faces of a face-mesh result as (478, 3) landmarks scaled by ``size`` = (w, h) (z by w), left to right."""
+    w, h = size
+    scale = np.array([w, h, w], dtype=np.float64)
+    faces = [
+        np.array([[p.x, p.y, p.z] for p in f.landmark], dtype=np.float64) * scale
+        for f in result.multi_face_landmarks or []
+    ]
+    return sorted(faces, key=lambda f: float(f[:, 0].mean()))
+
+
+def _face_mesh() -> Any:
+    return face_mesh(static=True, max_faces=8)
+
+
+def _mesh_faces(rgb: np.ndarray, mesh: Any = None) -> list[np.ndarray]:
     """All faces in ``rgb`` (uint8 H, W, 3) as (478, 3) normalized landmarks, sorted left to right (``mesh``: a
     face mesh to reuse, else one is made for this call)."""
     if mesh is None:
-        with native.quiet_stderr(), _face_mesh() as own:
+        with _face_mesh() as own:
             return _mesh_faces(rgb, own)
     with native.quiet_stderr():
         result = mesh.process(np.ascontiguousarray(rgb))
-    faces = [
-        np.array([[p.x, p.y, p.z] for p in f.landmark], dtype=np.float32) for f in result.multi_face_landmarks or []
-    ]
-    return sorted(faces, key=lambda f: float(f[:, 0].mean()))
+    return [f.astype(np.float32) for f in faces_of(result)]
 
 
 def _segment_person(rgb: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import BadInput
-from .blinks import blink_curve
+from .blinks import eyelid_curve
 from .coarse import CoarseWarp
 from .face import Portrait, load_portrait
 from .refine import Refiner
@@ -117,7 +117,7 @@ class Renderer:
         pose = np.asarray(pose, dtype=np.float32).reshape(-1, 6)
         n = len(pose)
         mouth = mouth_matrix(lips, lip_channels, n)
-        blink = blink_curve(n, fps, seed) if blinks else np.zeros(n, dtype=np.float32)
+        blink = eyelid_curve(lips, lip_channels, n, fps, blinks, seed)
         tongue = tongue_track(visemes, n, fps)
         batch = max(1, int(batch))
         for start in range(0, n, batch):
