@@ -250,8 +250,6 @@ MALFORMED = {
     "size out of range": ("id,image,audio,prompt,size\nl1,p.png,a.wav,nods,9\n", "line 2 (id 'l1'): size must be"),
     "id with a slash": ("id,image,audio,prompt\na/b,p.png,a.wav,nods\n", "line 2: the id 'a/b' cannot name a file"),
     "output column": ("id,image,audio,prompt,out\nl1,p.png,a.wav,nods,x.mp4\n", "line 1: column 'out'"),
-    "planned column set": ("id,image,audio,prompt,pose_video\nl1,p.png,a.wav,nods,\nl2,p.png,a.wav,nods,ref.mp4\n",
-                           "line 3 (id 'l2'): sets 'pose_video', but this engine's animate has no pose_video option"),
     "too few values": ("id,image,audio,prompt\nl1,p.png,a.wav\n", "line 2: 3 values for 4 columns"),
 }  # fmt: skip
 
@@ -465,17 +463,18 @@ def test_bad_options_are_one_line_exit_2(run_engine, tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_planned_columns_work_once_animate_has_the_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The manifest's columns are animate's parameters at run time: the transcript columns (text, language) are
-    animate's own; an option added to animate is a column at once (here a pose reference video added for the
-    test, a path made absolute)."""
+def test_columns_are_animates_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manifest's columns are animate's parameters at run time: the transcript (text, language) and the pose
+    reference video are animate's own (a path made absolute); an option added to animate is a column at once."""
     manifest = tmp_path / "lines.csv"
     manifest.write_text("id,image,audio,prompt,text,language,pose_video\n"
                         "l1,p.png,a.wav,nods,\"Bonjour, capitaine.\",fr,ref/take1.mp4\n")  # fmt: skip
-    with pytest.raises(BadInput, match="line 2 \\(id 'l1'\\): sets 'pose_video', but this engine's animate has no"):
-        read_manifest(str(manifest))
-    extra = (Param("pose_video", "path", None, "a pose video"),)
-    monkeypatch.setitem(PARAMS, "animate", (*PARAMS["animate"], *extra))
     (row,) = read_manifest(str(manifest))
     assert row.params["text"] == "Bonjour, capitaine." and row.params["language"] == "fr"
     assert row.params["pose_video"] == str(tmp_path / "ref" / "take1.mp4")
+    manifest.write_text("id,image,audio,prompt,head_sway\nl1,p.png,a.wav,nods,0.5\n")
+    with pytest.raises(BadInput, match="unknown column 'head_sway'"):
+        read_manifest(str(manifest))
+    monkeypatch.setitem(PARAMS, "animate", (*PARAMS["animate"], Param("head_sway", "float", 0.0, "sway", min=0, max=1)))
+    (row,) = read_manifest(str(manifest))
+    assert row.params["head_sway"] == 0.5

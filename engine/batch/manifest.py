@@ -22,9 +22,6 @@ from ..params import OPS, Param
 
 OP = "animate"  # the op each row runs
 REQUIRED = ("id", "image", "audio", "prompt")
-# documented manifest columns whose animate options other parts of the engine bring; a row that sets one is refused
-# (naming the row) until the animate op has the option, and then it is checked and passed on like any other
-PLANNED = ("text", "language", "pose_video")
 OUTPUTS = ("out", "pose_out", "lips_out")  # named by the batch: <out>/<id>.mp4, .pose.json, .lips.json
 CHECKED_KINDS = ("float", "int", "bool", "choice")  # checked when the manifest is read; the rest when the row runs
 ID_MAX_BYTES = 160
@@ -89,9 +86,7 @@ def _row_params(values: dict[str, Any], table: dict[str, Param], folder: str, fr
     for name, value in values.items():
         if value is None or (isinstance(value, str) and not value.strip() and name != "prompt"):
             continue  # an empty cell: the option's default (an empty prompt is the row's own error)
-        param = table.get(name)
-        if param is None:  # a planned column this engine's animate does not have yet
-            raise BadInput(f"sets {name!r}, but this engine's animate has no {name} option yet")
+        param = table[name]  # the columns were checked against the table
         kind = param.kind
         if kind in CHECKED_KINDS:
             if from_text or isinstance(value, str):
@@ -107,7 +102,7 @@ def _row_params(values: dict[str, Any], table: dict[str, Param], folder: str, fr
 
 
 def _check_columns(names: list[str], table: dict[str, Param], where: str) -> None:
-    known = set(table) | set(PLANNED) | {"id"}
+    known = set(table) | {"id"}
     for name in names:
         if name in OUTPUTS:
             raise BadInput(f"{where}: column {name!r} is not a manifest column (the batch names the outputs)")
