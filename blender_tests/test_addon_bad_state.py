@@ -28,17 +28,17 @@ def head(addon, scene_with_speech, portrait, tmp_path):
 
 
 def _during_job(addon, monkeypatch, action):
-    """Run ``action()`` once, while the next engine job is under way (after its first progress event)."""
+    """Run ``action()`` once, while the next engine job is under way: at its first pump, once the request is
+    sent (a fast job, e.g. the keyword model's, can finish within one pump, so no waiting for progress)."""
     runner = addon.runner
     real_pump = runner.pump
     done = []
 
     def pump(job, timeout=0.0):
-        finished = real_pump(job, timeout)
-        if not done and job.total > 0 and not finished:
+        if not done and not job.finished:
             done.append(True)
             action()
-        return finished
+        return real_pump(job, timeout)
 
     monkeypatch.setattr(runner, "pump", pump)
     return done
