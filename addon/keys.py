@@ -157,6 +157,20 @@ def adopt_edits(fc: bpy.types.FCurve) -> int:
     return count
 
 
+def _clear_generated(fc: bpy.types.FCurve, first_frame: int, last_frame: int, keep_keys: bool, clear_all: bool) -> None:
+    """Before new generated keys are written: the animator's edits adopted as pins, then the generated keys in
+    [first_frame, last_frame] removed (all of them with ``clear_all``), and the animator's keys in the range too
+    unless ``keep_keys``."""
+    points = fc.keyframe_points
+    adopt_edits(fc)
+    for i in range(len(points) - 1, -1, -1):
+        kp = points[i]
+        inside = first_frame - 0.5 <= kp.co.x <= last_frame + 0.5
+        if (inside or clear_all) and (kp.type == GENERATED or (inside and not keep_keys)):
+            points.remove(kp, fast=True)
+    fc.update()
+
+
 def write_sparse(
     fc: bpy.types.FCurve,
     first_frame: int,
@@ -178,13 +192,7 @@ def write_sparse(
     n = len(values)
     last_frame = first_frame + n - 1
     points = fc.keyframe_points
-    adopt_edits(fc)
-    for i in range(len(points) - 1, -1, -1):
-        kp = points[i]
-        inside = first_frame - 0.5 <= kp.co.x <= last_frame + 0.5
-        if (inside or clear_all) and (kp.type == GENERATED or (inside and not keep_keys)):
-            points.remove(kp, fast=True)
-    fc.update()
+    _clear_generated(fc, first_frame, last_frame, keep_keys, clear_all)
     keyed = {round(kp.co.x) for kp in points}
     for i in [0, n - 1, *_extrema(values, tol)]:
         if first_frame + i not in keyed:
@@ -341,13 +349,7 @@ def write_steps(
     n = len(values)
     last_frame = first_frame + n - 1
     points = fc.keyframe_points
-    adopt_edits(fc)
-    for i in range(len(points) - 1, -1, -1):
-        kp = points[i]
-        inside = first_frame - 0.5 <= kp.co.x <= last_frame + 0.5
-        if (inside or clear_all) and (kp.type == GENERATED or (inside and not keep_keys)):
-            points.remove(kp, fast=True)
-    fc.update()
+    _clear_generated(fc, first_frame, last_frame, keep_keys, clear_all)
     pinned = {round(kp.co.x) for kp in points}
     for i, v in enumerate(values):
         if (i == 0 or v != values[i - 1]) and first_frame + i not in pinned:
