@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from blender_addon import install_addon
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [
@@ -36,15 +37,8 @@ def main() -> int:
     parser.add_argument("--backend", default="auto", help="pose backend (auto: the engine's default)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="posetalk-keys-"))
-    os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", str(tmp)], check=True,
-                   capture_output=True)  # fmt: skip
+    pkg = install_addon(tmp)
     import bpy  # noqa: PLC0415 (after BLENDER_USER_RESOURCES)
-
-    bpy.ops.wm.read_homefile(use_empty=True)
-    (zip_path,) = tmp.glob("posetalk-*.zip")
-    bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default", enable_on_install=True)
-    pkg = sys.modules["bl_ext.user_default.posetalk"]
 
     def scene_with(audio: str):
         bpy.ops.wm.read_homefile(use_empty=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from blender_addon import install_addon
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["nods while talking", "shakes the head, then looks up", "nods slowly, then looks to the left"]
@@ -38,18 +38,11 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=len(PROMPTS), help="how many of the prompts to run")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="posetalk-character-"))
-    os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", str(tmp)], check=True,
-                   capture_output=True)  # fmt: skip
+    pkg = install_addon(tmp)
     sys.path.insert(0, str(ROOT / "blender_tests"))
     import bpy  # noqa: PLC0415 (after BLENDER_USER_RESOURCES)
-    from mathutils import Matrix  # noqa: PLC0415
-
-    bpy.ops.wm.read_homefile(use_empty=True)
-    (zip_path,) = tmp.glob("posetalk-*.zip")
-    bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default", enable_on_install=True)
-    pkg = sys.modules["bl_ext.user_default.posetalk"]
     import bt_characters  # noqa: PLC0415 (needs bpy)
+    from mathutils import Matrix  # noqa: PLC0415
 
     def pose_turn(pitch: float, yaw: float, roll: float) -> Matrix:
         rx, ry, rz = (Matrix.Rotation(math.radians(a), 3, ax) for a, ax in ((-pitch, "X"), (-roll, "Y"), (yaw, "Z")))

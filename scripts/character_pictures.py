@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from blender_addon import install_addon
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "nods, then looks to the left and tilts the head"
@@ -34,16 +34,9 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="posetalk-character-pictures-"))
-    os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", str(tmp)], check=True,
-                   capture_output=True)  # fmt: skip
+    pkg = install_addon(tmp)
     sys.path.insert(0, str(ROOT / "blender_tests"))
     import bpy  # noqa: PLC0415 (after BLENDER_USER_RESOURCES)
-
-    bpy.ops.wm.read_homefile(use_empty=True)
-    (zip_path,) = tmp.glob("posetalk-*.zip")
-    bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default", enable_on_install=True)
-    pkg = sys.modules["bl_ext.user_default.posetalk"]
     import bt_characters  # noqa: PLC0415 (needs bpy)
 
     report = {}

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from blender_addon import install_addon
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "nods slowly, then looks to the left"
@@ -38,9 +38,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="posetalk-workflow-"))
-    os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--out", str(tmp)], check=True,
-                   capture_output=True)  # fmt: skip
+    pkg = install_addon(tmp)
     import bpy  # noqa: PLC0415 (after BLENDER_USER_RESOURCES)
     import matplotlib  # noqa: PLC0415
 
@@ -48,10 +46,6 @@ def main() -> int:
     import matplotlib.image as mpimg  # noqa: PLC0415
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    bpy.ops.wm.read_homefile(use_empty=True)
-    (zip_path,) = tmp.glob("posetalk-*.zip")
-    bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default", enable_on_install=True)
-    pkg = sys.modules["bl_ext.user_default.posetalk"]
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = FPS, 1.0
