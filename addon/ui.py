@@ -212,6 +212,7 @@ class TakesPanel:
         row = col.row(align=True)
         row.operator("posetalk.make_editable", icon="IPO_BEZIER")
         row.operator("posetalk.bake_take", icon="KEYFRAME_HLT")
+        col.operator("posetalk.load_motion", icon="IMPORT")
 
 
 class LipSyncPanel:

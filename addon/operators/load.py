@@ -41,6 +41,10 @@ class POSETALK_OT_load_motion(HeadOption, bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return poll(cls, context)
 
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        """From the panel: a dialog with a file field for each document."""
+        return context.window_manager.invoke_props_dialog(self, width=420)
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
             if not self.pose_path and not self.lips_path:
