@@ -20,6 +20,9 @@ from .progress import Progress
 class PoseBackend(Protocol):
     name: str
 
+    def load(self) -> None:
+        """Load what generating needs (libraries, weights); done once, inside the job's preparing phase."""
+
     def generate(
         self,
         features: AudioFeatures,
@@ -35,6 +38,9 @@ class ProceduralBackend:
     """The keyword-parsed, prosody-driven procedural model (engine.procedural)."""
 
     name = "procedural"
+
+    def load(self) -> None:
+        """Nothing to load: the keyword model is plain Python and numpy."""
 
     def generate(
         self,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import BadInput, Cancelled
@@ -30,13 +31,54 @@ OPS: dict[str, str] = {
 class Job:
     """Progress reporting and cancellation for one running op (or a part of one: :meth:`child`)."""
 
-    def __init__(self, job_id: str = "", on_progress: Progress | None = None, parent: Job | None = None) -> None:
+    def __init__(
+        self, job_id: str = "", on_progress: Progress | None = None, parent: Job | None = None, queued: bool = False
+    ) -> None:
         self.id = job_id
         self._on_progress = on_progress
         self._cancel = threading.Event() if parent is None else parent._cancel
+        self._root: Job = self if parent is None else parent._root
+        self._state_lock = threading.Lock()
+        self._queued = queued  # waiting for its turn (the worker's jobs run one at a time)
+        self._preparing = 0  # nesting depth of preparing() blocks (on the root job)
+        self.answered_early = False  # its cancel was answered at once: the job's own answer is dropped
 
-    def cancel(self) -> None:
-        self._cancel.set()
+    def start(self) -> bool:
+        """Its turn has come: False when it was cancelled while queued (that cancel was answered already)."""
+        with self._state_lock:
+            self._queued = False
+            return not self._cancel.is_set()
+
+    def cancel(self) -> str:
+        """Ask the job to stop; says who answers this cancel: ``"now"`` (the caller, at once: the job is queued, or
+        preparing, i.e. loading models in native code that cannot stop, before any output; it stops as soon as the
+        loading ends), ``"job"`` (the job itself, at its next cancellation point) or ``"again"`` (it was cancelled
+        before: the caller answers this repeated request on its own)."""
+        root = self._root
+        with root._state_lock:
+            if self._cancel.is_set():
+                return "again"
+            self._cancel.set()
+            if root._queued or root._preparing:
+                root.answered_early = True
+                return "now"
+            return "job"
+
+    @contextmanager
+    def preparing(self) -> Iterator[None]:
+        """A block that loads models or libraries (torch, the weights, the face mesh): no cancellation point can
+        sit inside native loading, so a cancel during it is answered at once and the block ends in Cancelled. Put
+        only work before any output is written in it."""
+        self.check()
+        root = self._root
+        with root._state_lock:
+            root._preparing += 1
+        try:
+            yield
+        finally:
+            with root._state_lock:
+                root._preparing -= 1
+        self.check()
 
     @property
     def cancelled(self) -> bool:

@@ -40,13 +40,15 @@ def pose_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     p = check("pose", params)
     prompt = check_prompt(p["prompt"])
     out = check_output_path(p["out"]) if p["out"] else None
-    backend = get_backend(p["backend"])
     options = {"guidance": p["guidance"], "audio_guidance": p["audio_guidance"], "steps": p["steps"]}
     features = load_features(p["audio"], p["fps"], job.sub(0.0, 0.45), p["audio_offset"], p["audio_duration"])
     require_speech(features, p["audio"])
     pins = _pins(p["pins"], p["fps"], features.n_frames)
     strength = _strength(p)
     time_offset = p["time_offset_ms"] / 1000.0
+    with job.preparing():  # torch and the weights load in native code: a cancel meanwhile is answered at once
+        backend = get_backend(p["backend"])
+        backend.load()
     frames = backend.generate(features, prompt, p["seed"], pins, job.sub(0.45, 0.95), **options)
     frames = shape_motion(frames, p["fps"], strength, p["smoothing"], time_offset)
     frames = apply_pins(frames, pins, p["fps"])

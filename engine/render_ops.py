@@ -151,8 +151,6 @@ def _load_lips(source: Any, fps: float, n: int) -> tuple[np.ndarray | None, list
 
 def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     """Params: engine.params.OPS["render"]. Returns frames_dir, pattern, n_frames, fps, video, width, height."""
-    from .render import get_renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
-
     p = check("render", params)
     image = _existing_file(p["image"], "image")
     audio = _existing_file(p["audio"], "audio")
@@ -177,7 +175,10 @@ def render_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
             probe(audio)  # the audio is muxed at the end: refuse an unreadable file before rendering
 
     job.progress(0, n, "loading the portrait")
-    renderer = get_renderer(image, size=p["size"], device=p["device"], face=p["face"], cache_dir=p["cache_dir"])
+    with job.preparing():  # torch and the face mesh load in native code: a cancel meanwhile is answered at once
+        from .render import get_renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
+
+        renderer = get_renderer(image, size=p["size"], device=p["device"], face=p["face"], cache_dir=p["cache_dir"])
     created = not os.path.isdir(out)
     os.makedirs(out, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".posetalk-render-", dir=out)
@@ -247,8 +248,6 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     """Params: engine.params.OPS["animate"]. Runs pose (or capture from ``pose_video``), lips and render; returns
     video, n_frames, fps (and the paths of the pose.json and lips.json it wrote when ``pose_out``/``lips_out``
     are given: after the video, so a failed job writes none of them)."""
-    from .render import get_renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
-
     p = check("animate", params)
     if p["mouth_from_video"] and not p["pose_video"]:
         raise BadInput("--mouth-from-video takes the mouth from the pose video: give --pose-video too")
@@ -269,7 +268,10 @@ def animate_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     if p["pose_video"]:  # readable, with a video stream (capture checks the rest before it decodes)
         probe_video(p["pose_video"])
     job.progress(0, 1000, "finding the face")
-    get_renderer(image, size=p["size"], device=p["device"], face=p["face"], cache_dir=p["cache_dir"])  # kept for render
+    with job.preparing():  # kept for the render step
+        from .render import get_renderer  # noqa: PLC0415 (torch and mediapipe load only when rendering)
+
+        get_renderer(image, size=p["size"], device=p["device"], face=p["face"], cache_dir=p["cache_dir"])
     lips_names = {"audio", "fps", "audio_offset", "audio_duration", "text", "language"}
     lips_res: dict[str, Any] = {}
     if p["pose_video"]:

@@ -31,7 +31,8 @@ def model_dir() -> str:
 
 
 @lru_cache(maxsize=1)
-def _model():
+def text_encoder():  # noqa: ANN201 (the tokenizer and the transformers model, imported lazily)
+    """The MiniLM tokenizer and model, loaded once."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoModel, AutoTokenizer
@@ -51,7 +52,7 @@ def embed_batch(prompts: list[str]) -> np.ndarray:
     """(len(prompts), 384) normalized embeddings (no cache; for corpus building)."""
     import torch
 
-    tokenizer, model = _model()
+    tokenizer, model = text_encoder()
     texts = [check_prompt(p) for p in prompts]
     with _lock, torch.inference_mode():
         batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")

@@ -63,24 +63,23 @@ class Worker:
             job_id, op, params = item
             with self._pending_lock:
                 job = self._pending.get(job_id)
-            if job is None or job.cancelled:
+            if job is None or not job.start():  # cancelled while queued: that cancel was answered
                 self._finish(job_id)
-                if job is not None:
-                    self.send({"id": job_id, "event": "error", "code": "cancelled", "message": "cancelled"})
                 continue
             try:
-                result = run_op(op, params, job)
-                self.send({"id": job_id, "event": "result", **result})
+                answer = {"event": "result", **run_op(op, params, job)}
             except EngineError as exc:
-                self.send({"id": job_id, "event": "error", "code": exc.code, "message": exc.message})
+                answer = {"event": "error", "code": exc.code, "message": exc.message}
             except MemoryError:
-                self.send({"id": job_id, "event": "error", "code": "engine_error", "message": "out of memory"})
+                answer = {"event": "error", "code": "engine_error", "message": "out of memory"}
             except Exception as exc:
                 traceback.print_exc(file=sys.stderr)
                 message = f"internal engine error: {type(exc).__name__}: {exc}"
-                self.send({"id": job_id, "event": "error", "code": "engine_error", "message": message})
+                answer = {"event": "error", "code": "engine_error", "message": message}
             finally:
                 self._finish(job_id)
+            if not job.answered_early:  # else its cancel was answered while it was loading models
+                self.send({"id": job_id, **answer})
 
     def _finish(self, job_id: str) -> None:
         with self._pending_lock:
@@ -146,19 +145,24 @@ class Worker:
         if job is None:
             self.error(job_id, "bad_request", f"no queued or running job with id {job_id!r} to cancel")
         else:
-            job.cancel()
+            who = job.cancel()
+            if who == "now":  # queued, or loading models and unable to stop this second
+                self.send({"id": job_id, "event": "error", "code": "cancelled", "message": "cancelled"})
+            elif who == "again":
+                self.error(job_id, "bad_request", f"job {job_id!r} is already being cancelled")
 
     def _submit(self, job_id: str, op: str, params: Any) -> None:
         with self._pending_lock:
             if job_id in self._pending:
                 self.error(job_id, "bad_request", "id already in use by a queued or running job")
                 return
-            self._pending[job_id] = Job(job_id, self._progress_sender(job_id))
+            self._pending[job_id] = Job(job_id, self._progress_sender(job_id), queued=True)
         self._queue.put((job_id, op, {} if params is None else params))
 
     def serve(self, lines: TextIO) -> None:
         self._thread.start()
         self.send({"event": "ready", **self.hello()})
+        threading.Thread(target=_import_torch, name="import-torch", daemon=True).start()
         try:
             while True:
                 line = lines.readline(MAX_REQUEST_CHARS + 1)
@@ -177,6 +181,12 @@ class Worker:
                     job.cancel()
             self._queue.put(None)
             self._thread.join(timeout=10)
+
+
+def _import_torch() -> None:
+    """Import torch once the worker is ready, before a job needs it: its C extension holds the interpreter lock
+    for about a second while it loads, and a cancel read meanwhile would wait that long to be answered."""
+    import torch  # noqa: F401, PLC0415
 
 
 def _languages() -> list[str]:

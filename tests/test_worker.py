@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from engine.client import WorkerProcess
+from engine.client import ROOT, WorkerProcess
+
+PORTRAIT = ROOT / "examples" / "portrait.png"
+ONE_FRAME = {"format": "posetalk.pose/1", "fps": 25.0, "channels": ["pitch", "yaw", "roll", "x", "y", "scale"],
+             "frames": [[0.0, 0.0, 0.0, 0.0, 0.0, 1.0]]}  # fmt: skip
 
 
 @pytest.fixture
@@ -52,8 +57,8 @@ def test_cancel_running_and_queued_jobs(worker, speech_wav, sox_convert):
     worker.send({"id": "queued", "op": "pose", "params": {"audio": str(long), "prompt": "talking"}})
     worker.send({"op": "cancel", "id": "queued"})
     worker.send({"op": "cancel", "id": "long"})
-    assert worker.until_done("long")[-1]["code"] == "cancelled"
-    assert worker.until_done("queued")[-1]["code"] == "cancelled"
+    answers = {a["id"]: a["code"] for a in worker.answers(2, timeout=120)}  # the queued one is answered at once
+    assert answers == {"long": "cancelled", "queued": "cancelled"}
     worker.send({"id": "after", "op": "pose", "params": {"audio": str(speech_wav), "prompt": "nods"}})
     assert worker.until_done("after")[-1]["event"] == "result"
 
@@ -81,3 +86,37 @@ def test_lips_job_with_a_transcript(worker, espeak):
     worker.send({"id": "x", "op": "lips", "params": {"audio": str(wav), "text": line, "language": "zz"}})
     error = worker.until_done("x")[-1]
     assert error["code"] == "bad_input" and "espeak-ng --voices" in error["message"]
+
+
+def test_cancel_while_the_models_load_is_answered_at_once(speech_wav, tmp_path):
+    """A fresh worker's first diffusion job loads torch, the weights and the text encoder (seconds of native code
+    without a cancellation point): a cancel then is answered at once, a second cancel is refused, and the next
+    job runs on the models the cancelled one loaded."""
+    w = WorkerProcess()
+    try:
+        w.send({"id": "torch", "op": "render", "params": {"image": str(PORTRAIT), "pose": ONE_FRAME, "size": 64,
+                                                        "out": str(tmp_path / "frames")}})  # fmt: skip
+        assert w.until_done("torch", timeout=300)[-1]["event"] == "result"  # torch imported, the pose model not yet
+        params = {"audio": str(speech_wav), "prompt": "nods", "backend": "pld"}
+        w.send({"id": "cold", "op": "pose", "params": params})
+        while True:  # the audio's features are done (0.45 of the bar): the models load next
+            event = w.next(120)
+            if event.get("id") == "cold" and event["event"] == "progress" and event["done"] >= 450:
+                break
+        sent = time.perf_counter()
+        w.send({"op": "cancel", "id": "cold"})
+        (answer,) = w.answers(1, timeout=60)
+        assert answer["id"] == "cold" and answer["code"] == "cancelled"
+        assert w.answered_at["cold"] - sent < 1.0, "the cancel waited for the models"
+        w.send({"op": "cancel", "id": "cold"})  # a repeated cancel is refused, once (loading or not)
+        (again,) = w.answers(1, timeout=60)
+        assert again["code"] == "bad_request"
+        assert "already being cancelled" in again["message"] or "no queued or running job" in again["message"]
+        w.send({"id": "next", "op": "pose", "params": params})
+        events = w.until_done("next", timeout=300)
+        assert events[-1]["event"] == "result" and events[-1]["backend"] == "pld"
+        assert [e for e in events if e["event"] in ("result", "error")] == [events[-1]]  # the cancelled job is silent
+        assert w.close() == 0
+    finally:
+        if w.proc.poll() is None:
+            w.proc.kill()

@@ -40,6 +40,13 @@ class PLDBackend:
                 self._model = PLDModel.load(self.path)
             return self._model
 
+    def load(self) -> None:
+        """torch, the weights and the prompt's text encoder."""
+        from ..text import text_encoder
+
+        self.model()
+        text_encoder()
+
     def generate(
         self,
         features: AudioFeatures,
