@@ -97,6 +97,9 @@ class Worker:
 
         return report
 
+    def _send_cancelled(self, job_id: str) -> None:
+        self.send({"id": job_id, "event": "error", "code": "cancelled", "message": "cancelled"})
+
     def error(self, job_id: str | None, code: str, message: str) -> None:
         self.send({"id": job_id, "event": "error", "code": code, "message": message})
 
@@ -147,7 +150,7 @@ class Worker:
         else:
             who = job.cancel()
             if who == "now":  # queued, or loading models and unable to stop this second
-                self.send({"id": job_id, "event": "error", "code": "cancelled", "message": "cancelled"})
+                self._send_cancelled(job_id)
             elif who == "again":
                 self.error(job_id, "bad_request", f"job {job_id!r} is already being cancelled")
 
@@ -177,8 +180,10 @@ class Worker:
                     break
         finally:
             with self._pending_lock:
-                for job in self._pending.values():
-                    job.cancel()
+                pending = list(self._pending.items())
+            for job_id, job in pending:  # a queued or loading job is answered now, a running one answers itself
+                if job.cancel() == "now":
+                    self._send_cancelled(job_id)
             self._queue.put(None)
             self._thread.join(timeout=10)
 

@@ -120,3 +120,15 @@ def test_cancel_while_the_models_load_is_answered_at_once(speech_wav, tmp_path):
     finally:
         if w.proc.poll() is None:
             w.proc.kill()
+
+
+def test_shutdown_answers_the_running_and_the_queued_job(worker, speech_wav, sox_convert):
+    long = sox_convert(speech_wav, "long5min.wav", effects=("repeat", "45"))
+    worker.send({"id": "long", "op": "lips", "params": {"audio": str(long)}})
+    worker.send({"id": "queued", "op": "lips", "params": {"audio": str(long)}})
+    while worker.next(120)["event"] != "progress":
+        pass
+    worker.send({"id": "bye", "op": "shutdown"})
+    answers = {a["id"]: a.get("code", a["event"]) for a in worker.answers(3, timeout=60)}
+    assert answers == {"bye": "result", "long": "cancelled", "queued": "cancelled"}
+    assert worker.proc.wait(timeout=30) == 0
