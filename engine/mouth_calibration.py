@@ -17,6 +17,11 @@ level (the 90th percentile of the opening while they speak) become ``OPEN_VOWEL_
 so louder stretches open more, and a soft limit keeps even strong peaks of ordinary speech below
 ``SPEECH_LIMIT_MM``. The recording's own level says nothing about vocal effort (gain is arbitrary), so loudness
 counts relative to the rest of the recording.
+
+A portrait whose lips are already parted at rest (a smile shows its teeth) has part of the speech's aperture
+before the jaw moves: ``parted_opening`` adds the speech's aperture to the rest gap as a Euclidean norm
+(``REST_GAP_NORM``), so the same line opens a smiling face about as far as a closed one rather than a rest gap
+further, and still moves it on every syllable.
 """
 
 from __future__ import annotations
@@ -41,6 +46,18 @@ VISEME_APERTURE_MM: dict[str, float] = {
 }
 OPEN_VOWEL_MM = 11.0  # the speaker's open vowels at their ordinary level (90th percentile of the opening)
 KNEE_MM, SPEECH_LIMIT_MM = 12.0, 20.0  # above the knee, openings of ordinary speech bend softly toward the limit
+
+
+REST_GAP_NORM = 2.0  # the p of the p-norm that joins a portrait's rest gap and the speech's aperture
+
+
+def parted_opening(aperture, rest):
+    """The opening (mm or pixels, any array type) to add to lips parted by ``rest`` at rest for the speech's
+    ``aperture`` on closed lips: ``(rest^p + aperture^p)^(1/p) - rest``; equal to ``aperture`` when ``rest`` is 0."""
+    if rest <= 0.0:
+        return aperture
+    p = REST_GAP_NORM
+    return (rest**p + aperture**p) ** (1.0 / p) - rest
 
 
 def calibrate_opening(raw: np.ndarray, speech: np.ndarray) -> np.ndarray:

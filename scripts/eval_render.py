@@ -227,9 +227,9 @@ def main() -> None:
         voices = [v for v in voices if v in args.voice] if args.voice else voices
         texts = texts[: args.lines] if args.lines else texts
         out["aperture_mm"] = aperture_section(portraits, voices, texts, mesh, args.with_text, args.parts)
-        # the speech's own opening (beyond a smile's parted lips at rest) on every portrait
+        # the lips' aperture as the viewer sees it, a smile's parted lips at rest included, on every portrait
         out["aperture_pass"] = args.parts != "loudness" and all(
-            6.0 <= e["opening"]["p90"] <= 16.0 and e["opening"]["max"] <= 22.0
+            6.0 <= e["aperture"]["p90"] <= 16.0 and e["aperture"]["max"] <= 22.0
             for e in out["aperture_mm"]["per_portrait"].values()
         )
     print(json.dumps(out, indent=1))

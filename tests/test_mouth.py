@@ -16,7 +16,7 @@ from PIL import Image
 from engine.formats import lips_document, pose_document
 from engine.jobs import Job, run_op
 from engine.lips import generate_lips, mark_tongue_tip
-from engine.mouth_calibration import APERTURE_MM_PER_UNIT, IPD_MM
+from engine.mouth_calibration import APERTURE_MM_PER_UNIT, IPD_MM, parted_opening
 from engine.phonemes import PhoneSegment
 from engine.render import Renderer
 from engine.render.renderer import tongue_track
@@ -85,10 +85,22 @@ def test_aperture_in_face_units_holds_for_any_face_size(toothy: Renderer, tmp_pa
     for name, r in (("large", toothy), ("small", small)):
         rest = aperture_mm(mesh, r, (0, 0, 0, 0))
         opened[name] = aperture_mm(mesh, r, (0.4, 0, 0, 0)) - rest
-    want = 0.4 * APERTURE_MM_PER_UNIT
-    for name, added in opened.items():
-        assert 0.6 * want < added < 1.3 * want, (name, added)
+        # the smile's parted lips (about 10 mm) count toward the speech's aperture
+        want = parted_opening(0.4 * APERTURE_MM_PER_UNIT, r.refiner.rest_gap / r.refiner.mm)
+        assert 0.6 * want < opened[name] < 1.3 * want, (name, opened[name], want)
     assert opened["small"] == pytest.approx(opened["large"], rel=0.25)
+
+
+def test_rest_gap_counts_toward_the_speech_aperture(toothy: Renderer, closed_lips: Renderer, mesh) -> None:
+    """The same ``mouth_open`` parts closed lips by the calibrated aperture, and a smile's lips (parted at rest)
+    to about the same total aperture, not its rest gap further: more than either alone, less than their sum."""
+    speech = 0.4 * APERTURE_MM_PER_UNIT
+    closed = aperture_mm(mesh, closed_lips, (0.4, 0, 0, 0)) - aperture_mm(mesh, closed_lips, (0, 0, 0, 0))
+    assert 0.75 * speech < closed < 1.25 * speech
+    rest = aperture_mm(mesh, toothy, (0, 0, 0, 0))
+    assert rest > 6.0  # the toothy portrait's lips are parted at rest
+    total = aperture_mm(mesh, toothy, (0.4, 0, 0, 0))
+    assert max(rest, speech) < total < 0.85 * (rest + speech), (rest, total)
 
 
 def test_speech_at_strength_one_opens_like_conversation(espeak) -> None:
@@ -122,7 +134,7 @@ def test_speech_at_strength_one_opens_like_conversation(espeak) -> None:
 def test_teeth_of_a_smile_are_kept(toothy: Renderer) -> None:
     lm = toothy.portrait.landmarks
     rest = render_one(toothy)
-    opened = render_one(toothy, (0.3, 0, 0, 0))
+    opened = render_one(toothy, (0.6, 0, 0, 0))  # the lower lip drops about 10 mm below the smile's rest gap
     x0, x1 = int(lm[78, 0] + 0.3 * (lm[308, 0] - lm[78, 0])), int(lm[78, 0] + 0.7 * (lm[308, 0] - lm[78, 0]))
     y0, y1 = int(lm[13, 1]) + 2, int((lm[13, 1] + lm[14, 1]) / 2)  # the upper half of the smile's gap: teeth
     teeth = (slice(y0, y1), slice(x0, x1))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..mouth_calibration import APERTURE_MM_PER_UNIT, IPD_MM, JAW_SHARE
+from ..mouth_calibration import APERTURE_MM_PER_UNIT, IPD_MM, JAW_SHARE, parted_opening
 from .face import Portrait
 from .interior import look_of, paint
 from .landmarks import (
@@ -155,6 +155,7 @@ class Refiner:
         own = np.clip((gap - 1.0) / 1.5, 0.0, 1.0)  # where the portrait shows its own mouth (teeth of a smile)
         seam0 = float(np.interp(0.0, ug, seam))
         self.seam0 = seam0  # the rest lip line in the middle of the mouth
+        self.rest_gap = float(np.interp(0.0, ug, gap))  # the lips' parting at rest in the middle (pixels)
         loc = frame.to_local(lm[[NOSE_BASE, CHIN, LOWER_OUTER_MID, 13]])
         self.m = {
             "hw": hw,
@@ -257,7 +258,9 @@ class Refiner:
         bsz = mouth.shape[0]
         m_open, m_wide, m_round, m_closed = (mouth[:, i].clamp(0.0, 1.0).view(bsz, 1, 1) for i in range(4))
         c = m_closed
-        aperture = APERTURE_MM_PER_UNIT * mm * m_open * (1.0 - c)
+        speech = APERTURE_MM_PER_UNIT * mm * m_open * (1.0 - c)  # the speech's aperture on closed lips
+        # on lips parted at rest the opening added grows less (the same shape along the mouth, scaled)
+        aperture = parted_opening(speech, self.rest_gap).clamp(min=0.0)
         jaw, lift = JAW_SHARE * aperture, (1.0 - JAW_SHARE) * aperture
         kw = SPREAD * m_wide - PURSE * m_round  # relative spread of the corners
         u_o, v_o = crop.u.unsqueeze(0), crop.v.unsqueeze(0)
