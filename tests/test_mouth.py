@@ -93,7 +93,7 @@ def test_aperture_in_face_units_holds_for_any_face_size(toothy: Renderer, tmp_pa
 
 def test_rest_gap_counts_toward_the_speech_aperture(toothy: Renderer, closed_lips: Renderer, mesh) -> None:
     """The same ``mouth_open`` parts closed lips by the calibrated aperture, and a smile's lips (parted at rest)
-    to about the same total aperture, not its rest gap further: more than either alone, less than their sum."""
+    by a share of it: the total aperture is more than either alone, well below their sum."""
     speech = 0.4 * APERTURE_MM_PER_UNIT
     closed = aperture_mm(mesh, closed_lips, (0.4, 0, 0, 0)) - aperture_mm(mesh, closed_lips, (0, 0, 0, 0))
     assert 0.75 * speech < closed < 1.25 * speech

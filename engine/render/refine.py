@@ -259,8 +259,8 @@ class Refiner:
         m_open, m_wide, m_round, m_closed = (mouth[:, i].clamp(0.0, 1.0).view(bsz, 1, 1) for i in range(4))
         c = m_closed
         speech = APERTURE_MM_PER_UNIT * mm * m_open * (1.0 - c)  # the speech's aperture on closed lips
-        # on lips parted at rest the opening added grows less (the same shape along the mouth, scaled)
-        aperture = parted_opening(speech, self.rest_gap).clamp(min=0.0)
+        # lips parted at rest open by a share of it (the same shape along the mouth, scaled)
+        aperture = parted_opening(speech, self.rest_gap / mm)
         jaw, lift = JAW_SHARE * aperture, (1.0 - JAW_SHARE) * aperture
         kw = SPREAD * m_wide - PURSE * m_round  # relative spread of the corners
         u_o, v_o = crop.u.unsqueeze(0), crop.v.unsqueeze(0)
