@@ -4,7 +4,7 @@ For each voice family (espeak-ng and piper: trained on; flite: held out of train
 the final numbers, never trained or tuned on; scripts/voices.py) three ~9 s clips of test speech in sentences
 unlike the corpus are synthesized, and each backend is measured on them:
 
-* adherence to hand-written prompts that never appear in the corpus, per prompt set (A–D, written at
+* adherence to hand-written prompts that never appear in the corpus, per prompt set (A–E, written at
   different times and by different writers): each generated motion is classified per "then" segment by its
   dominant axis, offset and oscillation frequency (or, without a clear action, its energy against the same
   backend's neutral motion: calm / energetic);
@@ -168,7 +168,88 @@ TEST_PROMPTS_D: list[tuple[str, list[str]]] = [
     ("Tilt the head right, then pull back away from the camera.", ["tilt_right", "lean_back"]),
     ("A disapproving head shake followed by leaning in toward the lens.", ["shake", "lean_in"]),
 ]
-PROMPT_SETS = {"A": TEST_PROMPTS, "B": TEST_PROMPTS_B, "C": TEST_PROMPTS_C, "D": TEST_PROMPTS_D}
+# A fifth set, written by a separate writer from the label definitions only and sealed until the retrained
+# weights existed (issue: the pose model hears more than one voice).
+TEST_PROMPTS_E: list[tuple[str, list[str]]] = [
+    ("Keep the head almost perfectly still throughout; a composed, restrained delivery.", ["calm"]),
+    ("She sits motionless, still as a statue, while she speaks.", ["calm"]),
+    ("stoic. barely any movement.", ["calm"]),
+    ("Understated performance: minimal head motion, nothing showy, just steady and quiet.", ["calm"]),
+    ("He delivers the whole line without moving his head much at all, serene and self-possessed.", ["calm"]),
+    ("very little motion pls, just hold steady like a newsreader", ["calm"]),
+    ("Lively and animated, lots of head movement, like she can't contain her excitement.", ["energetic"]),
+    ("He's buzzing with energy, head bobbing and swinging all over the place as he talks.", ["energetic"]),
+    ("Vigorous, high-energy delivery with constant, big head motion.", ["energetic"]),
+    ("Nod along in agreement while speaking.", ["nod"]),
+    ("She keeps nodding emphatically, her head bobbing up and down on every point she makes.", ["nod"]),
+    ("Repeated small nods, like saying yes, yes, exactly.", ["nod"]),
+    ("Shake your head no, slowly, side to side.", ["shake"]),
+    ("He shakes his head in disbelief, unable to accept what he's hearing.", ["shake"]),
+    ("head shaking back and forth - a firm refusal", ["shake"]),
+    ("Turn the face toward screen left and hold it there.", ["look_left"]),
+    (
+        "She looks off toward the left edge of the frame and keeps her face turned that way for the rest of the line.",
+        ["look_left"],
+    ),
+    (
+        "Head turned to camera left, sustained, as if someone just out of shot on the left side of the picture is talking to him.",
+        ["look_left"],
+    ),
+    ("Face turns toward the right side of the picture and stays turned.", ["look_right"]),
+    ("He glances over to screen right and keeps looking that way.", ["look_right"]),
+    (
+        "Turn the head so the face points toward what the viewer sees as the right side of the screen, and keep it there.",
+        ["look_right"],
+    ),
+    ("Raise the chin and look up toward the ceiling, holding it.", ["look_up"]),
+    ("She gazes upward, chin lifted, as though searching the sky for an answer.", ["look_up"]),
+    ("looks up and keeps lookin up, like hes daydreaming", ["look_up"]),
+    ("Lower the chin and look down at the floor; stay there.", ["look_down"]),
+    ("He keeps his face cast downward the whole time, chin tucked, ashamed.", ["look_down"]),
+    ("Head bowed, gaze fixed on the table in front of her throughout.", ["look_down"]),
+    ("Tilt the head so its top leans toward screen left, and hold the tilt.", ["tilt_left"]),
+    (
+        "She cocks her head sideways, the crown dipping toward the left edge of the frame, curious, and stays like that.",
+        ["tilt_left"],
+    ),
+    (
+        "Quizzical head tilt toward the left of the picture as the viewer sees it, held throughout. No turning, just a sideways lean of the head.",
+        ["tilt_left"],
+    ),
+    ("Head tilted toward screen right, kept tilted.", ["tilt_right"]),
+    (
+        "He leans his head over sideways so the top of it points toward the right side of the frame, holding that tilt.",
+        ["tilt_right"],
+    ),
+    (
+        "Cock the head to camera right, the ear on the viewer's right dropping toward the shoulder, and hold it.",
+        ["tilt_right"],
+    ),
+    ("Lean in toward the camera, getting closer, as if sharing a secret.", ["lean_in"]),
+    ("She brings her head closer to the lens until her face fills more of the frame.", ["lean_in"]),
+    ("leaning forward into camera, intense", ["lean_in"]),
+    ("Pull back away from the camera, the head moving farther off so it gets smaller in frame.", ["lean_back"]),
+    ("He recoils, leaning back from the lens and putting distance between himself and the viewer.", ["lean_back"]),
+    ("Shake the head no a few times, then drop the gaze down to the floor and keep it there.", ["shake", "look_down"]),
+    (
+        "She looks up, thinking, chin raised; after a moment she starts nodding as the answer comes to her.",
+        ["look_up", "nod"],
+    ),
+    (
+        "Begin perfectly still and composed, and finally burst into lively, animated head movement.",
+        ["calm", "energetic"],
+    ),
+    ("Tilt the head toward screen right before pulling back away from the camera.", ["tilt_right", "lean_back"]),
+    (
+        "A couple of nods of agreement, followed by a turn of the face toward the right of the frame, held there.",
+        ["nod", "look_right"],
+    ),
+    (
+        "First he leans in close to the camera; once there, he turns his face toward camera left and holds it.",
+        ["lean_in", "look_left"],
+    ),
+]
+PROMPT_SETS = {"A": TEST_PROMPTS, "B": TEST_PROMPTS_B, "C": TEST_PROMPTS_C, "D": TEST_PROMPTS_D, "E": TEST_PROMPTS_E}
 NEUTRAL_PROMPT = "an ordinary person speaking"
 SIDES = {"look_left": "left", "tilt_left": "left", "look_right": "right", "tilt_right": "right"}
 

@@ -247,7 +247,7 @@ def main() -> None:
     ap.add_argument("--out", default=DEFAULT_PATH)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--vae-steps", type=int, default=800)
-    ap.add_argument("--steps", type=int, default=60000, help="denoiser steps")
+    ap.add_argument("--steps", type=int, default=30000, help="denoiser steps")
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(

@@ -56,7 +56,9 @@ def _check_header(path: str) -> None:
         (n,) = struct.unpack("<Q", head[:8])
         if head[8:9] == b"{" and 0 < n and 8 + n <= size:
             return
-    if head[:2] == b"PK" or head[:1] == b"\x80":
+    # a pickle starts with PROTO (0x80) and its protocol number; a safetensors header size can start with 0x80 too
+    pickled = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+    if head[8:9] != b"{" and (head[:2] == b"PK" or pickled):
         raise BadInput(f"refusing to load {path}: it is a pickle/zip checkpoint; only .safetensors weights are loaded")
     raise BadInput(f"weights file is corrupt or not safetensors: {path}")
 
