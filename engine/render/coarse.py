@@ -18,18 +18,13 @@ import torch.nn.functional as F
 from scipy.interpolate import LinearNDInterpolator
 from scipy.ndimage import distance_transform_edt, gaussian_filter, grey_dilation
 
-from . import yaw_gain
 from .face import Portrait
 from .landmarks import CHEEK_L, CHEEK_R, CHIN, FACE_OVAL, face_geometry
 
 NECK_WEIGHT = 0.35  # share of the head motion the neck follows
 SHOULDER_WEIGHT = 0.1  # ... and the shoulders
 DAMPING = 0.6  # fixed-point step of the flow inversion
-# The face mesh's depth is a little flat: calibrated so that the face mesh reads back the pitch the renderer was
-# asked for (scripts/eval_render.py's sweeps). Across the face it is flatter still, by an amount that depends on the
-# portrait: the yaw's gain starts here and is calibrated per portrait (engine.render.yaw_gain).
-DEPTH_GAIN_PITCH = 1.2
-DEPTH_GAIN_YAW = 1.2
+DEPTH_GAIN = 1.2  # mesh depth is a little flat: calibrated so re-detected yaw and pitch match (eval_render.py)
 
 
 def _ellipse_r2(xx: np.ndarray, yy: np.ndarray, c: np.ndarray, ax: float, ay: float) -> np.ndarray:
@@ -98,7 +93,6 @@ class CoarseWarp:
         self.maps = torch.from_numpy(np.stack([depth, weight]))[None].to(device)  # (1, 2, mh, mw)
         self.pivot = pivot
         self.iterations = iterations
-        self.yaw_gain = DEPTH_GAIN_YAW  # until calibrate_yaw
         s = grid / max(self.w, self.h)
         self.gw, self.gh = max(8, int(round(self.w * s))), max(8, int(round(self.h * s)))
         gx = torch.linspace(0, self.w - 1, self.gw, device=device)
@@ -113,8 +107,7 @@ class CoarseWarp:
             self.maps.expand(b, -1, -1, -1), _pix_to_norm(src, self.w, self.h), align_corners=False,
             padding_mode="border",
         )  # fmt: skip
-        depth, wgt = dw[:, 0], dw[:, 1]
-        z, z_yaw = depth * DEPTH_GAIN_PITCH, depth * self.yaw_gain
+        z, wgt = dw[:, 0] * DEPTH_GAIN, dw[:, 1]
         rad = pose[:, :3] * (math.pi / 180.0)
         cp, sp = torch.cos(rad[:, 0]).view(b, 1, 1), torch.sin(rad[:, 0]).view(b, 1, 1)
         cy, sy = torch.cos(rad[:, 1]).view(b, 1, 1), torch.sin(rad[:, 1]).view(b, 1, 1)
@@ -122,7 +115,7 @@ class CoarseWarp:
         x = src[..., 0] - self.pivot["x"]
         y = src[..., 1] - self.pivot["y"]
         y1 = y * cp - z * sp  # pitch > 0: the face turns up
-        z1 = y * sp + z_yaw * cp
+        z1 = y * sp + z * cp
         x2 = x * cy + z1 * sy  # yaw > 0: the face turns to the viewer's right
         x3 = x2 * cr + y1 * sr  # roll > 0: counter-clockwise on screen
         y3 = -x2 * sr + y1 * cr
@@ -142,20 +135,6 @@ class CoarseWarp:
         norm = _pix_to_norm(src, self.w, self.h).permute(0, 3, 1, 2)  # (B, 2, gh, gw)
         dense = F.interpolate(norm, size=(self.h, self.w), mode="bilinear", align_corners=True)
         return dense.permute(0, 2, 3, 1)
-
-    @torch.no_grad()
-    def calibrate_yaw(self, image: torch.Tensor, landmarks: np.ndarray) -> float:
-        """Calibrate (and return) the yaw's depth gain for the portrait ``image`` (C, H, W) with ``landmarks``
-        (engine.render.yaw_gain)."""
-
-        def turned(yaw: float, gain: float) -> np.ndarray:
-            self.yaw_gain = gain
-            pose = torch.tensor([[0.0, yaw, 0.0, 0.0, 0.0, 1.0]], device=self.device)
-            out = self.warp(image[None], pose) if yaw else image[None]
-            return (out[0, :3].clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-
-        self.yaw_gain = yaw_gain.calibrate(turned, landmarks, DEPTH_GAIN_YAW)
-        return self.yaw_gain
 
     def warp(self, images: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
         """Warp ``images`` (B, C, H, W) by ``pose`` (B, 6); areas from outside the image repeat its edge."""

@@ -38,7 +38,6 @@ class Portrait:
     landmarks: np.ndarray
     person: np.ndarray
     path: str
-    yaw_gain: float | None = None  # the warp's yaw depth gain, calibrated once (engine.render.yaw_gain)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -89,9 +89,6 @@ class Renderer:
         img = torch.from_numpy(np.ascontiguousarray(self.portrait.image.transpose(2, 0, 1)))
         self.image = img.to(self.device)
         self.coarse = CoarseWarp(self.portrait, self.device)
-        if self.portrait.yaw_gain is None:  # once per portrait (the portrait is cached)
-            self.portrait.yaw_gain = self.coarse.calibrate_yaw(self.image, self.portrait.landmarks)
-        self.coarse.yaw_gain = self.portrait.yaw_gain
         self.refiner = Refiner(self.portrait, self.device)
 
     @torch.inference_mode()
