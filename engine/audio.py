@@ -14,13 +14,14 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from . import native
 from .errors import BadInput, EngineError
 from .params import AUDIO_MAX_SECONDS, FPS
-from .progress import Progress, no_progress
+from .progress import Progress, no_progress, scaled
 
 SAMPLE_RATE = 16000
 HOP = 160  # 10 ms analysis hop: the internal 100 Hz grid
@@ -29,6 +30,7 @@ WIN = 512  # 32 ms analysis window for the spectrum
 YIN_WIN = 640  # 40 ms window for pitch (covers two periods of 50 Hz... down to 60 Hz)
 N_MELS = 40
 F0_MIN, F0_MAX = 60.0, 450.0
+DECODE_SHARE = 0.2  # of load_features' progress bar; the analysis (the pitch tracker) takes the rest
 CHUNK_FRAMES = 2000  # 20 s of analysis frames per chunk (a chunk is the longest stretch between cancel checks)
 MIN_SPEECH_SECONDS = 0.2  # shorter audio holds no line of speech
 
@@ -259,10 +261,36 @@ def require_speech(features: AudioFeatures, path: str = "") -> None:
         raise BadInput(f"no speech in the audio: it is silent or holds no voice{where}")
 
 
-def _mel_basis() -> np.ndarray:
-    import librosa
+_MEL_LINEAR_HZ = 200.0 / 3.0  # Slaney's mel scale: linear below 1 kHz (15 mels per 1,000 Hz) ...
+_MEL_LOG_STEP = math.log(6.4) / 27.0  # ... and logarithmic above it
 
-    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=WIN, n_mels=N_MELS, fmin=60.0, fmax=7600.0).astype(np.float32)
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    hz = np.asarray(hz, np.float64)
+    log_part = 1000.0 / _MEL_LINEAR_HZ + np.log(np.maximum(hz, 1e-10) / 1000.0) / _MEL_LOG_STEP
+    return np.where(hz >= 1000.0, log_part, hz / _MEL_LINEAR_HZ)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, np.float64)
+    knee = 1000.0 / _MEL_LINEAR_HZ
+    return np.where(mel >= knee, 1000.0 * np.exp(_MEL_LOG_STEP * (mel - knee)), mel * _MEL_LINEAR_HZ)
+
+
+@lru_cache(maxsize=1)
+def _mel_basis() -> np.ndarray:
+    """(N_MELS, WIN // 2 + 1) triangular filters on Slaney's mel scale, each of unit area (the filterbank the
+    pose model was trained on; numpy only, so the first job does not import a signal-processing library)."""
+    fft_hz = np.fft.rfftfreq(WIN, 1.0 / SAMPLE_RATE)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(60.0), _hz_to_mel(7600.0), N_MELS + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_hz[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    basis = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    basis *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    basis.flags.writeable = False
+    return basis
 
 
 def _frames(padded: np.ndarray, n: int, width: int, offset: int) -> np.ndarray:
@@ -381,6 +409,7 @@ def compute_features(
     n_an = max(1, math.ceil(len(audio) / HOP))
     basis = _mel_basis()
     parts: dict[str, list[np.ndarray]] = {"logmel": [], "rms": [], "f0": [], "ap": []}
+    progress(0, n_an, "analysing audio")  # a cancellation point before the first chunk
     for k0 in range(0, n_an, CHUNK_FRAMES):
         k1 = min(n_an, k0 + CHUNK_FRAMES)
         for key, val in _analysis_chunk(audio, k0, k1, basis, pitch).items():
@@ -430,5 +459,5 @@ def load_features(
 ) -> AudioFeatures:
     """Decode ``path`` (or its ``[offset, offset + duration)`` part) and compute features at ``fps``."""
     fps = check_fps(fps)
-    audio, duration = load_audio(path, progress, offset, duration)
-    return compute_features(audio, duration, fps, progress)
+    audio, duration = load_audio(path, scaled(progress, 0.0, DECODE_SHARE), offset, duration)
+    return compute_features(audio, duration, fps, scaled(progress, DECODE_SHARE, 1.0))

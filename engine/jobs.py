@@ -8,6 +8,7 @@ caller has asked to cancel.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import threading
 from collections.abc import Callable, Iterator
@@ -26,6 +27,37 @@ OPS: dict[str, str] = {
     "animate": "engine.render_ops:animate_op",
     "capture": "engine.capture_ops:capture_op",
 }
+
+
+class _CollectionPause:
+    """Counts the blocks that pause automatic garbage collection; the first turns it off, the last back on (if
+    it was on before)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._blocks = 0
+        self._was_enabled = True
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            self._blocks += 1
+            if self._blocks == 1:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._blocks -= 1
+                if self._blocks == 0 and self._was_enabled:
+                    gc.enable()
+
+
+collection_paused = _CollectionPause()
+"""``with collection_paused():`` no automatic garbage collection inside the block (any thread). Loading libraries
+and models creates objects by the million, and each full collection that sets off scans all of them while holding
+the interpreter lock (0.1-0.3 s each): the worker's reader thread, which answers a cancel, would wait that long."""
 
 
 class Job:
@@ -74,7 +106,8 @@ class Job:
         with root._state_lock:
             root._preparing += 1
         try:
-            yield
+            with collection_paused():
+                yield
         finally:
             with root._state_lock:
                 root._preparing -= 1

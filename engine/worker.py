@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import EngineError
-from .jobs import OPS, Job, run_op
+from .jobs import OPS, Job, collection_paused, run_op
 from .params import schema
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress events of one job
@@ -191,7 +191,8 @@ class Worker:
 def _import_torch() -> None:
     """Import torch once the worker is ready, before a job needs it: its C extension holds the interpreter lock
     for about a second while it loads, and a cancel read meanwhile would wait that long to be answered."""
-    import torch  # noqa: F401, PLC0415
+    with collection_paused():
+        import torch  # noqa: F401, PLC0415
 
 
 def _languages() -> list[str]:

@@ -103,6 +103,26 @@ def test_features_do_not_depend_on_chunking(speech_wav, monkeypatch):
         np.testing.assert_allclose(getattr(chunked, name), getattr(whole, name), rtol=1e-4, atol=1e-5)
 
 
+def test_mel_filterbank_is_the_one_the_pose_model_learned():
+    """The filterbank is computed with numpy (no signal library to import on a job's first run); it must be the
+    Slaney-scale, unit-area filterbank of librosa bit for bit, which the shipped weights were trained on."""
+    import librosa
+
+    reference = librosa.filters.mel(sr=A.SAMPLE_RATE, n_fft=A.WIN, n_mels=A.N_MELS, fmin=60.0, fmax=7600.0)
+    np.testing.assert_array_equal(A._mel_basis(), reference.astype(np.float32))
+
+
+def test_progress_of_loading_features_is_full_only_when_the_analysis_is_done(speech_wav):
+    """Decoding and analysing share one bar: it never runs backwards and is full only at the end (a caller that
+    waits for the full bar, as the worker's test of a cancel while models load does, waits for the features)."""
+    events = []
+    A.load_features(str(speech_wav), 25, lambda done, total, message: events.append((done / total, message)))
+    fractions = [f for f, _ in events]
+    assert fractions[-1] == 1.0 and events[-1][1] == "analysing audio"
+    assert all(f < 1.0 for f in fractions[:-1]), events
+    assert all(b >= a for a, b in zip(fractions, fractions[1:])), events
+
+
 def test_offset_and_duration_select_part_of_the_file(tmp_path):
     path = _tone_file(tmp_path / "tone.wav")
     feats = A.load_features(str(path), 25, offset=0.8, duration=1.0)
