@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
 import time
 
 import pytest
 
 from engine.client import ROOT, WorkerProcess
+from engine.jobs import collection_paused
 
 PORTRAIT = ROOT / "examples" / "portrait.png"
 ONE_FRAME = {"format": "posetalk.pose/1", "fps": 25.0, "channels": ["pitch", "yaw", "roll", "x", "y", "scale"],
@@ -132,3 +135,34 @@ def test_shutdown_answers_the_running_and_the_queued_job(worker, speech_wav, sox
     answers = {a["id"]: a.get("code", a["event"]) for a in worker.answers(3, timeout=60)}
     assert answers == {"bye": "result", "long": "cancelled", "queued": "cancelled"}
     assert worker.proc.wait(timeout=30) == 0
+
+
+def test_collection_pauses_while_any_loading_block_runs_and_resumes_after_the_last():
+    """Loading blocks on two threads overlap: automatic garbage collection stays off until both have ended, and a
+    collector that was off before any block stays off."""
+    assert gc.isenabled()
+    inside, release = threading.Event(), threading.Event()
+
+    def loader() -> None:
+        with collection_paused():
+            inside.set()
+            release.wait(10)
+
+    other = threading.Thread(target=loader)
+    other.start()
+    try:
+        assert inside.wait(10)
+        with collection_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "the other thread's block is still loading"
+    finally:
+        release.set()
+        other.join(10)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collection_paused():
+            pass
+        assert not gc.isenabled(), "a collector turned off by the caller stays off"
+    finally:
+        gc.enable()
