@@ -81,12 +81,14 @@ def recognize(
     """Phone segments of 16 kHz mono float audio, in time order."""
     cuts = _cut_points(audio, chunk)
     segments: list[PhoneSegment] = []
-    dec = None
+    with _lock:
+        dec = _decoder()
+    if progress is not None:  # a cancellation point between creating the decoder and the first utterance
+        progress(0, len(audio), "recognizing phones")
     for k in range(len(cuts) - 1):
         a, b = cuts[k], cuts[k + 1]
         pcm = (np.clip(audio[a:b], -1.0, 1.0) * 32767).astype(np.int16).tobytes()
         with _lock:
-            dec = dec if k else _decoder()
             dec.start_utt()
             dec.process_raw(pcm, full_utt=True)
             dec.end_utt()
