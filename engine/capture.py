@@ -382,7 +382,7 @@ def raw_pose(
     reference: dict[str, Any] = {"reference": "frame", "reference_frame": ref_index}
     if portrait is not None:
         to_portrait = fit(portrait, ref, above_mouth(portrait)).rotation
-        gap_ref = float(expression.measure(portrait, IDENTITY, face_geometry(portrait))[0])
+        gap_ref = portrait_gap(portrait)
         reference = {"reference": "image"}
     pose = np.full((n, 6), np.nan)
     chosen = np.zeros(n, dtype=bool)
@@ -393,6 +393,11 @@ def raw_pose(
         if to_portrait is not None:  # both the portrait and the anchor were measured with a settled crop
             pose[i, :3] = angles(measured.rotation @ to_portrait)
     return pose, gap_ref, reference
+
+
+def portrait_gap(portrait: np.ndarray) -> float:
+    """The lip gap (face heights) of a portrait's landmarks at rest."""
+    return float(expression.measure(portrait, IDENTITY, face_geometry(portrait))[0])
 
 
 def corrected_pose(
@@ -408,7 +413,8 @@ def channels(track: Track, reference_frame: int | None = None, portrait: np.ndar
     pose, reference = corrected_pose(track, reference_frame, portrait)
     ok = track.features[track.found]
     eye_open = expression.usual_eye_opening(np.where(track.found[:, None], track.features, np.nan), track.fps)
-    lips = expression.channels(track.features, expression.rest_width(ok), eye_open)
+    rest_gap = 0.0 if portrait is None else portrait_gap(portrait)  # --image: the mouth in the portrait's terms
+    lips = expression.channels(track.features, expression.rest_width(ok), eye_open, rest_gap)
     values = np.concatenate([pose, lips], axis=1)
     filled, long_gaps = fill_and_filter(values, track.found, track.fps, (*POSE_CHANNELS, *expression.CHANNELS))
     gaps = [

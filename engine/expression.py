@@ -13,6 +13,13 @@ Channels are calibrated to the ranges ``engine lips`` writes and the renderer dr
 measures both on the same speech video): ``mouth_open`` 1 is the renderer's widest jaw drop, a closed mouth reads
 ``lips_closed`` 1, the rest width reads as the rest viseme's ``mouth_wide``, and ``blink`` runs from 0 (the usual
 eye opening) to 1 (lids together).
+
+Captured for a portrait (``capture --image``), the mouth is read in that portrait's terms, as the pose is: a portrait
+whose lips are parted at rest (a smile showing its teeth) already shows that gap with every channel at 0, and the
+renderer adds only a share of the speech's opening to it (engine.mouth_calibration.parted_opening). So a lip gap up
+to the portrait's own reads as its lips pressed by ``lips_closed`` (the renderer closes the rest gap by that share),
+and only the gap beyond it opens the jaw, scaled by the inverse of that share: the portrait, rendered with the
+captured channels, parts its lips as far as the video's face did.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from scipy.ndimage import median_filter
 from .headpose import Similarity, head_space
 from .ipa import REST
 from .lips import CHANNELS as MOUTH_CHANNELS
+from .mouth_calibration import APERTURE_MM_PER_UNIT, parted_opening
 from .render.blinks import BLINK_CHANNEL
 from .render.landmarks import EYES, MOUTH_L, MOUTH_R, FaceGeometry
 
@@ -79,14 +87,22 @@ def usual_eye_opening(features: np.ndarray, fps: float) -> np.ndarray:
     return median_filter(filled, size=max(3, int(round(EYE_WINDOW_S * fps)) | 1), mode="nearest")
 
 
-def channels(features: np.ndarray, width_rest: float, eye_open: np.ndarray) -> np.ndarray:
-    """(n, 5) mouth_open, mouth_wide, mouth_round, lips_closed, blink from (n, 3) FEATURES."""
+def channels(features: np.ndarray, width_rest: float, eye_open: np.ndarray, rest_gap: float = 0.0) -> np.ndarray:
+    """(n, 5) mouth_open, mouth_wide, mouth_round, lips_closed, blink from (n, 3) FEATURES.
+
+    ``rest_gap``: the lip gap (face heights, as measured) of the portrait the channels are for, at rest; 0 for the
+    video's own face (lips together at rest). See the module's docstring."""
     gap, width, eye = features[:, 0], features[:, 1], features[:, 2]
     out = np.empty((len(features), len(CHANNELS)))
-    out[:, 0] = np.clip((gap - CLOSED_GAP) / OPEN_GAP, 0.0, 1.0)
+    if rest_gap > TOUCH_GAP:  # a portrait with lips parted at rest: its own gap is where the channels start
+        rest_mm = (rest_gap - CLOSED_GAP) / OPEN_GAP * APERTURE_MM_PER_UNIT
+        out[:, 0] = np.clip((gap - rest_gap) / parted_opening(OPEN_GAP, rest_mm), 0.0, 1.0)
+        out[:, 3] = np.clip((rest_gap - gap) / (rest_gap - CLOSED_GAP), 0.0, 1.0)
+    else:
+        out[:, 0] = np.clip((gap - CLOSED_GAP) / OPEN_GAP, 0.0, 1.0)
+        out[:, 3] = np.clip((TOUCH_GAP - gap) / (TOUCH_GAP - CLOSED_GAP), 0.0, 1.0)
     spread = REST_WIDE * WIDE_SPREAD + (width / width_rest - 1.0) - OPEN_WIDTH * out[:, 0]  # rest shape included
     out[:, 1] = np.clip(spread / WIDE_SPREAD, 0.0, 1.0)
     out[:, 2] = np.clip(-spread / ROUND_SPREAD, 0.0, 1.0)
-    out[:, 3] = np.clip((TOUCH_GAP - gap) / (TOUCH_GAP - CLOSED_GAP), 0.0, 1.0)
     out[:, 4] = np.clip((1.0 - eye / eye_open) / (1.0 - CLOSED_EYE), 0.0, 1.0)
     return out
