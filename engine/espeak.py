@@ -26,6 +26,7 @@ _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INIT_PHONEME_EVENTS = 0x0001
 _INIT_PHONEME_IPA = 0x0002
 _EVENT_PHONEME = 7
+_BAD_VOICE = 3  # the speaking child's exit status when espeak-ng refuses the voice
 _CHARS_UTF8 = 1
 _POS_CHARACTER = 1
 _RATE, _PITCH = 1, 3
@@ -168,11 +169,15 @@ def synthesize(text: str, language: str = "en", rate: int = DEFAULT_RATE, pitch:
 
     The library carries state from one utterance to the next (its pitch flutter), so the same call could
     give a few samples more or less each time. Where the system can fork, each call therefore speaks in a
-    forked child of a process that never spoke: the same text always gives the same speech.
+    forked child of a process that never spoke nor chose a voice: the same text always gives the same speech
+    and the same phone events. (Choosing a voice queues an event; in a process that never speaks they pile up,
+    and a child that inherits a full queue loses the first phones of its utterance.)
     """
+    code = language.partition("+")[0]
+    if code.strip().lower().replace("_", "-") not in languages():
+        raise BadInput(f"unknown language {code!r}: {LANGUAGE_HINT}")
     with _lock:
         lib = _library()
-        _set_voice(lib, language)  # a bad language is BadInput here, in this process
         if not hasattr(os, "fork"):
             return _speak(lib, text, language, rate, pitch)
         read_end, write_end = os.pipe()
@@ -186,6 +191,8 @@ def synthesize(text: str, language: str = "en", rate: int = DEFAULT_RATE, pitch:
                 header = np.array([len(speech.samples), len(names), len(times)], np.int64).tobytes()
                 with os.fdopen(write_end, "wb") as pipe:
                     pipe.write(header + speech.samples.astype(np.int16).tobytes() + names + times)
+            except BadInput:
+                status = _BAD_VOICE
             except BaseException:
                 status = 1
             finally:
@@ -194,6 +201,8 @@ def synthesize(text: str, language: str = "en", rate: int = DEFAULT_RATE, pitch:
         with os.fdopen(read_end, "rb") as pipe:
             data = pipe.read()
         _pid, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == _BAD_VOICE:  # a variant espeak-ng does not have
+            raise BadInput(f"unknown language {code!r}: {LANGUAGE_HINT}")
         if status != 0 or len(data) < 24:
             raise EngineError("espeak-ng failed to speak the text")
         n_samples, n_names, _n_times = np.frombuffer(data[:24], np.int64)
