@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 DEMO_PROMPT ?= nods while talking, then looks to the left
 
-.PHONY: debs venv lock setup setup-bpy45 setup-bpy42 demo test test-engine test-blender test-blender45 test-blender42 lint format extension bench weights clean
+.PHONY: debs venv lock setup setup-bpy45 setup-bpy42 demo test test-engine test-blender test-blender45 test-blender42 lint format extension bench weights weights-pose weights-phones clean
 
 setup: debs venv
 
@@ -112,13 +112,19 @@ bench: setup
 	$(PY) scripts/bench.py
 
 # rebuild the motion corpus and retrain the pose model from scratch (seed 0): the shipped weights' recipe
-# (about 90 minutes on 2 CPU cores, minutes on a GPU); then `scripts/eval_pose.py --backend pld` measures it
+# (about 90 minutes on 2 CPU cores, minutes on a GPU); then `scripts/eval_pose.py --backend pld` measures it;
+# and the transcript aligner's phone classifier (about 6 minutes; `scripts/eval_lips.py` measures it)
 SEED ?= 0
-weights: setup
+weights: weights-pose weights-phones
+
+weights-pose: setup
 	rm -f data/train_seed$(SEED).log
 	$(PY) scripts/build_corpus.py --seed $(SEED) --out data/corpus.npz
 	$(PY) scripts/train_pose.py --seed $(SEED) --corpus data/corpus.npz --out engine/weights/pld.safetensors \
 		--log data/train_seed$(SEED).log
+
+weights-phones: setup
+	$(PY) scripts/train_phone_classes.py --seed $(SEED) --out engine/weights/phone_classes.safetensors
 
 clean:
 	rm -rf out dist .pytest_cache .ruff_cache
