@@ -4,7 +4,9 @@ then re-aligned in the speaker's own spectrum.
 espeak-ng speaks the transcript in its language; its phones (IPA) and their times in that synthetic speech
 are exact. The synthetic speech is aligned to the real recording by dynamic time warping on spectral
 features (the method of aeneas; Sakoe & Chiba, 1978): the log-mel spectrum less each voice's own mean over
-its speech frames, its deltas, and loudness. The warp runs twice: coarse (40 ms steps, a wide band around
+its speech frames, its deltas, loudness, and what a small network trained on many voices hears in each frame
+(the posteriors of 19 broad phone classes, engine.phone_classes), which is alike in any two voices saying the
+same sound where their spectra are not. The warp runs twice: coarse (40 ms steps, a wide band around
 the diagonal) and then fine (10 ms steps, a narrow corridor around the coarse path), so long lines stay
 fast. Each step may advance the synthetic speech by 0 to 3 frames, and a pause of the recording is free to
 wait on; espeak-ng's speaking rate is first set to the recording's, its pauses are cut short, and of its
@@ -15,9 +17,9 @@ gets a template, this speaker's mean spectrum over the middles of its occurrence
 and the best monotone path through the text's phones against those templates moves each boundary to where
 this voice changes sound (within 150 ms of the warp's guess).
 
-The warp's own cost says whether the text is what is being said: each speech frame's distance on the path
-is compared with its mean distance to all the synthetic speech (a ratio near 1: the path found nothing
-better than chance). The mean ratio over the line flags another sentence or another language; the share of
+A warp on the spectra alone (the posteriors left out) says whether the text is what is being said: each speech
+frame's distance on its path is compared with its mean distance to all the synthetic speech (a ratio near 1: the
+path found nothing better than chance). The mean ratio over the line flags another sentence or another language; the share of
 half-second stretches that match badly flags a part of the line missing from the text. Then the alignment
 is ``poor`` and the caller falls back to the audio alone.
 """
@@ -31,7 +33,7 @@ import numba
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from . import espeak
+from . import espeak, phone_classes
 from .audio import ANALYSIS_RATE, SAMPLE_RATE, AudioFeatures, compute_features
 from .ipa import features, is_bilabial_closure, letters
 from .phonemes import PhoneSegment
@@ -41,6 +43,7 @@ from .progress import Progress, no_progress
 SPECTRUM_WEIGHT = 0.8
 DELTA_WEIGHT = 0.6
 LOUDNESS_WEIGHT = 3.0
+CLASS_WEIGHT = 8.0  # the phone classifier's posteriors (engine.phone_classes); 8-12 were best on the tuning lines
 STAY_PENALTY = 0.5  # distance units per frame the synthetic speech stands still inside speech
 SKIP_PENALTY = 0.5  # per synthetic frame skipped
 COARSE = 4  # analysis frames per coarse step
@@ -75,7 +78,7 @@ class Alignment:
         return self.mean_ratio <= POOR_MEAN_RATIO and self.poor_share <= POOR_SHARE
 
 
-def _spectral_features(feats: AudioFeatures) -> tuple[np.ndarray, np.ndarray]:
+def spectral_features(feats: AudioFeatures) -> tuple[np.ndarray, np.ndarray]:
     """(frames, dims) alignment features and the speech mask of 100 Hz analysis features: the log-mel
     spectrum less its mean over the speech frames (each voice's own average timbre), scaled by its spread,
     its deltas, and loudness; silent frames keep only their loudness."""
@@ -90,6 +93,16 @@ def _spectral_features(feats: AudioFeatures) -> tuple[np.ndarray, np.ndarray]:
     loud = np.clip((db - np.percentile(db[speech] if speech.any() else db, 95)) / 40.0 + 1.0, 0.0, 1.0)
     out = np.concatenate([SPECTRUM_WEIGHT * spec, DELTA_WEIGHT * delta, LOUDNESS_WEIGHT * loud[:, None]], axis=1)
     return out.astype(np.float32), speech
+
+
+def _alignment_features(feats: AudioFeatures) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`spectral_features` with the phone classifier's posteriors appended (their square roots, so that
+    the distance between two frames grows as their classes differ; 0 in silence), weighted by CLASS_WEIGHT."""
+    x, speech = spectral_features(feats)
+    posteriors = np.zeros((len(x), len(phone_classes.CLASSES)))
+    if speech.any():
+        posteriors[speech] = np.sqrt(phone_classes.load()(x, speech))
+    return np.concatenate([x, CLASS_WEIGHT * posteriors], axis=1).astype(np.float32), speech
 
 
 def _pool(x: np.ndarray, k: int) -> np.ndarray:
@@ -252,7 +265,7 @@ def align_transcript(
     report: Callable[[int, int, str], None] = progress
     report(0, 10, "phonemizing the transcript")
     real = features or compute_features(audio, duration, ANALYSIS_RATE, pitch=False)
-    x, real_speech = _spectral_features(real)
+    x, real_speech = _alignment_features(real)
 
     best = None
     for k, variant in enumerate(VOICE_VARIANTS):  # the synthetic voice closest to the speaker's wins
@@ -289,16 +302,20 @@ def _align_voice(x: np.ndarray, real_speech: np.ndarray, text: str, voice: str) 
         if abs(wanted - rate) <= 0.08 * rate:
             break
         rate = wanted
-    y_all, synth_speech_all = _spectral_features(synth)
+    y_all, synth_speech_all = _alignment_features(synth)
     kept = _cut_pauses(synth_speech_all)
     y, synth_speech = y_all[kept], synth_speech_all[kept]
     if not (real_speech.any() and synth_speech.any()):
         return None
-    warped = _warp(x, y, real_speech, synth_speech)
-    if warped is None:
+    # whether the text is what is said: judged on the spectra alone, on their own warp (the thresholds' features)
+    spectra = x.shape[1] - len(phone_classes.CLASSES)
+    xs, ys = x[:, :spectra], y[:, :spectra]
+    judged = _warp(xs, ys, real_speech, synth_speech)
+    warped = _warp(x, y, real_speech, synth_speech)  # where the phones are: with the classes' posteriors
+    if judged is None or warped is None:
         return None
-    path, cost = warped
-    ratio = cost / np.maximum(_chance_distance(x, y, synth_speech), 1e-9)
+    path = warped[0]
+    ratio = judged[1] / np.maximum(_chance_distance(xs, ys, synth_speech), 1e-9)
     ratio_speech = ratio[real_speech]
     stretches = uniform_filter1d(ratio_speech, min(STRETCH, len(ratio_speech)), mode="nearest")
     poor_share = float((stretches > POOR_STRETCH_RATIO).mean())

@@ -8,9 +8,10 @@ random syllables of each language's spelling, in 14 more languages, each clip in
 random rate; flite's slt, rms and awb; the Piper voice at random speaking rates. Each 10 ms frame gets the aligner's
 spectral features (engine.transcript.spectral_features) and the class of the phone sounding there
 (engine.phone_classes.phone_class, silence where the speech detector hears none). The network (two hidden layers
-of 384, GELU in its tanh form, as engine.phone_classes computes it) is trained with cross-entropy on random batches, each batch's spectra warped along the frequency axis
-by one random factor in 0.82–1.18 (vocal tracts of other lengths: the classes must hold across voices). 5 % of the
-clips are held out; their frame accuracy is logged as JSON lines. The data are rebuilt on every run, not stored.
+of 384, GELU in its tanh form, as engine.phone_classes computes it) is trained with cross-entropy on random
+batches, each batch's spectra warped along the frequency axis by one random factor in 0.82–1.18 (vocal tracts of
+other lengths: the classes must hold across voices). 5 % of the clips are held out; their frame accuracy is
+logged as JSON lines. The data are rebuilt on every run, not stored.
 """
 
 from __future__ import annotations
