@@ -174,8 +174,7 @@ def synthesize(text: str, language: str = "en", rate: int = DEFAULT_RATE, pitch:
     and a child that inherits a full queue loses the first phones of its utterance.)
     """
     code = language.partition("+")[0]
-    if code.strip().lower().replace("_", "-") not in languages():
-        raise BadInput(f"unknown language {code!r}: {LANGUAGE_HINT}")
+    check_language(code)  # a bad language is BadInput here, in this process (the child chooses the voice)
     with _lock:
         lib = _library()
         if not hasattr(os, "fork"):

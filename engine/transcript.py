@@ -19,9 +19,9 @@ this voice changes sound (within 150 ms of the warp's guess).
 
 A warp on the spectra alone (the posteriors left out) says whether the text is what is being said: each speech
 frame's distance on its path is compared with its mean distance to all the synthetic speech (a ratio near 1: the
-path found nothing better than chance). The mean ratio over the line flags another sentence or another language; the share of
-half-second stretches that match badly flags a part of the line missing from the text. Then the alignment
-is ``poor`` and the caller falls back to the audio alone.
+path found nothing better than chance). The mean ratio over the line flags another sentence or another language;
+the share of half-second stretches that match badly flags a part of the line missing from the text. Then the
+alignment is ``poor`` and the caller falls back to the audio alone.
 """
 
 from __future__ import annotations
