@@ -15,7 +15,6 @@ posteriors), so the lip sync does not load torch.
 
 from __future__ import annotations
 
-import json
 import os
 from functools import lru_cache
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from .errors import BadInput
 from .ipa import features
+from .safetensors_file import check_header, decode_metadata
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "phone_classes.safetensors")
 CONTEXT = 5  # frames on each side the network sees (±50 ms)
@@ -127,20 +127,13 @@ def load(path: str = WEIGHTS) -> PhoneClassifier:
 
     if not os.path.isfile(path):
         raise BadInput(f"phone classifier weights not found: {path} (rebuild them with `make weights`)")
+    check_header(path)
     try:
         with safe_open(path, framework="numpy") as fh:
             tensors = {k: fh.get_tensor(k).astype(np.float32) for k in fh.keys()}
-            raw = fh.metadata() or {}
+            raw = fh.metadata()
     except (SafetensorError, OSError, ValueError) as exc:
         raise BadInput(f"phone classifier weights are corrupt or not safetensors: {path}") from exc
     count = len([k for k in tensors if k.endswith(".weight")])
     layers = [(tensors[f"layer{k}.weight"], tensors[f"layer{k}.bias"]) for k in range(count)]
-    metadata = {k: _json(v) for k, v in raw.items()}
-    return PhoneClassifier(layers, metadata)
-
-
-def _json(value: str) -> object:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+    return PhoneClassifier(layers, decode_metadata(raw))
