@@ -9,7 +9,10 @@ The reference timing always comes from the synthesizer that made the audio, neve
   ``w_ceil`` tensor × hop length, what piper calls alignments). The voice file does not export that tensor,
   and piper's own patcher needs the ``onnx`` package, which the stack does not carry: ``_onnx_with_output``
   marks the tensor as a graph output by editing the model's protobuf directly (the ModelProto ``graph``
-  field, GraphProto ``output``), in memory.
+  field, GraphProto ``output``), in memory. Piper puts a pad id between every two phonemes, and its own
+  alignments count each pad with the phoneme before it; the pad's frames sound like the phoneme after it (at
+  a vowel → p/b boundary the energy drops 30 ms before the boundary so counted, 6 ms before with the pad given
+  to the next phoneme; the burst of p/b 32 ms and 9 ms before), so each pad's duration goes to the next one.
 * festival (``text2wave``'s engine, in batch mode): each segment's end time from the utterance's Segment
   relation, in the voice's phone set. English voices and the Czech voices (dita, machac). Evaluation only:
   nothing is tuned on festival speech.
@@ -216,16 +219,34 @@ def piper_clip(text: str, length_scale: float = 1.0) -> Clip:
     chunks, tokens, t = [], [], 0.0
     rate = voice.config.sample_rate
     for chunk in voice.synthesize(text, syn_config=config, include_alignments=True):
-        if chunk.phoneme_alignments is None:
+        if chunk.phoneme_alignments is None or chunk.phoneme_id_samples is None:
             raise RuntimeError("piper returned no alignments")
-        for al in chunk.phoneme_alignments:
-            tokens.append([al.phoneme, t, t + al.num_samples / rate])
-            t += al.num_samples / rate
+        for phoneme, samples in _pads_to_next(chunk.phoneme_alignments, chunk.phoneme_id_samples):
+            tokens.append([phoneme, t, t + samples / rate])
+            t += samples / rate
         chunks.append(chunk.audio_float_array)
     phones = _piper_phones(tokens)
     samples = np.concatenate(chunks)
     total = len(samples) / rate
     return _to16k(samples, rate), total, [p for p in phones if p.start < total]
+
+
+def _pads_to_next(alignments: list, id_samples) -> list[tuple[str, float]]:
+    """(phoneme, samples) per piper alignment, each one's trailing pad id counted with the phoneme after it."""
+    from piper.const import EOS
+
+    out: list[tuple[str, float]] = []
+    pad = 0.0  # the pad before the next phoneme
+    k = 0
+    for al in alignments:
+        samples = [float(x) for x in id_samples[k : k + len(al.phoneme_ids)]]
+        k += len(al.phoneme_ids)
+        trailing = samples.pop() if al.phoneme != EOS else 0.0  # every id but EOS is followed by the pad id
+        out.append((al.phoneme, pad + sum(samples)))
+        pad = trailing
+    if pad and out:
+        out[-1] = (out[-1][0], out[-1][1] + pad)
+    return out
 
 
 def _piper_phones(tokens: list[list]) -> list[Phone]:
