@@ -243,9 +243,7 @@ def _pads_to_next(alignments: list, id_samples) -> list[tuple[str, float]]:
         k += len(al.phoneme_ids)
         trailing = samples.pop() if al.phoneme != EOS else 0.0  # every id but EOS is followed by the pad id
         out.append((al.phoneme, pad + sum(samples)))
-        pad = trailing
-    if pad and out:
-        out[-1] = (out[-1][0], out[-1][1] + pad)
+        pad = trailing  # piper ends every sentence with EOS, so no pad is left over
     return out
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.espeak import Phone
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 from reference_speech import is_bilabial  # noqa: E402
@@ -51,12 +53,7 @@ def _offsets(audio: np.ndarray, phones: list) -> tuple[list[float], list[float]]
     return closures, releases
 
 
-class _Phone:
-    def __init__(self, name: str, start: float, end: float) -> None:
-        self.name, self.start, self.end = name, start, end
-
-
-def _piper_speech(tmp_path: Path) -> list[tuple[np.ndarray, list[_Phone]]]:
+def _piper_speech(tmp_path: Path) -> list[tuple[np.ndarray, list[Phone]]]:
     """The LINES spoken by Piper with their reference phones, made in a process of their own: with piper
     (onnxruntime) and torch both loaded in the test process, later float work there differed in its last bits
     (the transcript aligner's cost, rounded, came out 0.001 off the CLI's in test_transcript)."""
@@ -74,7 +71,7 @@ def _piper_speech(tmp_path: Path) -> list[tuple[np.ndarray, list[_Phone]]]:
         capture_output=True, text=True, check=True, timeout=300,
     )  # fmt: skip
     phones = json.loads(proc.stdout.strip().splitlines()[-1])
-    return [(np.load(tmp_path / f"{k}.npy"), [_Phone(*p) for p in ps]) for k, ps in enumerate(phones)]
+    return [(np.load(tmp_path / f"{k}.npy"), [Phone(*p) for p in ps]) for k, ps in enumerate(phones)]
 
 
 def test_piper_phone_times_sit_where_its_sound_changes(tmp_path: Path) -> None:
