@@ -15,8 +15,7 @@ default (male) and a female voice, the one that matches better is kept.
 The warp is then refined by one pass of embedded re-estimation (as in HMM training): each phone of the text
 gets a template, this speaker's mean spectrum over the middles of its occurrences in the warped alignment,
 and the best monotone path through the text's phones against those templates moves each boundary to where
-this voice changes sound (within 150 ms of the warp's guess). The times come out one frame (10 ms) early:
-espeak-ng marks a phone 15-30 ms after its sound begins, and the warp and the classifier learned that.
+this voice changes sound (within 150 ms of the warp's guess).
 
 A warp on the spectra alone (the posteriors left out) says whether the text is what is being said: each speech
 frame's distance on its path is compared with its mean distance to all the synthetic speech (a ratio near 1: the
@@ -63,8 +62,6 @@ VOICE_VARIANTS = ("", "+f3")  # espeak-ng's default (male) voice and a female on
 REFINE_PASSES = 1  # re-alignments in the speaker's own spectrum after the warp
 REFINE_BAND = 15  # frames a phone may move in one of them
 PHONE_SKIP_PENALTY = 10.0  # a phone of the text left out of the recording
-LEAD_FRAMES = 1  # the aligned times are moved this many frames earlier: espeak-ng's phone events, which the warp
-# carries over and the classifier learned from, come 15-30 ms after its sound changes (the energy at p/b)
 
 
 @dataclass
@@ -401,23 +398,19 @@ def _reestimate(x: np.ndarray, speech: np.ndarray, names: list[str], per_frame: 
 
 
 def _segments(names: list[str], per_frame: np.ndarray) -> list[PhoneSegment]:
-    """Phone segments of a per-frame labelling, LEAD_FRAMES earlier; a p/b/m the path stepped over keeps its place
-    with no length (it still closes the lips: engine.lips gives closures a minimum length)."""
+    """Phone segments of a per-frame labelling; a p/b/m the path stepped over keeps its place with no length
+    (it still closes the lips: engine.lips gives closures a minimum length)."""
     out: list[PhoneSegment] = []
     edges = np.flatnonzero(np.diff(per_frame)) + 1
     bounds = np.concatenate([[0], edges, [len(per_frame)]])
     seen = set()
-
-    def time(frame: int) -> float:
-        return max(int(frame) - LEAD_FRAMES, 0) / ANALYSIS_RATE
-
     for a, b in zip(bounds[:-1], bounds[1:]):
         k = int(per_frame[a])
         if k >= 0:
-            out.append(PhoneSegment(names[k], time(a), time(b)))
+            out.append(PhoneSegment(names[k], a / ANALYSIS_RATE, b / ANALYSIS_RATE))
             seen.add(k)
     starts, _ends = _spans(per_frame, len(names))
     for k, name in enumerate(names):
         if k not in seen and is_bilabial_closure(name):
-            out.append(PhoneSegment(name, time(starts[k]), time(starts[k])))
+            out.append(PhoneSegment(name, starts[k] / ANALYSIS_RATE, starts[k] / ANALYSIS_RATE))
     return sorted(out, key=lambda seg: seg.start)
