@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.espeak import Phone
+from engine.ipa import features
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -26,7 +27,11 @@ LINES = (
     "Pete paid a penny for a pebble, and Abby bought a bap.",
     "Papa bought a big blue map. My mother may bring bread and butter before the movie.",
 )
-VOWELS = set("aɑæɐɛɜʌɔɒəɚɝeɪoʊiu")
+
+
+def _is_vowel(name: str) -> bool:
+    f = features(name)
+    return f is not None and f.kind == "vowel"
 
 
 def _energy_slope(audio: np.ndarray, hop: int = 80) -> np.ndarray:
@@ -46,9 +51,9 @@ def _offsets(audio: np.ndarray, phones: list) -> tuple[list[float], list[float]]
         if lo < 1 or hi >= len(slope):
             continue
         window = slope[lo:hi]
-        if set(before.name) & VOWELS and is_bilabial(after.name) and after.name[0] in "pb":
+        if _is_vowel(before.name) and is_bilabial(after.name) and after.name[0] in "pb":
             closures.append((lo + int(np.argmin(window)) + 1) * 0.005 - after.start)
-        if is_bilabial(before.name) and before.name[0] in "pb" and set(after.name) & VOWELS:
+        if is_bilabial(before.name) and before.name[0] in "pb" and _is_vowel(after.name):
             releases.append((lo + int(np.argmax(window)) + 1) * 0.005 - after.start)
     return closures, releases
 
