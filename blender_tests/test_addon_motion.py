@@ -340,7 +340,9 @@ def _context():
 def test_modal_timer_drains_progress_without_blocking(addon, speech_wav):
     import time
 
-    params = {"audio": str(speech_wav), "prompt": PROMPT, "fps": 25.0, "seed": 0}
+    # the diffusion model, so that the job outlasts a few timer ticks (the keyword model on this short line can
+    # finish between two of them, and then nothing shows that the UI ran meanwhile)
+    params = {"audio": str(speech_wav), "prompt": PROMPT, "fps": 25.0, "seed": 0, "backend": "pld"}
     op, ctx = _modal_probe(addon, params), _context()
     assert op._start(ctx)
     op._timer = ctx.window_manager.event_timer_add(0.1, window=None)
