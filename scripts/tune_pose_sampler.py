@@ -1,0 +1,133 @@
+"""Choose the diffusion model's sampler settings on a validation set, never on the evaluation's prompts.
+
+The validation prompts come from the corpus's own caption generator (scripts/build_corpus.py) with a seed of
+their own, kept only where each "then" segment names an action (at normal or large size) or a calm or energetic
+mood, so that the evaluation's classifier (scripts/eval_pose.py) has one clear label to expect. The speech is
+the test speech of the families the model trains on (espeak-ng and Piper). Each setting of ``guidance`` (on the
+prompt), ``audio_guidance`` (on the speech) and ``steps`` is measured with the evaluation's own measures, and
+the JSON printed lists them per setting, next to the keyword model on the same prompts.
+
+    .venv/bin/python scripts/tune_pose_sampler.py --guidance 2 3 4 5 --keywords --out data/tune.json
+    .venv/bin/python scripts/tune_pose_sampler.py --audio-guidance 1.5 2.5 --out data/tune_audio.json
+
+The evaluation's prompt sets (A-E) and the held-out and test families are not used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+from build_corpus import caption, sample_style  # noqa: E402
+from eval_pose import PROMPT_SETS, SCALES, Speech, evaluate, summary  # noqa: E402
+from voices import TRAIN_FAMILIES  # noqa: E402
+
+from engine.backends import get_backend  # noqa: E402
+
+VALIDATION_SEED = 20261202  # the validation prompts' own seed (the corpus uses small seeds)
+LABELS = set(SCALES) | {"calm", "energetic"}  # what the evaluation's classifier can say
+AVERAGED = ("calm_accuracy", "left_right_confusion", "beat_align_ratio", "diversity_deg", "silence_deg_s")
+AVERAGED += ("speech_deg_s", "seconds_for_60s")  # the measures printed as the families' mean
+
+
+def validation_prompts(count: int, seed: int = VALIDATION_SEED) -> list[tuple[str, list[str]]]:
+    """Generated captions with one clear expected label per segment, none from the evaluation's sets, each label
+    expected ``ceil(count / len(LABELS))`` times (so about ``count`` labels in all; rare ones, such as a calm or
+    energetic mood alone, are drawn until they have their share)."""
+    rng = np.random.default_rng(seed)
+    share = int(np.ceil(count / len(LABELS)))
+    uses = dict.fromkeys(LABELS, 0)
+    held = {p.lower() for prompts in PROMPT_SETS.values() for p, _ in prompts}
+    out: list[tuple[str, list[str]]] = []
+    seen: set[str] = set()
+    for _ in range(1_000_000):
+        if min(uses.values()) >= share:
+            break
+        _style, label = sample_style(rng)
+        if label["amplitude"] < 1.0:  # subtle actions are meant to stay under the classifier's thresholds
+            continue
+        actions = label["actions"]
+        if actions == ["none"]:
+            if label["mood"] not in ("calm", "energetic"):
+                continue
+            expected = [label["mood"]]
+        else:
+            expected = list(actions)
+        if not set(expected) <= LABELS or any(uses[e] >= share for e in expected):
+            continue
+        text = caption(rng, label)
+        if text.lower() in held or text.lower() in seen:
+            continue
+        seen.add(text.lower())
+        for e in expected:
+            uses[e] += 1
+        out.append((text, expected))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--guidance", type=float, nargs="+", default=[3.0])
+    ap.add_argument("--audio-guidance", type=float, nargs="+", default=[1.0])
+    ap.add_argument("--steps", type=int, nargs="+", default=[25])
+    ap.add_argument("--labels", type=int, default=96, help="expected labels in all (each label equally often)")
+    ap.add_argument("--family", action="append", choices=TRAIN_FAMILIES, help="speech (default: both trained on)")
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--keywords", action="store_true", help="also measure the keyword model on the same prompts")
+    ap.add_argument("--out", default=None, help="also write the JSON here")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    prompts = validation_prompts(args.labels)
+    sets = {"V": prompts}
+    families = args.family or list(TRAIN_FAMILIES)
+    t0 = time.time()
+    speech = {f: Speech(f) for f in families}
+    report: dict[str, object] = {"seed": VALIDATION_SEED, "prompts": prompts, "families": families, "settings": []}
+    pld = get_backend("pld")
+    pld.model()
+    noop = lambda *a: None  # noqa: E731
+    runs = [("pld", {"guidance": g, "audio_guidance": a, "steps": s}) for g, a, s in
+            itertools.product(args.guidance, args.audio_guidance, args.steps)]  # fmt: skip
+    if args.keywords:
+        runs.append(("procedural", {}))
+    for name, opts in runs:
+        backend = pld if name == "pld" else get_backend(name)
+
+        def gen(f, p, s, pins=None, backend=backend, opts=opts):  # noqa: ANN001, ANN202
+            return np.asarray(backend.generate(f, p, s, pins, noop, **opts))
+
+        per_family = {}
+        for f in families:
+            result = evaluate(gen, speech[f], args.seeds, sets)
+            per_family[f] = {**summary(result), "silence_deg_s": result["speed_silence_deg_s"],
+                             "speech_deg_s": result["speed_speech_deg_s"], "confusions": result["confusions"]}  # fmt: skip
+        row = {"backend": name, **opts, "families": per_family}
+        for key in AVERAGED:
+            row[key] = round(float(np.mean([r[key] for r in per_family.values()])), 3)
+        row["adherence"] = round(float(np.mean([r["adherence"]["V"] for r in per_family.values()])), 3)
+        print(json.dumps({k: v for k, v in row.items() if k != "families"}), file=sys.stderr)
+        report["settings"].append(row)
+    report["seconds_total"] = round(time.time() - t0, 1)
+    text = json.dumps(report, indent=1)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as fh:
+            fh.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
