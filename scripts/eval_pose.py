@@ -575,10 +575,15 @@ def main() -> None:
             print(json.dumps({"backend": name, "family": family, **summary(results[family])}), file=sys.stderr)
         report[name] = results
     report["seconds_total"] = round(time.time() - t0, 1)
+    print_report(report, args.out)
+
+
+def print_report(report: dict, out: str | None) -> None:
+    """Print the JSON report, and write it to ``out`` too when given."""
     text = json.dumps(report, indent=1)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as fh:
+    if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as fh:
             fh.write(text + "\n")
     print(text)
 

@@ -29,7 +29,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 from build_corpus import caption, sample_style  # noqa: E402
-from eval_pose import PROMPT_SETS, SCALES, Speech, evaluate, summary  # noqa: E402
+from eval_pose import PROMPT_SETS, SCALES, Speech, evaluate, print_report, summary  # noqa: E402
 from voices import TRAIN_FAMILIES  # noqa: E402
 
 from engine.backends import get_backend  # noqa: E402
@@ -121,12 +121,7 @@ def main() -> None:
         print(json.dumps({k: v for k, v in row.items() if k != "families"}), file=sys.stderr)
         report["settings"].append(row)
     report["seconds_total"] = round(time.time() - t0, 1)
-    text = json.dumps(report, indent=1)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
-    print(text)
+    print_report(report, args.out)
 
 
 if __name__ == "__main__":
