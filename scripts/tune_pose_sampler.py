@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--audio-guidance", type=float, nargs="+", default=[1.0])
     ap.add_argument("--steps", type=int, nargs="+", default=[25])
     ap.add_argument("--labels", type=int, default=96, help="expected labels in all (each label equally often)")
+    ap.add_argument("--prompt-seed", type=int, default=VALIDATION_SEED, help="seed of the validation prompts")
     ap.add_argument("--family", action="append", choices=TRAIN_FAMILIES, help="speech (default: both trained on)")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
@@ -90,12 +91,12 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    prompts = validation_prompts(args.labels)
+    prompts = validation_prompts(args.labels, args.prompt_seed)
     sets = {"V": prompts}
     families = args.family or list(TRAIN_FAMILIES)
     t0 = time.time()
     speech = {f: Speech(f) for f in families}
-    report: dict[str, object] = {"seed": VALIDATION_SEED, "prompts": prompts, "families": families, "settings": []}
+    report: dict[str, object] = {"seed": args.prompt_seed, "prompts": prompts, "families": families, "settings": []}
     pld = get_backend("pld")
     pld.model()
     noop = lambda *a: None  # noqa: E731
