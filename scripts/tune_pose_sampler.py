@@ -37,7 +37,7 @@ from engine.backends import get_backend  # noqa: E402
 VALIDATION_SEED = 20261202  # the validation prompts' own seed (the corpus uses small seeds)
 LABELS = set(SCALES) | {"calm", "energetic"}  # what the evaluation's classifier can say
 AVERAGED = ("calm_accuracy", "left_right_confusion", "beat_align_ratio", "diversity_deg", "silence_deg_s")
-AVERAGED += ("speech_deg_s", "seconds_for_60s")  # the measures printed as the families' mean
+AVERAGED += ("speech_deg_s", "mean_jerk_deg_s3", "seam_jump_ratio", "seconds_for_60s")  # printed as the families' mean
 
 
 def validation_prompts(count: int, seed: int = VALIDATION_SEED) -> list[tuple[str, list[str]]]:
