@@ -29,6 +29,7 @@ ANALYSIS_RATE = SAMPLE_RATE // HOP
 WIN = 512  # 32 ms analysis window for the spectrum
 YIN_WIN = 640  # 40 ms window for pitch (covers two periods of 50 Hz... down to 60 Hz)
 N_MELS = 40
+MATRIX_SPEECH_COLUMN = N_MELS + 4  # the speech activity's column in AudioFeatures.matrix()
 F0_MIN, F0_MAX = 60.0, 450.0
 DECODE_SHARE = 0.2  # of load_features' progress bar; the analysis (the pitch tracker) takes the rest
 CHUNK_FRAMES = 2000  # 20 s of analysis frames per chunk (a chunk is the longest stretch between cancel checks)

@@ -41,6 +41,26 @@ def shape_motion(
     return out
 
 
+PAUSE_FAST_SIGMA_S = 0.2  # the slow part of a motion: Gaussian over 0.2 s (half its amplitude kept at ~1 Hz)
+PAUSE_ENVELOPE_SIGMA_S = 0.3  # speech activity smoothed as the keyword model's motion follows it
+
+
+def calm_pauses(frames: np.ndarray, speech: np.ndarray, fps: float, amount: float) -> np.ndarray:
+    """Scale the quick part of the motion (nods, shakes, beats: above ~1 Hz) down in pauses.
+
+    ``speech`` (n,) is the speech activity 0..1 of each frame, smoothed over 0.3 s into how much each frame is
+    in speech; where it is 0 the quick part is scaled by ``1 - amount`` (0: unchanged, 1: only the slow part,
+    the held turns and offsets, is left). Inside speech the motion is unchanged.
+    """
+    out = np.asarray(frames, dtype=np.float64)
+    if amount <= 0 or len(out) < 2:
+        return out.copy()
+    env = np.clip(gaussian_filter1d(np.asarray(speech, np.float64), sigma=PAUSE_ENVELOPE_SIGMA_S * fps), 0.0, 1.0)
+    slow = gaussian_filter1d(out, sigma=PAUSE_FAST_SIGMA_S * fps, axis=0, mode="nearest")
+    gain = 1.0 - min(float(amount), 1.0) * (1.0 - env)
+    return slow + (out - slow) * gain[:, None]
+
+
 def pin_mask(pins: np.ndarray | None, n: int) -> np.ndarray:
     """(n, 6) bool: which channel values are pinned (finite entries of ``pins``)."""
     mask = np.zeros((n, 6), dtype=bool)

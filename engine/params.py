@@ -180,6 +180,14 @@ MOTION = (
         20.0,
     ),
     Param("steps", "int", 25, "sampler steps of the pld model (fewer: faster, rougher)", 1, 200),
+    Param(
+        "pause_calm",
+        "float",
+        0.5,
+        "how much the pld model's quick motion (nods, shakes) settles in pauses (0: as generated, 1: slow turns only)",
+        0.0,
+        1.0,
+    ),
 )
 PORTRAIT = (
     Param("image", "path", None, "portrait image", required=True),

@@ -515,6 +515,7 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, default=None)
     ap.add_argument("--audio-guidance", type=float, default=None, help="guidance on the speech (pld)")
     ap.add_argument("--steps", type=int, default=None, help="sampler steps (pld; default: the backend's)")
+    ap.add_argument("--pause-calm", type=float, default=None, help="quick motion settled in pauses (pld)")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "corpus.npz"))
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the speed target is for 2 cores)")
@@ -538,6 +539,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     opts = {"guidance": args.guidance, "audio_guidance": args.audio_guidance, "steps": args.steps}
+    opts["pause_calm"] = args.pause_calm
     opts = {k: v for k, v in opts.items() if v is not None}
     noop = lambda *a: None  # noqa: E731
     sets = {k: PROMPT_SETS[k] for k in (args.set or sorted(PROMPT_SETS))}
@@ -549,6 +551,7 @@ def main() -> None:
         "guidance": args.guidance,
         "audio_guidance": args.audio_guidance,
         "steps": args.steps,
+        "pause_calm": args.pause_calm,
         "seeds": args.seeds,
         "threads": args.threads,
     }

@@ -4,8 +4,9 @@ The validation prompts come from the corpus's own caption generator (scripts/bui
 their own, kept only where each "then" segment names an action (at normal or large size) or a calm or energetic
 mood, so that the evaluation's classifier (scripts/eval_pose.py) has one clear label to expect. The speech is
 the test speech of the families the model trains on (espeak-ng and Piper). Each setting of ``guidance`` (on the
-prompt), ``audio_guidance`` (on the speech) and ``steps`` is measured with the evaluation's own measures, and
-the JSON printed lists them per setting, next to the keyword model on the same prompts.
+prompt), ``audio_guidance`` (on the speech), ``steps`` and ``pause_calm`` (quick motion settled in pauses) is
+measured with the evaluation's own measures, and the JSON printed lists them per setting, next to the keyword
+model on the same prompts.
 
     .venv/bin/python scripts/tune_pose_sampler.py --guidance 2 3 4 5 --keywords --out data/tune.json
     .venv/bin/python scripts/tune_pose_sampler.py --audio-guidance 1.5 2.5 --out data/tune_audio.json
@@ -80,6 +81,7 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, nargs="+", default=[3.0])
     ap.add_argument("--audio-guidance", type=float, nargs="+", default=[1.0])
     ap.add_argument("--steps", type=int, nargs="+", default=[25])
+    ap.add_argument("--pause-calm", type=float, nargs="+", default=[0.0], help="quick motion settled in pauses")
     ap.add_argument("--labels", type=int, default=96, help="expected labels in all (each label equally often)")
     ap.add_argument("--prompt-seed", type=int, default=VALIDATION_SEED, help="seed of the validation prompts")
     ap.add_argument("--family", action="append", choices=TRAIN_FAMILIES, help="speech (default: both trained on)")
@@ -100,8 +102,9 @@ def main() -> None:
     pld = get_backend("pld")
     pld.model()
     noop = lambda *a: None  # noqa: E731
-    runs = [("pld", {"guidance": g, "audio_guidance": a, "steps": s}) for g, a, s in
-            itertools.product(args.guidance, args.audio_guidance, args.steps)]  # fmt: skip
+    grid = itertools.product(args.guidance, args.audio_guidance, args.steps, args.pause_calm)
+    runs = [("pld", {"guidance": g, "audio_guidance": a, "steps": s, "pause_calm": c})
+            for g, a, s, c in grid]  # fmt: skip
     if args.keywords:
         runs.append(("procedural", {}))
     for name, opts in runs:

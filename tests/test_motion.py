@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.jobs import Job, run_op
-from engine.motion import apply_pins, shape_motion, shift_in_time
+from engine.motion import apply_pins, calm_pauses, shape_motion, shift_in_time
 
 
 def _wave(n: int = 200) -> np.ndarray:
@@ -52,6 +52,22 @@ def test_pins_exact_and_smooth():
     accel = np.abs(np.diff(out[:, 0], 2))
     assert accel.max() < 1.5  # no kink at the pins
     np.testing.assert_allclose(out[180:, 0], m[180:, 0], atol=1e-9)  # beyond the reach: unchanged
+
+
+def test_calm_pauses_settles_quick_motion_only_in_pauses():
+    n, fps = 300, 25
+    t = np.arange(n) / fps
+    m = np.zeros((n, 6))
+    m[:, 0] = 4 * np.sin(2 * np.pi * 2.0 * t)  # nods, 2 Hz
+    m[:, 1] = -15 * (t > 4)  # a held turn to the side, slow
+    speech = np.ones(n)
+    speech[100:200] = 0.0  # a 4 s pause
+    out = calm_pauses(m, speech, fps, 0.8)
+    assert np.abs(out[135:165, 0]).max() < 0.25 * 4  # nods settle inside the pause
+    np.testing.assert_allclose(out[:75, 0], m[:75, 0], atol=0.1)  # and are kept in speech
+    np.testing.assert_allclose(out[225:, 0], m[225:, 0], atol=0.1)
+    assert out[140:160, 1].mean() == pytest.approx(-15, abs=0.2)  # the held turn stays
+    np.testing.assert_array_equal(calm_pauses(m, speech, fps, 0.0), m)
 
 
 def test_pose_op_time_offset(speech_wav):

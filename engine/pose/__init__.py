@@ -60,6 +60,16 @@ class PLDBackend:
         guidance = float(options.get("guidance", default("pose", "guidance")))
         steps = int(options.get("steps", default("pose", "steps")))
         audio_guidance = float(options.get("audio_guidance", default("pose", "audio_guidance")))
+        pause_calm = float(options.get("pause_calm", default("pose", "pause_calm")))
         return model.generate(
-            features.matrix(), prompt, seed, pins, features.fps, guidance, steps, progress, audio_guidance
+            features.matrix(),
+            prompt,
+            seed,
+            pins,
+            features.fps,
+            guidance,
+            steps,
+            progress,
+            audio_guidance,
+            pause_calm,
         )

@@ -3,8 +3,9 @@
 The latent sequence is generated window by window (``WINDOW`` tokens = 5.12 s at
 25 fps); each window after the first is conditioned on its overlap with the previous
 one as known tokens (inpainting), so it continues without a seam, and the whole latent
-sequence is decoded in one pass. Pins bend every x0 estimate towards the pinned
-values (decode → bend → re-encode delta) and are met exactly at the end.
+sequence is decoded in one pass. The decoded motion's quick part then settles in the
+speech's pauses by ``pause_calm`` (engine.motion.calm_pauses). Pins bend every x0 estimate
+towards the pinned values (decode → bend → re-encode delta) and are met exactly at the end.
 Other frame rates are resampled to and from the model's 25 fps.
 """
 
@@ -16,7 +17,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..motion import apply_pins
+from ..audio import MATRIX_SPEECH_COLUMN
+from ..motion import apply_pins, calm_pauses
 from ..params import default
 from ..progress import Progress
 from .conditioning import MAX_SEGMENTS, pool_audio, segment_features, segment_texts, token_conditions
@@ -34,6 +36,7 @@ EDGE_CLIP_S = 4.0
 DEFAULT_GUIDANCE = default("pose", "guidance")  # classifier-free guidance scale on the prompt (1: none)
 DEFAULT_AUDIO_GUIDANCE = default("pose", "audio_guidance")  # and on the speech (1: none)
 DEFAULT_STEPS = default("pose", "steps")  # DDIM steps
+DEFAULT_PAUSE_CALM = default("pose", "pause_calm")  # how much the quick motion settles in pauses
 
 
 def edge_seconds(n_frames: int, fps: float = MODEL_FPS) -> np.ndarray:
@@ -158,6 +161,7 @@ class PLDModel:
         steps: int = DEFAULT_STEPS,
         progress: Progress | None = None,
         audio_guidance: float = DEFAULT_AUDIO_GUIDANCE,
+        pause_calm: float = DEFAULT_PAUSE_CALM,
     ) -> np.ndarray:
         """Pose frames (n, 6) for audio conditioning ``matrix`` (n, 46) at ``fps``."""
         n_out = len(matrix)
@@ -212,6 +216,7 @@ class PLDModel:
                 z[w] = o
                 done[w] = 1.0
         pose = self.vae.decode(self.vae.from_diffusion(z)[None])[0].numpy()[:n]
+        pose = calm_pauses(pose, feats[:, MATRIX_SPEECH_COLUMN], MODEL_FPS, pause_calm)
         pose = resample(pose, n_out) if n != n_out else pose
         if pins is not None:
             pose = apply_pins(pose, pins, fps)
