@@ -90,6 +90,15 @@ class MotionSettings:
         soft_min=1.0,
         soft_max=6.0,
     )
+    pause_calm: bpy.props.FloatProperty(
+        name="Settle in Pauses",
+        description="How much the diffusion model's quick motion (nods, shakes) settles in pauses of the speech "
+        "(0: as generated, 1: only slow turns are left)",
+        default=0.5,
+        min=0.0,
+        max=1.0,
+        subtype="FACTOR",
+    )
     keep_keys: bpy.props.BoolProperty(
         name="Keep My Keys",
         description="Keep the keys you set (pins) and regenerate the motion around them",
@@ -293,6 +302,7 @@ ENGINE_PARAMS = {
     "time_offset_ms": ("pose", "time_offset_ms"),
     "backend": ("pose", "backend"),
     "guidance": ("pose", "guidance"),
+    "pause_calm": ("pose", "pause_calm"),
     "lips_strength": ("lips", "strength"),
     "lips_time_offset_ms": ("lips", "time_offset_ms"),
     "render_size": ("render", "size"),

@@ -139,6 +139,9 @@ class MotionPanel:
         backend = runner.default_backend() if st.backend == "auto" else st.backend
         sub.active = backend != "procedural"  # the keyword model has no prompt weight
         sub.prop(st, "guidance")
+        sub = layout.row(align=True)
+        sub.active = backend != "procedural"
+        sub.prop(st, "pause_calm")
         row = layout.row(align=True)
         row.prop(st, "seed")
         row.prop(st, "strength")

@@ -378,13 +378,15 @@ def test_escape_cancels_a_modal_job_and_the_engine_stays(addon, speech_wav, tmp_
     assert again.state == "done" and addon.runner._client.pid == pid
 
 
-def test_model_and_prompt_weight_reach_the_engine(addon, scene_with_speech, portrait):
+def test_model_prompt_weight_and_pause_settling_reach_the_engine(addon, scene_with_speech, portrait):
     make_rig(portrait)
     settings = bpy.context.scene.posetalk
-    settings.backend, settings.guidance = "pld", 4.5
+    settings.backend, settings.guidance, settings.pause_calm = "pld", 4.5, 0.25
     assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=2) == {"FINISHED"}
     meta = addon.runner.current.result["pose"]["meta"]
-    assert meta["backend"] == "pld" and meta["guidance"] == 4.5
+    assert meta["backend"] == "pld" and meta["guidance"] == 4.5 and meta["pause_calm"] == 0.25
+    assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=2, pause_calm=0.75) == {"FINISHED"}
+    assert addon.runner.current.result["pose"]["meta"]["pause_calm"] == 0.75  # the operator's own value wins
     settings.backend = "procedural"
     assert bpy.ops.posetalk.generate_motion(prompt=PROMPT, seed=2) == {"FINISHED"}
     assert addon.runner.current.result["pose"]["meta"]["backend"] == "procedural"
