@@ -137,10 +137,11 @@ class MotionPanel:
         row.prop(st, "backend", text="")
         sub = row.row(align=True)
         backend = runner.default_backend() if st.backend == "auto" else st.backend
-        sub.active = backend != "procedural"  # the keyword model has no prompt weight
+        learned = backend != "procedural"  # the keyword model has no prompt weight and settles pauses by its rules
+        sub.active = learned
         sub.prop(st, "guidance")
         sub = layout.row(align=True)
-        sub.active = backend != "procedural"
+        sub.active = learned
         sub.prop(st, "pause_calm")
         row = layout.row(align=True)
         row.prop(st, "seed")

@@ -41,8 +41,17 @@ def shape_motion(
     return out
 
 
+SPEECH_ENVELOPE_SIGMA_S = 0.3  # speech activity smoothed over ~0.3 s: how much a frame is in speech
 PAUSE_FAST_SIGMA_S = 0.2  # the slow part of a motion: Gaussian over 0.2 s (half its amplitude kept at ~1 Hz)
-PAUSE_ENVELOPE_SIGMA_S = 0.3  # speech activity smoothed as the keyword model's motion follows it
+
+
+def speech_envelope(speech: np.ndarray, fps: float) -> np.ndarray:
+    """How much each frame is in speech (0..1): the speech activity ``speech`` (n,) smoothed over ~0.3 s.
+
+    Both pose models calm their motion where it drops (the keyword model by its own rules, the diffusion
+    model in :func:`calm_pauses`).
+    """
+    return np.clip(gaussian_filter1d(np.asarray(speech, np.float64), sigma=SPEECH_ENVELOPE_SIGMA_S * fps), 0.0, 1.0)
 
 
 def calm_pauses(frames: np.ndarray, speech: np.ndarray, fps: float, amount: float) -> np.ndarray:
@@ -55,7 +64,7 @@ def calm_pauses(frames: np.ndarray, speech: np.ndarray, fps: float, amount: floa
     out = np.asarray(frames, dtype=np.float64)
     if amount <= 0 or len(out) < 2:
         return out.copy()
-    env = np.clip(gaussian_filter1d(np.asarray(speech, np.float64), sigma=PAUSE_ENVELOPE_SIGMA_S * fps), 0.0, 1.0)
+    env = speech_envelope(speech, fps)
     slow = gaussian_filter1d(out, sigma=PAUSE_FAST_SIGMA_S * fps, axis=0, mode="nearest")
     gain = 1.0 - min(float(amount), 1.0) * (1.0 - env)
     return slow + (out - slow) * gain[:, None]

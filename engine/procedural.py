@@ -19,6 +19,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
 from .audio import AudioFeatures
+from .motion import speech_envelope
 from .styles import Segment, Style, segment_weights
 
 ACTION_RAMP_S = 0.35  # seconds over which one "then" segment's action hands over to the next
@@ -77,11 +78,6 @@ def _beat_kernel(fps: float, tau: float) -> tuple[np.ndarray, int]:
     return k, int(round(tau * fps))
 
 
-def speech_envelope(features: AudioFeatures) -> np.ndarray:
-    """Speech activity smoothed over ~0.3 s (how 'in speech' each frame is)."""
-    return np.clip(gaussian_filter1d(features.speech.astype(np.float64), sigma=0.3 * features.fps), 0.0, 1.0)
-
-
 def accent_frames(features: AudioFeatures, rate: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Frames of prominent accents (onset × energy peaks inside speech) and their strengths 0..1."""
     fps = features.fps
@@ -111,7 +107,7 @@ def generate_motion(features: AudioFeatures, style: Style, seed: int = 0) -> np.
     amp_mood, tempo_mood, posture, beat_rate = MOODS.get(style.mood, MOODS["neutral"])
     amp = style.amplitude * amp_mood * rng.uniform(0.85, 1.15)
     tempo = style.speed * tempo_mood * rng.uniform(0.9, 1.1)
-    env = speech_envelope(features)
+    env = speech_envelope(features.speech, features.fps)
     gain = 0.35 + 0.65 * env  # the head calms in pauses
 
     motion = np.zeros((n, 6))

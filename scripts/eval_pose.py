@@ -538,8 +538,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    opts = {"guidance": args.guidance, "audio_guidance": args.audio_guidance, "steps": args.steps}
-    opts["pause_calm"] = args.pause_calm
+    opts = {"guidance": args.guidance, "audio_guidance": args.audio_guidance, "steps": args.steps,
+            "pause_calm": args.pause_calm}  # fmt: skip
     opts = {k: v for k, v in opts.items() if v is not None}
     noop = lambda *a: None  # noqa: E731
     sets = {k: PROMPT_SETS[k] for k in (args.set or sorted(PROMPT_SETS))}
