@@ -34,6 +34,7 @@ from eval_pose import PROMPT_SETS, SCALES, Speech, evaluate, print_report, summa
 from voices import TRAIN_FAMILIES  # noqa: E402
 
 from engine.backends import get_backend  # noqa: E402
+from engine.params import default  # noqa: E402
 
 VALIDATION_SEED = 20261202  # the validation prompts' own seed (the corpus uses small seeds)
 LABELS = set(SCALES) | {"calm", "energetic"}  # what the evaluation's classifier can say
@@ -78,10 +79,12 @@ def validation_prompts(count: int, seed: int = VALIDATION_SEED) -> list[tuple[st
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--guidance", type=float, nargs="+", default=[3.0])
-    ap.add_argument("--audio-guidance", type=float, nargs="+", default=[1.0])
-    ap.add_argument("--steps", type=int, nargs="+", default=[25])
-    ap.add_argument("--pause-calm", type=float, nargs="+", default=[0.0], help="quick motion settled in pauses")
+    # each list defaults to the engine's own default (engine/params.py)
+    ap.add_argument("--guidance", type=float, nargs="+", default=[default("pose", "guidance")])
+    ap.add_argument("--audio-guidance", type=float, nargs="+", default=[default("pose", "audio_guidance")])
+    ap.add_argument("--steps", type=int, nargs="+", default=[default("pose", "steps")])
+    ap.add_argument("--pause-calm", type=float, nargs="+", default=[default("pose", "pause_calm")],
+                    help="quick motion settled in pauses")  # fmt: skip
     ap.add_argument("--labels", type=int, default=96, help="expected labels in all (each label equally often)")
     ap.add_argument("--prompt-seed", type=int, default=VALIDATION_SEED, help="seed of the validation prompts")
     ap.add_argument("--family", action="append", choices=TRAIN_FAMILIES, help="speech (default: both trained on)")
