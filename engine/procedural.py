@@ -100,19 +100,41 @@ def accent_frames(features: AudioFeatures, rate: float = 1.0) -> tuple[np.ndarra
     return peaks, strength
 
 
+def _mood_profile(style: Style, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame: the mood's amplitude, tempo, posture (n, 3) and beat rate, each segment's own mood blended over
+    the segments' crossovers (``weights``: (count, n)); one mood gives constant rows."""
+    moods = style.segment_moods()
+    rows = np.array(
+        [
+            (amp, tempo, *posture, beats)
+            for amp, tempo, posture, beats in (MOODS.get(m, MOODS["neutral"]) for m in moods)
+        ]
+    )
+    per_frame = weights.T @ rows if len(set(moods)) > 1 else np.repeat(rows[:1], weights.shape[1], axis=0)
+    return per_frame[:, 0], per_frame[:, 1], per_frame[:, 2:5], per_frame[:, 5]
+
+
 def generate_motion(features: AudioFeatures, style: Style, seed: int = 0) -> np.ndarray:
-    """Head pose frames (n, 6): pitch, yaw, roll (deg), x, y (face heights), scale."""
+    """Head pose frames (n, 6): pitch, yaw, roll (deg), x, y (face heights), scale.
+
+    A mood sets amplitude, tempo, posture and beat rate; where the prompt's segments have moods of their own
+    ("still, then excited") each segment's holds in its stretch, handing over in the segments' crossovers.
+    """
     n, fps = features.n_frames, features.fps
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x9051])
-    amp_mood, tempo_mood, posture, beat_rate = MOODS.get(style.mood, MOODS["neutral"])
-    amp = style.amplitude * amp_mood * rng.uniform(0.85, 1.15)
-    tempo = style.speed * tempo_mood * rng.uniform(0.9, 1.1)
+    weights = _segment_weights(n, len(style.segments), fps)
+    amp_mood, tempo_mood, posture, beat_rate = _mood_profile(style, weights)
+    amp_frames = style.amplitude * amp_mood * rng.uniform(0.85, 1.15)
+    tempo_frames = style.speed * tempo_mood * rng.uniform(0.9, 1.1)
+    amp_of = {k: float(a) for k, a in enumerate(amp_frames[_segment_middles(weights)])}
+    tempo_of = {k: float(t) for k, t in enumerate(tempo_frames[_segment_middles(weights)])}
+    amp = amp_frames[:, None]
     env = speech_envelope(features.speech, features.fps)
     gain = 0.35 + 0.65 * env  # the head calms in pauses
 
     motion = np.zeros((n, 6))
     # 1. slow idle drift (< 0.35 Hz): a person is never perfectly still
-    drift = _smooth_noise(rng, n, fps, 0.3 * tempo, 3) * np.array([1.6, 2.0, 0.9])
+    drift = _segment_noise(rng, fps, 0.3, tempo_of, weights, 3) * np.array([1.6, 2.0, 0.9])
     motion[:, :3] += drift * amp * (0.6 + 0.4 * gain[:, None])
 
     # 2. prosody: the head rises with pitch (f0 relative to the speaker's median, in octaves)
@@ -121,15 +143,15 @@ def generate_motion(features: AudioFeatures, style: Style, seed: int = 0) -> np.
         lf0 = np.zeros(n)
         lf0[voiced] = np.log2(features.f0[voiced] / np.median(features.f0[voiced]))
         lf0 = np.interp(np.arange(n), np.flatnonzero(voiced), lf0[voiced]) * env
-        motion[:, 0] += gaussian_filter1d(lf0, sigma=0.12 * fps) * 5.0 * amp
+        motion[:, 0] += gaussian_filter1d(lf0, sigma=0.12 * fps) * 5.0 * amp[:, 0]
 
-    # 3. beats: a nod-like pulse on each accent, its extreme on the accent
-    peaks, strength = accent_frames(features, beat_rate * tempo)
-    tau = 0.16 / math.sqrt(tempo)
-    kernel, lead = _beat_kernel(fps, tau)
+    # 3. beats: a nod-like pulse on each accent, its extreme on the accent (accents as often as the mood of the
+    # segment they fall in asks)
+    peaks, strength = _accents(features, beat_rate * tempo_frames, weights)
     impulses = np.zeros((n, 3))
     sign_yaw = rng.choice([-1.0, 1.0], size=len(peaks))
     for p, s, sy in zip(peaks, strength, sign_yaw):
+        kernel, lead = _beat_kernel(fps, 0.16 / math.sqrt(tempo_frames[p]))
         start = p - lead
         a, b = max(0, start), min(n, start + len(kernel))
         if b <= a:
@@ -141,15 +163,14 @@ def generate_motion(features: AudioFeatures, style: Style, seed: int = 0) -> np.
     motion[:, :3] += impulses * amp
 
     # 4. the prompt's actions, segment by segment, and the mood's posture
-    weights = _segment_weights(n, len(style.segments), fps)
     t = np.arange(n) / fps
-    ease = _ease_in(n, fps, 0.6 / max(0.5, tempo))[:, None]
-    for w, seg in zip(weights, style.segments):
-        motion += w[:, None] * ease * _action(seg, t, env, fps, rng, amp, tempo)
-    motion[:, :3] += np.array(posture) * min(1.5, style.amplitude) * _ease_in(n, fps)[:, None]
+    ease = _ease_in(n, fps, 0.6 / max(0.5, tempo_of[0]))[:, None]
+    for k, (w, seg) in enumerate(zip(weights, style.segments)):
+        motion += w[:, None] * ease * _action(seg, t, env, fps, rng, amp_of[k], tempo_of[k])
+    motion[:, :3] += posture * min(1.5, style.amplitude) * _ease_in(n, fps)[:, None]
 
     # 5. translation follows rotation (the head moves as it turns) plus a small sway
-    sway = _smooth_noise(rng, n, fps, 0.4 * tempo, 3) * np.array([0.006, 0.004, 0.004]) * amp
+    sway = _segment_noise(rng, fps, 0.4, tempo_of, weights, 3) * np.array([0.006, 0.004, 0.004]) * amp
     motion[:, 3] += 0.0012 * motion[:, 1] + sway[:, 0]
     motion[:, 4] += 0.0010 * motion[:, 0] + sway[:, 1]
     motion[:, 5] += sway[:, 2]
@@ -157,6 +178,41 @@ def generate_motion(features: AudioFeatures, style: Style, seed: int = 0) -> np.
     motion = _lowpass(motion, fps, 3.0)
     motion[:, 5] += 1.0
     return motion.astype(np.float32)
+
+
+def _segment_noise(
+    rng: np.random.Generator, fps: float, cutoff: float, tempo_of: dict[int, float], weights: np.ndarray, channels: int
+) -> np.ndarray:
+    """Unit-variance slow noise below ``cutoff`` × tempo Hz: with one tempo for the line, one noise; with a tempo per
+    segment, each segment's own noise in its stretch (so a calm segment stays slow beside an excited one)."""
+    n = weights.shape[1]
+    tempos = [tempo_of[k] for k in range(len(weights))]
+    if len(set(tempos)) == 1:
+        return _smooth_noise(rng, n, fps, cutoff * tempos[0], channels)
+    return sum(w[:, None] * _smooth_noise(rng, n, fps, cutoff * t, channels) for w, t in zip(weights, tempos))
+
+
+def _segment_middles(weights: np.ndarray) -> np.ndarray:
+    """The middle frame of each segment (``weights``: (count, n))."""
+    count, n = weights.shape
+    return np.minimum(((np.arange(count) + 0.5) * n / count).astype(int), n - 1)
+
+
+def _accents(features: AudioFeatures, rate: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Accent frames and strengths at the per-frame beat ``rate``: with one rate, :func:`accent_frames`; with
+    several, each segment's accents at its own rate, kept where that segment has most weight."""
+    middles = _segment_middles(weights)
+    rates = rate[middles]
+    if np.allclose(rates, rates[0]):
+        return accent_frames(features, float(rates[0]))
+    owner = weights.argmax(axis=0)
+    peaks, strength = [], []
+    for k, r in enumerate(rates):
+        p, s = accent_frames(features, float(r))
+        keep = owner[p] == k
+        peaks.append(p[keep])
+        strength.append(s[keep])
+    return np.concatenate(peaks).astype(int), np.concatenate(strength)
 
 
 def _ease_in(n: int, fps: float, seconds: float = 0.6) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 A prompt is split into time segments on sequencing words ("then", "after that",
 ...). Each segment gets one head *action* (nod, shake, tilt, look, lean) and the
-whole prompt a *mood* plus amplitude and speed words. Left/right are the viewer's
+whole prompt a *mood* plus amplitude and speed words; where the segments name different moods ("sit still,
+then get excited") each segment keeps its own. Left/right are the viewer's
 screen directions (docs/architecture.md, "Formats"). The result drives the procedural teacher and labels
 the training corpus of the learned pose model.
 """
@@ -78,6 +79,7 @@ class Segment:
     action: str = "none"
     amplitude: float = 1.0
     speed: float = 1.0
+    mood: str | None = None  # this segment's own mood; None: the prompt's (Style.mood)
 
 
 @dataclass
@@ -89,9 +91,15 @@ class Style:
     amplitude: float = 1.0
     speed: float = 1.0
 
+    def segment_moods(self) -> list[str]:
+        """Each segment's mood: its own where it has one, else the prompt's."""
+        return [s.mood or self.mood for s in self.segments]
+
     def describe(self) -> str:
         acts = " then ".join(s.action for s in self.segments)
-        return f"{acts} / {self.mood} / amp {self.amplitude:.2f} / speed {self.speed:.2f}"
+        moods = self.segment_moods()
+        mood = " then ".join(moods) if len(set(moods)) > 1 else self.mood
+        return f"{acts} / {mood} / amp {self.amplitude:.2f} / speed {self.speed:.2f}"
 
 
 def check_prompt(prompt: str | None) -> str:
@@ -142,15 +150,19 @@ def _segment_action(text: str) -> str:
     return "none"
 
 
+def _mood(text: str) -> str | None:
+    """The first mood whose words the text has (in the order of _MOODS), or None."""
+    for name, pattern in _MOODS.items():
+        if _has(pattern, text):
+            return name
+    return None
+
+
 def parse_prompt(prompt: str) -> Style:
     """Parse a free-text prompt into a Style (keyword based, deterministic)."""
     text = check_prompt(prompt).lower()
     text = text.replace("’", "'")
-    mood = "neutral"
-    for name, pattern in _MOODS.items():
-        if _has(pattern, text):
-            mood = name
-            break
+    mood = _mood(text) or "neutral"
     amp, speed = _scale_words(text)
     pieces = [p.strip(" ,") for p in _SPLIT.split(text)]
     pieces = [p for p in pieces if p]
@@ -160,11 +172,29 @@ def parse_prompt(prompt: str) -> Style:
         action = _segment_action(piece)
         if action == "none" and segments and len(piece.split()) <= 2:
             continue  # trailing modifier words ("slowly") belong to the previous segment
-        segments.append(Segment(action=action, amplitude=seg_amp / amp if amp else 1.0, speed=seg_speed / speed))
+        segments.append(
+            Segment(action=action, amplitude=seg_amp / amp if amp else 1.0, speed=seg_speed / speed, mood=_mood(piece))
+        )
     if not segments:
         segments = [Segment()]
     # a segment with no action of its own in a multi-part prompt keeps talking motion only
+    _settle_moods(segments)
     return Style(segments=segments, mood=mood, amplitude=amp, speed=speed)
+
+
+def _settle_moods(segments: list[Segment]) -> None:
+    """Segments keep moods of their own only where the prompt names two different ones ("still, then excited");
+    a segment without a mood word then takes the one before it (the first: neutral). Otherwise the prompt's one
+    mood holds for all (Segment.mood None)."""
+    named = {s.mood for s in segments if s.mood}
+    if len(named) < 2:
+        for s in segments:
+            s.mood = None
+        return
+    current = "neutral"
+    for s in segments:
+        current = s.mood or current
+        s.mood = current
 
 
 def segment_weights(positions: np.ndarray, total: float, count: int, ramp: float) -> np.ndarray:

@@ -85,6 +85,26 @@ def test_then_sequences_in_time(feats):
     assert m[n // 8 : 3 * n // 8, 1].mean() < -6 and m[5 * n // 8 : 7 * n // 8, 1].mean() > 6
 
 
+def test_moods_change_between_segments(feats):
+    """ "still, then excited": each half moves like its mood alone, with its own tempo (no leak across)."""
+    n, fps = feats.n_frames, feats.fps
+    halves = [slice(int(0.8 * fps), n // 2 - int(0.3 * fps)), slice(n // 2 + int(0.3 * fps), n)]
+
+    def speeds(prompt: str) -> np.ndarray:
+        out = []
+        for seed in range(4):
+            m = generate_motion(feats, parse_prompt(prompt), seed=seed)
+            v = np.abs(np.diff(m[:, :3], axis=0)).sum(axis=1) * fps
+            out.append([v[h].mean() for h in halves])
+        return np.mean(out, axis=0)
+
+    both = speeds("sit still, then get excited and animated")
+    calm, excited = speeds("sit still"), speeds("get excited and animated")
+    assert 0.75 < both[0] / calm[0] < 1.3
+    assert 0.75 < both[1] / excited[1] < 1.3
+    assert both[1] > 3 * both[0]
+
+
 def test_beats_fall_on_accents_and_pauses_calm(padded_feats):
     fps = padded_feats.fps
     m = generate_motion(padded_feats, parse_prompt("talking"), seed=0)

@@ -57,3 +57,22 @@ def test_amplitude_and_speed_words():
 def test_bad_prompts(prompt):
     with pytest.raises(BadInput, match="prompt"):
         parse_prompt(prompt)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "moods"),
+    [
+        ("sit very still, then suddenly become excited and animated", ["calm", "energetic"]),
+        ("nods energetically, then looks down sadly", ["energetic", "sad"]),
+        # a piece without a mood word keeps the one before it (the first: neutral)
+        ("nods excitedly, then looks left, then calm and still", ["energetic", "energetic", "calm"]),
+        ("shakes the head, then gets very excited, then calms down completely", ["neutral", "energetic", "calm"]),
+        # one mood named (or the same twice): the prompt's mood holds for every segment, as before
+        ("calm nods, then looks to the left", ["calm", "calm"]),
+        ("calmly nods, then calmly looks up", ["calm", "calm"]),
+    ],
+)
+def test_moods_per_segment(prompt, moods):
+    style = parse_prompt(prompt)
+    assert style.segment_moods() == moods
+    assert all(s.mood is None for s in style.segments) == (len(set(moods)) == 1)
