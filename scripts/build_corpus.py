@@ -4,7 +4,8 @@ Speech of the training voice families (scripts/voices.py: espeak-ng with many vo
 pitches, and the Piper neural voice with varied length and prosody noise; the families take turns
 clip by clip) in generated sentences with pauses × styles × the procedural teacher
 (engine.procedural). Each motion gets several paraphrased captions (synonyms, sentence frames,
-"then" compositions, intensity and speed words, calm said in many words, looks and tilts from
+"then" compositions (a share of them changing mood from one piece to the next), intensity and speed
+words, calm said in many words, looks and tilts from
 combinable verbs and places; left/right are the viewer's screen directions). Stored: audio
 features (.matrix()), poses and caption embeddings (whole caption + one per "then" segment) in
 one .npz; no audio. flite is held out and festival is reserved for evaluation.
@@ -864,25 +865,50 @@ SUBJECT_FRAMES = [
 THEN_WORDS = [" then ", ", then ", " and then ", ", after that ", ", then finally ", ", followed by "]
 
 
+# A share of the styles with two or three "then" segments gives each segment a mood of its own ("sits still, then
+# gets excited"), so the model sees a mood change within a line; a segment without an action always names a mood.
+MOOD_SEQUENCE_SHARE = 0.35
+SEGMENT_MOODS = ["calm", "energetic", "sad", "confident", "thinking", "neutral"]
+SEGMENT_MOOD_P = [0.3, 0.3, 0.1, 0.1, 0.1, 0.1]
+
+
 def sample_style(rng: np.random.Generator) -> tuple[Style, dict]:
     r = rng.random()
     count = 1 if r < 0.72 else (2 if r < 0.95 else 3)
     actions = list(ACTION_PHRASES)
+    moods = None
     if count == 1:
         seq = [str(rng.choice(actions, p=_action_p(actions)))]
+    elif rng.random() < MOOD_SEQUENCE_SHARE:
+        seq, moods = _mood_sequence(rng, count, actions)
     else:
         seq = []
         while len(seq) < count:
             a = str(rng.choice(actions[1:]))
             if not seq or a != seq[-1]:
                 seq.append(a)
-    mood = str(rng.choice(list(MOOD_WORDS), p=[0.4, 0.14, 0.14, 0.1, 0.1, 0.12]))
+    mood = moods[0] if moods else str(rng.choice(list(MOOD_WORDS), p=[0.4, 0.14, 0.14, 0.1, 0.1, 0.12]))
     amp = float(rng.choice([0.55, 1.0, 1.6], p=[0.2, 0.6, 0.2]))
     speed = float(rng.choice([0.6, 1.0, 1.6], p=[0.2, 0.6, 0.2]))
-    if mood in ("calm", "sad", "thinking") and speed > 1:
+    if {mood, *(moods or [])} & {"calm", "sad", "thinking"} and speed > 1:
         speed = 1.0
-    style = Style(segments=[Segment(a) for a in seq], mood=mood, amplitude=amp, speed=speed)
-    return style, {"actions": seq, "mood": mood, "amplitude": amp, "speed": speed}
+    segments = [Segment(a, mood=m) for a, m in zip(seq, moods or [None] * len(seq))]
+    style = Style(segments=segments, mood=mood, amplitude=amp, speed=speed)
+    return style, {"actions": seq, "mood": mood, "moods": moods, "amplitude": amp, "speed": speed}
+
+
+def _mood_sequence(rng: np.random.Generator, count: int, actions: list[str]) -> tuple[list[str], list[str]]:
+    """Actions and moods of ``count`` segments whose moods change from one to the next (half the segments
+    without an action, and those never neutral)."""
+    seq, moods = [], []
+    while len(seq) < count:
+        a = str(rng.choice(actions)) if rng.random() < 0.5 else "none"
+        m = str(rng.choice(SEGMENT_MOODS, p=SEGMENT_MOOD_P))
+        if (a == "none" and m == "neutral") or (moods and m == moods[-1]):
+            continue
+        seq.append(a)
+        moods.append(m)
+    return seq, moods
 
 
 def _action_p(actions: list[str]) -> list[float]:
@@ -892,6 +918,8 @@ def _action_p(actions: list[str]) -> list[float]:
 
 def caption(rng: np.random.Generator, label: dict) -> str:
     """One paraphrased caption of a style label."""
+    if label.get("moods"):
+        return _mood_sequence_caption(rng, label)
     actions, mood = label["actions"], label["mood"]
     amp_w = str(rng.choice(AMP_WORDS[label["amplitude"]]))
     speed_w = str(rng.choice(SPEED_WORDS[label["speed"]]))
@@ -919,6 +947,30 @@ def caption(rng: np.random.Generator, label: dict) -> str:
             text = f"{text}, {mood_w}"
         else:
             text = f"{mood_w}, {text}" if rng.random() < 0.5 else f"{text} {mood_w}"
+    text = " ".join(text.split()).strip(" ,")
+    return text[0].upper() + text[1:] if rng.random() < 0.5 else text
+
+
+def _mood_sequence_caption(rng: np.random.Generator, label: dict) -> str:
+    """A caption whose "then" pieces each say their own mood: a whole mood description where the segment has no
+    action, else the action with a mood word beside it."""
+    form = str(rng.choice(list(FORMS), p=[f[2] for f in FORMS.values()]))
+    phrases, frames, _ = FORMS[form]
+    parts = []
+    for i, (a, m) in enumerate(zip(label["actions"], label["moods"])):
+        if a == "none":
+            phrase = _calm_only(rng) if m == "calm" else str(rng.choice(MOOD_ONLY[m]))
+        else:
+            phrase = str(rng.choice(phrases[a]))
+            if i == 0:
+                phrase = str(rng.choice(frames or SUBJECT_FRAMES)).format(s=phrase)
+            mood_w = str(rng.choice(MOOD_WORDS[m]))
+            if mood_w:
+                phrase = f"{phrase} {mood_w}" if rng.random() < 0.6 else f"{mood_w}, {phrase}"
+        parts.append(phrase)
+    text = parts[0]
+    for p in parts[1:]:
+        text += str(rng.choice(THEN_WORDS)) + p
     text = " ".join(text.split()).strip(" ,")
     return text[0].upper() + text[1:] if rng.random() < 0.5 else text
 
