@@ -872,14 +872,16 @@ SEGMENT_MOODS = ["calm", "energetic", "sad", "confident", "thinking", "neutral"]
 SEGMENT_MOOD_P = [0.3, 0.3, 0.1, 0.1, 0.1, 0.1]
 
 
-def sample_style(rng: np.random.Generator) -> tuple[Style, dict]:
+def sample_style(rng: np.random.Generator, mood_sequences: float = MOOD_SEQUENCE_SHARE) -> tuple[Style, dict]:
+    """A random style and its label; ``mood_sequences``: the share of multi-segment styles that change mood
+    (0: none, and the random stream of the corpus before mood changes)."""
     r = rng.random()
     count = 1 if r < 0.72 else (2 if r < 0.95 else 3)
     actions = list(ACTION_PHRASES)
     moods = None
     if count == 1:
         seq = [str(rng.choice(actions, p=_action_p(actions)))]
-    elif rng.random() < MOOD_SEQUENCE_SHARE:
+    elif mood_sequences > 0 and rng.random() < mood_sequences:
         seq, moods = _mood_sequence(rng, count, actions)
     else:
         seq = []
