@@ -865,16 +865,17 @@ SUBJECT_FRAMES = [
 THEN_WORDS = [" then ", ", then ", " and then ", ", after that ", ", then finally ", ", followed by "]
 
 
-# A share of the styles with two or three "then" segments gives each segment a mood of its own ("sits still, then
-# gets excited"), so the model sees a mood change within a line; a segment without an action always names a mood.
+# With --mood-sequences, that share of the styles with two or three "then" segments gives each segment a mood of its
+# own ("sits still, then gets excited"), so the model sees a mood change within a line; a segment without an action
+# always names a mood. The shipped recipe has none (0); 0.35 was tried on 2026-12-03 (README, pose backends).
 MOOD_SEQUENCE_SHARE = 0.35
 SEGMENT_MOODS = ["calm", "energetic", "sad", "confident", "thinking", "neutral"]
 SEGMENT_MOOD_P = [0.3, 0.3, 0.1, 0.1, 0.1, 0.1]
 
 
-def sample_style(rng: np.random.Generator, mood_sequences: float = MOOD_SEQUENCE_SHARE) -> tuple[Style, dict]:
+def sample_style(rng: np.random.Generator, mood_sequences: float = 0.0) -> tuple[Style, dict]:
     """A random style and its label; ``mood_sequences``: the share of multi-segment styles that change mood
-    (0: none, and the random stream of the corpus before mood changes)."""
+    (0: none, drawing the same random stream as before mood changes existed)."""
     r = rng.random()
     count = 1 if r < 0.72 else (2 if r < 0.95 else 3)
     actions = list(ACTION_PHRASES)
@@ -896,7 +897,8 @@ def sample_style(rng: np.random.Generator, mood_sequences: float = MOOD_SEQUENCE
         speed = 1.0
     segments = [Segment(a, mood=m) for a, m in zip(seq, moods or [None] * len(seq))]
     style = Style(segments=segments, mood=mood, amplitude=amp, speed=speed)
-    return style, {"actions": seq, "mood": mood, "moods": moods, "amplitude": amp, "speed": speed}
+    label = {"actions": seq, "mood": mood, "amplitude": amp, "speed": speed}
+    return style, {**label, "moods": moods} if moods else label
 
 
 def _mood_sequence(rng: np.random.Generator, count: int, actions: list[str]) -> tuple[list[str], list[str]]:
@@ -986,7 +988,15 @@ def clip_family(index: int, families: tuple[str, ...]) -> str:
     return families[index % len(families)]
 
 
-def build_clip(seed: int, index: int, family: str, styles: int, captions: int, piper: PiperSession | None) -> dict:
+def build_clip(
+    seed: int,
+    index: int,
+    family: str,
+    styles: int,
+    captions: int,
+    piper: PiperSession | None,
+    mood_sequences: float = 0.0,
+) -> dict:
     """One clip of speech in ``family`` with ``styles`` teacher motions and up to ``captions`` captions each."""
     rng = np.random.default_rng([seed, index])
     seconds = float(rng.uniform(6.0, 10.0))
@@ -998,7 +1008,7 @@ def build_clip(seed: int, index: int, family: str, styles: int, captions: int, p
     if feats.is_silent:
         return out
     for _ in range(styles):
-        style, label = sample_style(rng)
+        style, label = sample_style(rng, mood_sequences)
         motion = generate_motion(feats, style, seed=int(rng.integers(2**31)))
         caps = sorted({caption(rng, label) for _ in range(captions)})
         caps = [c for c in caps if len(split_segments(c)) == len(label["actions"])] or caps[:1]
@@ -1008,13 +1018,16 @@ def build_clip(seed: int, index: int, family: str, styles: int, captions: int, p
     return out
 
 
-def build_block(args: tuple[int, int, int, tuple[str, ...], int, int]) -> list[dict]:
+def build_block(args: tuple[int, int, int, tuple[str, ...], int, int, float]) -> list[dict]:
     """Clips ``start`` .. ``stop - 1``; their Piper speech comes from one session seeded by (seed, start)."""
-    seed, start, stop, families, styles, captions = args
+    seed, start, stop, families, styles, captions, mood_sequences = args
     piper = None
     if "piper" in {clip_family(i, families) for i in range(start, stop)}:
         piper = PiperSession(int(np.random.SeedSequence([seed, start, 0x7A1]).generate_state(1)[0]))
-    return [build_clip(seed, i, clip_family(i, families), styles, captions, piper) for i in range(start, stop)]
+    return [
+        build_clip(seed, i, clip_family(i, families), styles, captions, piper, mood_sequences)
+        for i in range(start, stop)
+    ]
 
 
 def split_segments(prompt: str) -> list[str]:
@@ -1085,6 +1098,13 @@ def main() -> None:
         default=",".join(TRAIN_FAMILIES),
         help=f"voice families of the speech, taking turns (of {', '.join(TRAINABLE)}; festival is for evaluation only)",
     )
+    ap.add_argument(
+        "--mood-sequences",
+        type=float,
+        default=0.0,
+        help=f"share of multi-segment styles whose mood changes from segment to segment (0: the shipped recipe; "
+        f"{MOOD_SEQUENCE_SHARE}: the 2026-12-03 trial)",
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "corpus.npz"))
     args = ap.parse_args()
@@ -1093,7 +1113,10 @@ def main() -> None:
         raise SystemExit(f"--families: choose from {', '.join(TRAINABLE)} (festival is reserved for evaluation)")
     t0 = time.time()
     starts = range(0, args.clips, BLOCK)
-    jobs = [(args.seed, a, min(args.clips, a + BLOCK), families, args.styles, args.captions) for a in starts]
+    jobs = [
+        (args.seed, a, min(args.clips, a + BLOCK), families, args.styles, args.captions, args.mood_sequences)
+        for a in starts
+    ]
     clips = []
     with Pool(args.workers) as pool:
         for block in pool.imap(build_block, jobs):
@@ -1119,6 +1142,8 @@ def main() -> None:
                 cap_pose.append(pi)
 
     meta = {"seed": args.seed, "clips": args.clips, "families": list(families)}
+    if args.mood_sequences:  # (the shipped recipe's meta as it was)
+        meta["mood_sequences"] = args.mood_sequences
     texts = write_corpus(args.out, feats, poses, pose_clip, cap_text, cap_pose, labels, meta)
     lengths = np.array([len(f) for f in feats])
     report = {

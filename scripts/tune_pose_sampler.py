@@ -55,7 +55,7 @@ def validation_prompts(count: int, seed: int = VALIDATION_SEED) -> list[tuple[st
     for _ in range(1_000_000):
         if min(uses.values()) >= share:
             break
-        _style, label = sample_style(rng, mood_sequences=0.0)  # one mood, one clear label per segment
+        _style, label = sample_style(rng)  # one mood: one clear label per segment
         if label["amplitude"] < 1.0:  # subtle actions are meant to stay under the classifier's thresholds
             continue
         actions = label["actions"]
