@@ -249,7 +249,82 @@ TEST_PROMPTS_E: list[tuple[str, list[str]]] = [
         ["lean_in", "look_left"],
     ),
 ]
-PROMPT_SETS = {"A": TEST_PROMPTS, "B": TEST_PROMPTS_B, "C": TEST_PROMPTS_C, "D": TEST_PROMPTS_D, "E": TEST_PROMPTS_E}
+# A sixth set, written by a separate writer from the label definitions only (40 prompts, two-part ones pairing any
+# two labels, calm and energetic included) and sealed until the weights trained on mood changes existed.
+TEST_PROMPTS_F: list[tuple[str, list[str]]] = [
+    ("She nods along steadily the whole time she's talking, like she agrees with every word.", ["nod"]),
+    ("yes-nods throughout, small and repeated", ["nod"]),
+    ("He keeps shaking his head no while he delivers the line.", ["shake"]),
+    ("Disapproving. Head swings side to side in a continuous 'no' for the entire take.", ["shake"]),
+    ("Turn your face toward screen left and keep it there while you speak.", ["look_left"]),
+    (
+        "INT. KITCHEN - NIGHT. Maria turns her head to look off toward the left edge of the frame and holds that gaze through the whole line.",
+        ["look_left"],
+    ),
+    ("face turned to the viewer's right, hold it", ["look_right"]),
+    ("they glance over towrd the right side of the screen and just stay looking that way as they talk", ["look_right"]),
+    ("Chin raised, eyes to the ceiling, held for the whole line.", ["look_up"]),
+    ("He tips his face upward, as if addressing the sky, and keeps it up while speaking.", ["look_up"]),
+    ("Head lowered, chin tucked, looking down at the floor throughout.", ["look_down"]),
+    ("she drops her gaze down toward her lap and doesnt lift it for the rest of the line", ["look_down"]),
+    (
+        "Quizzical head tilt: the top of the head leans toward screen left and stays canted there, face still toward camera.",
+        ["tilt_left"],
+    ),
+    ("cock your head over toward the left side of the frame (roll it, don't turn) and hold", ["tilt_left"]),
+    (
+        "He tilts his head so the top leans toward the viewer's right, like a curious dog, and holds the tilt.",
+        ["tilt_right"],
+    ),
+    ("Slight sideways cant of the head toward frame right, no turning, held for the duration.", ["tilt_right"]),
+    ("Lean in toward the camera and stay close, like you're sharing a secret.", ["lean_in"]),
+    ("She moves forward so her face fills more of the frame, and remains there as she talks.", ["lean_in"]),
+    ("pull back away from the lens and stay back, face gets smaller in frame", ["lean_back"]),
+    ("He settles back in his chair, head drawing away from the camera, and stays there for the line.", ["lean_back"]),
+    ("Very still delivery. Minimal head movement, composed and quiet.", ["calm"]),
+    ("they barely move their head at all, super relaxed and steady the whole time", ["calm"]),
+    ("Animated and lively: his head moves every which way as he gets excited, far more than usual.", ["energetic"]),
+    ("High energy! Her head is constantly in motion while she talks, way more than a normal speaker.", ["energetic"]),
+    ("Nod a few times in agreement, then turn to look toward screen left and hold.", ["nod", "look_left"]),
+    ("He shakes his head no, then lowers his gaze to the floor and keeps it there.", ["shake", "look_down"]),
+    ("She looks up as if searching for the word, chin raised; after that she starts nodding.", ["look_up", "nod"]),
+    (
+        "Turn to face the right side of the frame. Then bring the face back and tilt the head so its top leans toward screen left.",
+        ["look_right", "tilt_left"],
+    ),
+    ("leans in close to the camera, then starts shakin his head no", ["lean_in", "shake"]),
+    ("Starts by pulling back from the camera; ends with the chin lifted, looking upward.", ["lean_back", "look_up"]),
+    ("Head tilted toward the viewer's right at first, then she nods repeatedly.", ["tilt_right", "nod"]),
+    ("Begins very still and composed, then gets worked up and moves their head a lot.", ["calm", "energetic"]),
+    (
+        "really animated at first, head all over the place, then settles down and goes almost still",
+        ["energetic", "calm"],
+    ),
+    ("Looking down at his notes first, then he leans in toward the lens and stays there.", ["look_down", "lean_in"]),
+    (
+        "Glance toward camera left and hold, then swing over to camera right and hold there.",
+        ["look_left", "look_right"],
+    ),
+    ("Once she's finished nodding along, she leans back away from the camera and stays back.", ["nod", "lean_back"]),
+    ("Holds quite still for the first half, then breaks into a firm side-to-side head shake.", ["calm", "shake"]),
+    (
+        "Head cocked toward the left of the screen to start, then he becomes very animated, moving his head around a lot.",
+        ["tilt_left", "energetic"],
+    ),
+    (
+        "They draw back from the camera, and finally tilt their head so it leans toward the right of the frame.",
+        ["lean_back", "tilt_right"],
+    ),
+    ("turn toward frame right first, and then drop the chin and look down", ["look_right", "look_down"]),
+]
+PROMPT_SETS = {
+    "A": TEST_PROMPTS,
+    "B": TEST_PROMPTS_B,
+    "C": TEST_PROMPTS_C,
+    "D": TEST_PROMPTS_D,
+    "E": TEST_PROMPTS_E,
+    "F": TEST_PROMPTS_F,
+}
 NEUTRAL_PROMPT = "an ordinary person speaking"
 SIDES = {"look_left": "left", "tilt_left": "left", "look_right": "right", "tilt_right": "right"}
 
