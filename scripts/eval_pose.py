@@ -4,7 +4,7 @@ For each voice family (espeak-ng and piper: trained on; flite: held out of train
 the final numbers, never trained or tuned on; scripts/voices.py) three ~9 s clips of test speech in sentences
 unlike the corpus are synthesized, and each backend is measured on them:
 
-* adherence to hand-written prompts that never appear in the corpus, per prompt set (A–E, written at
+* adherence to hand-written prompts that never appear in the corpus, per prompt set (A–F, written at
   different times and by different writers): each generated motion is classified per "then" segment by its
   dominant axis, offset and oscillation frequency (or, without a clear action, its energy against the same
   backend's neutral motion: calm / energetic);
