@@ -158,6 +158,13 @@ def _mood(text: str) -> str | None:
     return None
 
 
+def modifies_previous(piece: str, previous: str) -> bool:
+    """Whether prompt part ``piece`` (lower case) only modifies the part ``previous`` before it ("then slowly"):
+    a word or two with no action and no mood other than the previous part's. "then excited" after a calm part
+    is a part of its own."""
+    return len(piece.split()) <= 2 and _segment_action(piece) == "none" and _mood(piece) in (None, _mood(previous))
+
+
 def parse_prompt(prompt: str) -> Style:
     """Parse a free-text prompt into a Style (keyword based, deterministic)."""
     text = check_prompt(prompt).lower()
@@ -167,14 +174,20 @@ def parse_prompt(prompt: str) -> Style:
     pieces = [p.strip(" ,") for p in _SPLIT.split(text)]
     pieces = [p for p in pieces if p]
     segments = []
+    previous = ""
     for piece in pieces or [text]:
+        if segments and modifies_previous(piece, previous):
+            continue  # its words belong to the part before
         seg_amp, seg_speed = _scale_words(piece)
-        action = _segment_action(piece)
-        if action == "none" and segments and len(piece.split()) <= 2:
-            continue  # trailing modifier words ("slowly") belong to the previous segment
         segments.append(
-            Segment(action=action, amplitude=seg_amp / amp if amp else 1.0, speed=seg_speed / speed, mood=_mood(piece))
+            Segment(
+                action=_segment_action(piece),
+                amplitude=seg_amp / amp if amp else 1.0,
+                speed=seg_speed / speed,
+                mood=_mood(piece),
+            )
         )
+        previous = piece
     if not segments:
         segments = [Segment()]
     # a segment with no action of its own in a multi-part prompt keeps talking motion only

@@ -17,7 +17,7 @@ import torch
 from engine.audio import load_features
 from engine.backends import get_backend
 from engine.errors import BadInput
-from engine.pose.conditioning import segment_direction
+from engine.pose.conditioning import segment_direction, segment_texts
 from engine.pose.config import BEFORE_ENTRY, PLDConfig
 from engine.pose.pipeline import PLDModel, seam_frames
 from engine.pose.weights import DEFAULT_PATH, load_weights
@@ -135,6 +135,13 @@ def test_prompt_steers_the_motion(model: PLDModel, speech_wav) -> None:
     left = np.mean([model.generate(m, "looks to the left", seed=s)[40:, 1].mean() for s in range(2)])
     right = np.mean([model.generate(m, "looks to the right", seed=s)[40:, 1].mean() for s in range(2)])
     assert left < -4.0 < 4.0 < right  # viewer's left is negative yaw
+
+
+def test_segment_texts_keep_a_new_mood_apart() -> None:
+    """The diffusion model's "then" pieces follow the keyword parser's rule (engine.styles.modifies_previous)."""
+    assert segment_texts("nods, then slowly") == ["nods slowly"]  # a modifier joins the piece before
+    assert segment_texts("Calm, then excited") == ["Calm", "excited"]  # a new mood starts a piece of its own
+    assert segment_texts("calm nods, then gently") == ["calm nods gently"]  # the same mood again: a modifier
 
 
 def test_segment_direction_reads_screen_sides() -> None:

@@ -26,6 +26,8 @@ from engine.styles import parse_prompt
         ("just talks", ["none"]),
         ("nods slowly, then looks to the left", ["nod", "look_left"]),
         ("looks right; then shakes head, and then finally looks up", ["look_right", "shake", "look_up"]),
+        ("nods, then slowly", ["nod"]),  # a short part without an action or a new mood modifies the one before
+        ("nods excitedly, then calm", ["nod", "none"]),  # ... one that names a new mood is a part of its own
     ],
 )
 def test_actions(prompt, actions):
@@ -67,6 +69,10 @@ def test_bad_prompts(prompt):
         # a piece without a mood word keeps the one before it (the first: neutral)
         ("nods excitedly, then looks left, then calm and still", ["energetic", "energetic", "calm"]),
         ("shakes the head, then gets very excited, then calms down completely", ["neutral", "energetic", "calm"]),
+        # a part of one or two words that names a new mood is a part of its own, not a modifier of the one before
+        ("calm, then excited", ["calm", "energetic"]),
+        ("sit still, then animated", ["calm", "energetic"]),
+        ("nods excitedly, then calm", ["energetic", "calm"]),
         # one mood named (or the same twice): the prompt's mood holds for every segment, as before
         ("calm nods, then looks to the left", ["calm", "calm"]),
         ("calmly nods, then calmly looks up", ["calm", "calm"]),

@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from ..styles import _SPLIT, _segment_action, check_prompt, segment_weights
+from ..styles import _SPLIT, check_prompt, modifies_previous, segment_weights
 from .vae import DOWN
 
 MAX_SEGMENTS = 3
@@ -44,14 +44,15 @@ def segment_features(embedding: np.ndarray, text: str) -> np.ndarray:
 
 
 def segment_texts(prompt: str) -> list[str]:
-    """The prompt's pieces between sequencing words (1..MAX_SEGMENTS); short modifier pieces join the previous."""
+    """The prompt's pieces between sequencing words (1..MAX_SEGMENTS); modifier pieces ("then slowly") join the one
+    before (:func:`engine.styles.modifies_previous`)."""
     text = check_prompt(prompt)
     pieces = [p.strip(" ,") for p in _SPLIT.split(text)]
     out: list[str] = []
     for piece in pieces:
         if not piece:
             continue
-        if out and len(piece.split()) <= 2 and _segment_action(piece.lower()) == "none":
+        if out and modifies_previous(piece.lower(), out[-1].lower()):
             out[-1] = f"{out[-1]} {piece}"
         else:
             out.append(piece)
