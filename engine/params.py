@@ -179,6 +179,15 @@ MOTION = (
         0.0,
         20.0,
     ),
+    Param(
+        "guidance_until",
+        "float",
+        0.4,
+        "the pld model's guidance acts on its sampler's noisier steps only, down to this noise level (0: on every "
+        "step; 1: on none): the takes differ more and move more smoothly",
+        0.0,
+        1.0,
+    ),
     Param("steps", "int", 25, "sampler steps of the pld model (fewer: faster, rougher)", 1, 200),
     Param(
         "pause_calm",

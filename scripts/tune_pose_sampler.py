@@ -85,6 +85,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, nargs="+", default=[default("pose", "steps")])
     ap.add_argument("--pause-calm", type=float, nargs="+", default=[default("pose", "pause_calm")],
                     help="quick motion settled in pauses")  # fmt: skip
+    ap.add_argument("--guidance-interval", type=float, nargs=2, action="append", metavar=("LO", "HI"),
+                    help="sampler times (1: noise, 0: clean) between which guidance acts (repeat; default: the engine's)")  # fmt: skip
     ap.add_argument("--labels", type=int, default=96, help="expected labels in all (each label equally often)")
     ap.add_argument("--prompt-seed", type=int, default=VALIDATION_SEED, help="seed of the validation prompts")
     ap.add_argument("--family", action="append", choices=TRAIN_FAMILIES, help="speech (default: both trained on)")
@@ -105,9 +107,10 @@ def main() -> None:
     pld = get_backend("pld")
     pld.model()
     noop = lambda *a: None  # noqa: E731
-    grid = itertools.product(args.guidance, args.audio_guidance, args.steps, args.pause_calm)
-    runs = [("pld", {"guidance": g, "audio_guidance": a, "steps": s, "pause_calm": c})
-            for g, a, s, c in grid]  # fmt: skip
+    intervals = args.guidance_interval or [(default("pose", "guidance_until"), 1.0)]
+    grid = itertools.product(args.guidance, args.audio_guidance, args.steps, args.pause_calm, intervals)
+    runs = [("pld", {"guidance": g, "audio_guidance": a, "steps": s, "pause_calm": c, "guidance_until": i[0],
+                     "guidance_from": i[1]}) for g, a, s, c, i in grid]  # fmt: skip
     if args.keywords:
         runs.append(("procedural", {}))
     for name, opts in runs:

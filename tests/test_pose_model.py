@@ -35,9 +35,18 @@ def _noop(done: int, total: int, message: str) -> None:
 
 
 # Every 40th pose frame of the shipped weights (`make weights`, seed 0) for speech_wav, "nods slowly, then looks to
-# the left", seed 3, the default sampler settings (pause_calm 0.5 since 2026-12-02): a change to the sampler, the
-# conditioning or the weights shows here. Weights retrained by `make weights` change it: record it again from them.
+# the left", seed 3, the default sampler settings (pause_calm 0.5 since 2026-12-02, guidance on the noisier steps
+# only, guidance_until 0.4, since 2026-12-03): a change to the sampler, the conditioning or the weights shows here.
+# Weights retrained by `make weights` change it: record it again from them.
 SHIPPED_REFERENCE = [
+    [-2.6662, 0.2765, -0.4722, -0.0029, -0.0102, 1.0010],
+    [-3.4017, -1.1067, -0.0946, 0.0000, -0.0043, 1.0032],
+    [0.6674, 3.0830, -0.0837, 0.0082, 0.0014, 1.0058],
+    [-0.5100, -29.5343, -1.7439, -0.0933, -0.0002, 0.9971],
+    [-2.4757, -24.7675, -0.7299, -0.0848, -0.0062, 1.0012],
+]
+# The same with guidance on every step (guidance_until 0), the default before 2026-12-03
+SHIPPED_REFERENCE_GUIDED_THROUGHOUT = [
     [-3.3530, 0.0944, -0.5505, -0.0015, -0.0085, 0.9999],
     [-3.4426, -1.4015, 0.1030, -0.0011, -0.0035, 1.0023],
     [0.6563, 2.2177, -0.2167, 0.0056, 0.0030, 1.0030],
@@ -80,8 +89,32 @@ def test_shipped_weights_give_the_recorded_pose(model: PLDModel, speech_wav) -> 
     segment hand-over, and give the pose recorded from them."""
     assert model.config == PLDConfig.from_weights(load_weights(DEFAULT_PATH)[1].get("config"))
     assert model.config.segment_features == 1 and model.config.segment_ramp_frames == 8.75
-    out = model.generate(load_features(str(speech_wav), 25.0).matrix(), "nods slowly, then looks to the left", seed=3)
+    m = load_features(str(speech_wav), 25.0).matrix()
+    out = model.generate(m, "nods slowly, then looks to the left", seed=3)
     np.testing.assert_allclose(out[::40], np.array(SHIPPED_REFERENCE), atol=2e-3)
+    out = model.generate(m, "nods slowly, then looks to the left", seed=3, guidance_interval=(0.0, 1.0))
+    np.testing.assert_allclose(out[::40], np.array(SHIPPED_REFERENCE_GUIDED_THROUGHOUT), atol=2e-3)
+
+
+def test_guidance_on_the_noisier_steps_only(model: PLDModel, speech_wav) -> None:
+    """Guidance down to 0.4 (the default) spreads the takes more than guidance on every step (1.62 against 1.37° on
+    this clip); guidance on no step is the model without guidance; the backend reads ``guidance_until``."""
+    feats = load_features(str(speech_wav), 25.0)
+    m = feats.matrix()
+
+    def spread(interval: tuple[float, float]) -> float:
+        takes = [model.generate(m, "nods while talking", seed=s, guidance_interval=interval) for s in range(4)]
+        return float(np.stack(takes)[:, :, :3].std(axis=0).mean())
+
+    assert spread((0.4, 1.0)) > 1.1 * spread((0.0, 1.0))
+    unguided = model.generate(m, "nods while talking", seed=1, guidance=1.0)
+    np.testing.assert_array_equal(
+        model.generate(m, "nods while talking", seed=1, guidance_interval=(1.0, 1.0)), unguided
+    )
+    throughout = model.generate(m, "nods while talking", seed=1, guidance_interval=(0.0, 1.0))
+    backend = get_backend("pld").generate(feats, "nods while talking", 1, None, _noop, guidance_until=0.0)
+    np.testing.assert_array_equal(backend, throughout)
+    assert np.abs(throughout - model.generate(m, "nods while talking", seed=1)).max() > 0.1
 
 
 def test_shapes_and_determinism(model: PLDModel, speech_wav) -> None:

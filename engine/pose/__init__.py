@@ -72,4 +72,9 @@ class PLDBackend:
             progress,
             audio_guidance,
             pause_calm,
+            # guidance_from: where guidance starts (1: at the first step), for the sampler's tuning only
+            (
+                float(options.get("guidance_until", default("pose", "guidance_until"))),
+                float(options.get("guidance_from", 1.0)),
+            ),
         )

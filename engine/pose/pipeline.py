@@ -35,6 +35,7 @@ BATCH = 64  # windows sampled together (bounds memory for long audio)
 EDGE_CLIP_S = 4.0
 DEFAULT_GUIDANCE = default("pose", "guidance")  # classifier-free guidance scale on the prompt (1: none)
 DEFAULT_AUDIO_GUIDANCE = default("pose", "audio_guidance")  # and on the speech (1: none)
+DEFAULT_GUIDANCE_UNTIL = default("pose", "guidance_until")  # guidance on the noisier steps only, down to this time
 DEFAULT_STEPS = default("pose", "steps")  # DDIM steps
 DEFAULT_PAUSE_CALM = default("pose", "pause_calm")  # how much the quick motion settles in pauses
 
@@ -162,8 +163,10 @@ class PLDModel:
         progress: Progress | None = None,
         audio_guidance: float = DEFAULT_AUDIO_GUIDANCE,
         pause_calm: float = DEFAULT_PAUSE_CALM,
+        guidance_interval: tuple[float, float] = (DEFAULT_GUIDANCE_UNTIL, 1.0),
     ) -> np.ndarray:
-        """Pose frames (n, 6) for audio conditioning ``matrix`` (n, 46) at ``fps``."""
+        """Pose frames (n, 6) for audio conditioning ``matrix`` (n, 46) at ``fps``; both guidances act at the
+        sampler's times ``t`` (1: noise, 0: clean) with ``lo < t <= hi`` of ``guidance_interval``."""
         n_out = len(matrix)
         n = max(1, int(round(n_out * MODEL_FPS / fps)))
         feats = resample(matrix, n) if n != n_out else np.asarray(matrix, np.float32)
@@ -189,7 +192,7 @@ class PLDModel:
                 same = [w for w in windows if w[1] - w[0] == length]
                 groups += [same[i : i + BATCH] for i in range(0, len(same), BATCH)]
         times = ddim_times(steps)
-        guided = GuidedDenoiser(self.denoiser, guidance, audio_guidance)
+        guided = GuidedDenoiser(self.denoiser, guidance, audio_guidance, guidance_interval)
         for count, chunk in enumerate(groups):
             sl = [slice(a, b) for a, b in chunk]
             cond = Conditions(

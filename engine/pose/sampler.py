@@ -53,17 +53,22 @@ class GuidedDenoiser:
     ``guidance`` scales the prompt's effect (the branch without text runs in the same batch) and
     ``audio_guidance`` the speech's (one more branch without text and audio):
     ``v = v_none + audio_guidance (v_audio - v_none) + guidance (v_audio_text - v_audio)``;
-    1 means no guidance (and no extra branch).
+    1 means no guidance (and no extra branch). Guidance acts only at times ``t`` with ``lo < t <= hi`` of
+    ``interval``; at the others the conditional branch alone runs.
     """
 
-    def __init__(self, net: Denoiser, guidance: float, audio_guidance: float = 1.0) -> None:
+    def __init__(
+        self, net: Denoiser, guidance: float, audio_guidance: float = 1.0, interval: tuple[float, float] = (0.0, 1.0)
+    ) -> None:
         self.net = net
         self.guidance = float(guidance)
         self.audio_guidance = float(audio_guidance)
+        self.interval = (float(interval[0]), float(interval[1]))
 
     def __call__(self, x: torch.Tensor, t: float, cond: Conditions) -> torch.Tensor:
         b = x.shape[0]
-        if self.guidance == 1.0 and self.audio_guidance == 1.0:
+        guided = self.interval[0] < t <= self.interval[1]
+        if not guided or (self.guidance == 1.0 and self.audio_guidance == 1.0):
             v = self.net(x, torch.full((b,), t), cond)
         else:
             audio_free = self.audio_guidance != 1.0
