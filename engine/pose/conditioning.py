@@ -3,7 +3,11 @@
 A prompt such as "nods slowly, then looks to the left" is split into time segments
 (the same sequencing words as engine.styles); each latent token is conditioned on the
 embedding of the whole prompt plus that of the segment it falls in (equal time
-segments over the clip, soft borders), and on its relative position in the clip.
+segments over the clip, soft borders), and on its relative position in the clip. Where the
+parts have moods of their own ("calm, then excited", as engine.styles reads them), each
+sampler window is conditioned on the part it mostly falls in instead of the whole prompt
+(:func:`part_prompts`): the corpus's lines keep one mood, so a whole prompt naming two
+moods conditions every window on a blend of them.
 
 A sentence embedding hardly tells "left" from "right" in unfamiliar phrasings, so each
 segment also carries its screen direction read from its words (:func:`segment_direction`):
@@ -17,7 +21,7 @@ import re
 
 import numpy as np
 
-from ..styles import _SPLIT, check_prompt, modifies_previous, segment_weights
+from ..styles import _SPLIT, check_prompt, modifies_previous, parse_prompt, segment_weights
 from .vae import DOWN
 
 MAX_SEGMENTS = 3
@@ -60,6 +64,21 @@ def segment_texts(prompt: str) -> list[str]:
         out = [text]
     if len(out) > MAX_SEGMENTS:
         out = out[: MAX_SEGMENTS - 1] + [" ".join(out[MAX_SEGMENTS - 1 :])]
+    return out
+
+
+def part_prompts(prompt: str) -> list[str] | None:
+    """Where the prompt's "then" parts have moods of their own ("calm, then excited": engine.styles), each part as
+    a prompt of its own (a part without a mood word led by the mood it inherits), for the windows that fall in it;
+    None where one mood holds for the whole prompt (the whole prompt conditions every window)."""
+    pieces = segment_texts(prompt)
+    segments = parse_prompt(prompt).segments
+    if len(segments) != len(pieces) or all(s.mood is None for s in segments):
+        return None
+    out = []
+    for piece, segment in zip(pieces, segments):
+        own = parse_prompt(piece).mood
+        out.append(piece if own == segment.mood else f"{segment.mood}, {piece}")
     return out
 
 

@@ -3,7 +3,8 @@
 The latent sequence is generated window by window (``WINDOW`` tokens = 5.12 s at
 25 fps); each window after the first is conditioned on its overlap with the previous
 one as known tokens (inpainting), so it continues without a seam, and the whole latent
-sequence is decoded in one pass. The decoded motion's quick part then settles in the
+sequence is decoded in one pass. Where the prompt's parts have moods of their own, each window
+is conditioned on its part's text (conditioning.part_prompts). The decoded motion's quick part then settles in the
 speech's pauses by ``pause_calm`` (engine.motion.calm_pauses). Pins bend every x0 estimate
 towards the pinned values (decode → bend → re-encode delta) and are met exactly at the end.
 Other frame rates are resampled to and from the model's 25 fps.
@@ -21,7 +22,7 @@ from ..audio import MATRIX_SPEECH_COLUMN
 from ..motion import apply_pins, calm_pauses
 from ..params import default
 from ..progress import Progress
-from .conditioning import MAX_SEGMENTS, pool_audio, segment_features, segment_texts, token_conditions
+from .conditioning import MAX_SEGMENTS, part_prompts, pool_audio, segment_features, segment_texts, token_conditions
 from .config import MODEL_FPS, PLDConfig
 from .denoiser import Conditions, Denoiser
 from .sampler import GuidedDenoiser, PinnedDenoiser, ddim_times, sample_ddim
@@ -173,6 +174,11 @@ class PLDModel:
         n_tokens = -(-n // DOWN)
         audio = torch.from_numpy(pool_audio(feats, n_tokens))
         text, segs, weights = self.text_conditions(prompt, n)
+        parts = part_prompts(prompt)
+        if parts is not None:  # moods per part: each window conditioned on the part it mostly falls in
+            from ..text import embed
+
+            part_text = torch.from_numpy(np.stack([embed(p) for p in parts]))
         edges = torch.from_numpy(edge_seconds(n))
         pins25 = None
         if pins is not None and np.isfinite(pins).any():
@@ -197,7 +203,9 @@ class PLDModel:
             sl = [slice(a, b) for a, b in chunk]
             cond = Conditions(
                 audio=torch.stack([audio[w] for w in sl]),
-                text=text[None].expand(len(sl), -1),
+                text=text[None].expand(len(sl), -1)
+                if parts is None
+                else torch.stack([part_text[int(weights[w, : len(parts)].sum(0).argmax())] for w in sl]),
                 segments=segs[None].expand(len(sl), -1, -1),
                 weights=torch.stack([weights[w] for w in sl]),
                 edges=torch.stack([edges[w] for w in sl]),
