@@ -112,7 +112,7 @@ bench: setup
 	$(PY) scripts/bench.py
 
 # rebuild the motion corpus and retrain the pose model from scratch (seed 0): the shipped weights' recipe
-# (about 90 minutes on 2 CPU cores, minutes on a GPU); then `scripts/eval_pose.py --backend pld` measures it;
+# (about 90 minutes on 2 CPU cores; the training runs on the CPU); then `scripts/eval_pose.py --backend pld` measures it;
 # and the transcript aligner's phone classifier (about 6 minutes; `scripts/eval_lips.py` measures it)
 SEED ?= 0
 weights: weights-pose weights-phones
