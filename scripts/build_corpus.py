@@ -996,8 +996,10 @@ def build_clip(
     captions: int,
     piper: PiperSession | None,
     mood_sequences: float = 0.0,
+    takes: int = 1,
 ) -> dict:
-    """One clip of speech in ``family`` with ``styles`` teacher motions and up to ``captions`` captions each."""
+    """One clip of speech in ``family`` with ``styles`` styles, ``takes`` teacher motions of each (one seed each,
+    the same captions) and up to ``captions`` captions per style. One take draws the random stream of before."""
     rng = np.random.default_rng([seed, index])
     seconds = float(rng.uniform(6.0, 10.0))
     voice = sample_voice(family, rng)
@@ -1009,23 +1011,24 @@ def build_clip(
         return out
     for _ in range(styles):
         style, label = sample_style(rng, mood_sequences)
-        motion = generate_motion(feats, style, seed=int(rng.integers(2**31)))
+        motions = [generate_motion(feats, style, seed=int(rng.integers(2**31))) for _ in range(takes)]
         caps = sorted({caption(rng, label) for _ in range(captions)})
         caps = [c for c in caps if len(split_segments(c)) == len(label["actions"])] or caps[:1]
-        out["poses"].append(motion.astype(np.float32))
-        out["labels"].append({**label, "family": family, "voice": voice.describe()})
-        out["captions"].append(caps)
+        for motion in motions:
+            out["poses"].append(motion.astype(np.float32))
+            out["labels"].append({**label, "family": family, "voice": voice.describe()})
+            out["captions"].append(caps)
     return out
 
 
-def build_block(args: tuple[int, int, int, tuple[str, ...], int, int, float]) -> list[dict]:
+def build_block(args: tuple[int, int, int, tuple[str, ...], int, int, float, int]) -> list[dict]:
     """Clips ``start`` .. ``stop - 1``; their Piper speech comes from one session seeded by (seed, start)."""
-    seed, start, stop, families, styles, captions, mood_sequences = args
+    seed, start, stop, families, styles, captions, mood_sequences, takes = args
     piper = None
     if "piper" in {clip_family(i, families) for i in range(start, stop)}:
         piper = PiperSession(int(np.random.SeedSequence([seed, start, 0x7A1]).generate_state(1)[0]))
     return [
-        build_clip(seed, i, clip_family(i, families), styles, captions, piper, mood_sequences)
+        build_clip(seed, i, clip_family(i, families), styles, captions, piper, mood_sequences, takes)
         for i in range(start, stop)
     ]
 
@@ -1105,6 +1108,13 @@ def main() -> None:
         help=f"share of multi-segment styles whose mood changes from segment to segment (0: the shipped recipe; "
         f"{MOOD_SEQUENCE_SHARE}: the 2026-12-03 trial)",
     )
+    ap.add_argument(
+        "--takes",
+        type=int,
+        default=1,
+        help="teacher takes (seeds) per style, sharing its captions, so the model sees how far takes of one line "
+        "differ (1: the shipped recipe)",
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "corpus.npz"))
     args = ap.parse_args()
@@ -1114,7 +1124,16 @@ def main() -> None:
     t0 = time.time()
     starts = range(0, args.clips, BLOCK)
     jobs = [
-        (args.seed, a, min(args.clips, a + BLOCK), families, args.styles, args.captions, args.mood_sequences)
+        (
+            args.seed,
+            a,
+            min(args.clips, a + BLOCK),
+            families,
+            args.styles,
+            args.captions,
+            args.mood_sequences,
+            args.takes,
+        )
         for a in starts
     ]
     clips = []
@@ -1144,6 +1163,8 @@ def main() -> None:
     meta = {"seed": args.seed, "clips": args.clips, "families": list(families)}
     if args.mood_sequences:  # (the shipped recipe's meta as it was)
         meta["mood_sequences"] = args.mood_sequences
+    if args.takes != 1:
+        meta["takes"] = args.takes
     texts = write_corpus(args.out, feats, poses, pose_clip, cap_text, cap_pose, labels, meta)
     lengths = np.array([len(f) for f in feats])
     report = {

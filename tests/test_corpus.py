@@ -31,3 +31,18 @@ def test_mood_sequences_change_mood_and_say_so() -> None:
     # off (the shipped recipe's default), no style changes mood
     off = np.random.default_rng(3)
     assert not any("moods" in build_corpus.sample_style(off)[1] for _ in range(500))
+
+
+def test_several_takes_per_style_share_the_captions() -> None:
+    """--takes 2: each style comes as two teacher motions (two seeds) of the same label and captions, so the pose
+    model sees how far two takes of one line differ; one take is the shipped recipe's random stream."""
+    one = build_corpus.build_clip(5, 0, "espeak", 2, 3, None)
+    two = build_corpus.build_clip(5, 0, "espeak", 2, 3, None, takes=2)
+    assert len(one["poses"]) == 2 and len(two["poses"]) == 4
+    np.testing.assert_array_equal(one["features"], two["features"])  # the same speech
+    np.testing.assert_array_equal(one["poses"][0], two["poses"][0])  # the first take is drawn as before
+    for a, b in ((0, 1), (2, 3)):
+        assert two["labels"][a] == two["labels"][b] and two["captions"][a] == two["captions"][b]
+        diff = np.abs(two["poses"][a][:, :3] - two["poses"][b][:, :3])
+        assert diff.mean() > 0.3  # another seed: another take of the same style
+    assert two["labels"][0] != two["labels"][2] or two["captions"][0] != two["captions"][2]
