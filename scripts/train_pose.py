@@ -1,4 +1,4 @@
-"""Train the Pose Latent Diffusion model on the motion corpus (CPU works; CUDA if present).
+"""Train the Pose Latent Diffusion model on the motion corpus (on the CPU).
 
     .venv/bin/python scripts/build_corpus.py --seed 0            # data/corpus.npz
     .venv/bin/python scripts/train_pose.py --seed 0              # engine/weights/pld.safetensors
@@ -7,6 +7,9 @@ Stage 1 trains the pose VAE on random pose windows; stage 2 encodes every motion
 trains the latent denoiser on random windows with a random caption of the motion,
 text and audio dropout (classifier-free guidance on each) and random inpainting masks. Clips of 5 % of the
 audio (with all their captions) are held out for validation. Losses are logged as JSON lines.
+Stage 3 (only with ``--take-pairs``, a ``build_corpus.py --takes 2`` corpus; not in the shipped recipe) teaches
+the denoiser how far two takes of one line differ: it draws two takes of a window and matches the band power of
+their difference to that of the teacher's two takes, beside the denoising loss.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from engine.pose.conditioning import MAX_SEGMENTS, pool_audio, segment_direction, token_conditions  # noqa: E402
-from engine.pose.config import PLDConfig  # noqa: E402
+from engine.pose.config import MODEL_FPS, PLDConfig  # noqa: E402
 from engine.pose.denoiser import Conditions  # noqa: E402
 from engine.pose.pipeline import WINDOW, PLDModel, edge_seconds  # noqa: E402
-from engine.pose.schedule import add_noise, sample_times  # noqa: E402
+from engine.pose.schedule import add_noise, alpha_sigma, predict_x0_eps, sample_times  # noqa: E402
 from engine.pose.vae import DOWN  # noqa: E402
 from engine.pose.weights import DEFAULT_PATH, git_commit  # noqa: E402
 
@@ -113,20 +116,26 @@ def train_vae(model: PLDModel, corpus: Corpus, steps: int, rng: np.random.Genera
     vae.eval()
 
 
+def _padded(pose: np.ndarray) -> torch.Tensor:
+    """(1, n, 6) a motion with its last frame repeated to a whole number of latent tokens."""
+    n = -(-len(pose) // DOWN) * DOWN
+    return torch.from_numpy(np.concatenate([pose, np.repeat(pose[-1:], n - len(pose), axis=0)]))[None]
+
+
 @torch.no_grad()
-def encode_corpus(model: PLDModel, corpus: Corpus) -> dict[str, float]:
-    """Latent means of every motion; sets the VAE's diffusion normalization; returns reconstruction error (deg)."""
+def encode_corpus(model: PLDModel, corpus: Corpus, keep_normalization: bool = False) -> dict[str, float]:
+    """Latent means of every motion; sets the VAE's diffusion normalization (unless ``keep_normalization``: continued
+    weights keep the one their denoiser was trained with); returns reconstruction error (deg)."""
     mus, errs = [], []
     for pose in corpus.poses:
-        n = -(-len(pose) // DOWN) * DOWN
-        padded = np.concatenate([pose, np.repeat(pose[-1:], n - len(pose), axis=0)])
-        mu, _ = model.vae.encode(torch.from_numpy(padded)[None])
+        mu, _ = model.vae.encode(_padded(pose))
         mus.append(mu[0])
         rec = model.vae.decode(mu)[0, : len(pose)].numpy()
         errs.append(np.abs(rec[:, :3] - pose[:, :3]).mean())
     allz = torch.cat(mus)
-    model.vae.z_shift.copy_(allz.mean(0))
-    model.vae.z_scale.copy_(allz.std(0).clamp(min=1e-3))
+    if not keep_normalization:
+        model.vae.z_shift.copy_(allz.mean(0))
+        model.vae.z_scale.copy_(allz.std(0).clamp(min=1e-3))
     corpus.latents = [model.vae.to_diffusion(m).numpy() for m in mus]
     return {"vae_rec_mae_deg": float(np.mean(errs))}
 
@@ -241,6 +250,179 @@ def train_denoiser(
     den.eval()
 
 
+# ---------------------------------------------------------------------------------------------- stage 3: spread
+SPREAD_BANDS_HZ = ((0.0, 0.5), (0.5, 1.2), (1.2, 4.0))  # drift and posture / mid / quick motion, compared apart
+SPREAD_SAMPLER_STEPS = 8  # differentiable DDIM steps that draw the model's two takes of a line
+SPREAD_PAIRS = 16  # lines per step, each drawn twice by the model (two noises) and taken twice by the teacher
+SPREAD_FLOOR = 1.6e-5  # deg^2 added before the log, so near-still lines do not dominate
+SPREAD_LR = 2e-4
+SPREAD_WEIGHT = 0.2  # the spread loss beside the denoising loss
+
+
+def take_pairs(path: str) -> tuple[Corpus, list[tuple[int, int]], dict[int, list[int]]]:
+    """A corpus with several teacher takes of each line (``build_corpus.py --takes N``, N >= 2): the corpus,
+    (first take, second take) motion indices per line, and each motion's captions."""
+    pairs_corpus = Corpus(path, 0.0, 0)
+    takes = int(pairs_corpus.meta.get("takes", 1))
+    if takes < 2:
+        raise SystemExit(f"{path}: one teacher take per line; build it with build_corpus.py --takes 2")
+    labels = np.load(path)["labels"]
+    clip = pairs_corpus.pose_clip
+    # build_corpus writes a line's takes one after another
+    pairs = [(p, p + 1) for p in range(0, len(labels) - 1, takes)]
+    if not all(labels[a] == labels[b] and clip[a] == clip[b] for a, b in pairs):
+        raise SystemExit(f"{path}: the takes of a line are not next to each other")
+    caps_of: dict[int, list[int]] = {}
+    for c, p in enumerate(pairs_corpus.cap_pose):
+        caps_of.setdefault(int(p), []).append(c)
+    long_enough = [(a, b) for a, b in pairs if a in caps_of and len(pairs_corpus.poses[a]) >= WINDOW * DOWN]
+    return pairs_corpus, long_enough, caps_of
+
+
+def band_power(diff: torch.Tensor, fps: float) -> torch.Tensor:
+    """Mean square (deg^2) of take differences ``diff`` (B, F, 3) in each of SPREAD_BANDS_HZ: (bands, B, 3)."""
+    frames = diff.shape[1]
+    spec = torch.fft.rfft(diff, dim=1).abs() ** 2
+    one_sided = torch.full((spec.shape[1],), 2.0)  # each bin but 0 (and Nyquist) stands for two
+    one_sided[0] = 1.0
+    if frames % 2 == 0:
+        one_sided[-1] = 1.0
+    freqs = torch.fft.rfftfreq(frames, 1.0 / fps)
+    bands = [((freqs >= lo) if lo == 0 else (freqs > lo)) & (freqs <= hi) for lo, hi in SPREAD_BANDS_HZ]
+    return torch.stack([(spec * one_sided[None, :, None])[:, band].sum(1) for band in bands]) / frames**2
+
+
+def spread_batch(pc: Corpus, pairs, caps_of, n: int, rng: np.random.Generator, config: PLDConfig):
+    """Conditions of ``n`` lines (one window each) and their teacher takes' difference (n, WINDOW * DOWN, 3)."""
+    frames = WINDOW * DOWN
+    audio, text, segs, weights, edges, teacher = [], [], [], [], [], []
+    for i in rng.choice(len(pairs), n, replace=False):
+        a, b = pairs[int(i)]
+        n_frames = min(len(pc.poses[a]), len(pc.poses[b]))
+        s = int(rng.integers(0, n_frames // DOWN - WINDOW + 1))
+        c = caps_of[a][int(rng.integers(len(caps_of[a])))]
+        audio.append(pc.audio_tokens[pc.pose_clip[a]][s : s + WINDOW])
+        text.append(pc.cap_text[c])
+        segs.append(pc.cap_segs[c])
+        weights.append(
+            token_conditions(len(pc.poses[a]), int(pc.cap_count[c]), config.segment_ramp_frames)[0][s : s + WINDOW]
+        )
+        edges.append(edge_seconds(len(pc.poses[a]))[s : s + WINDOW])
+        teacher.append(pc.poses[a][s * DOWN : s * DOWN + frames, :3] - pc.poses[b][s * DOWN : s * DOWN + frames, :3])
+    t = lambda x: torch.from_numpy(np.asarray(x, np.float32))  # noqa: E731
+    cond = Conditions(
+        audio=t(audio),
+        text=t(text),
+        segments=t(segs),
+        weights=t(weights),
+        edges=t(edges),
+        known=torch.zeros(n, WINDOW, config.latent),
+        mask=torch.zeros(n, WINDOW, 1),
+    )
+    return cond, t(teacher)
+
+
+def two_takes(model: PLDModel, cond: Conditions, steps: int, gen: torch.Generator) -> torch.Tensor:
+    """Two takes (two noises) of each window of ``cond`` by differentiable DDIM (the prompt's branch, no
+    guidance): rotations (2, B, WINDOW * DOWN, 3)."""
+    both = Conditions(**{k: torch.cat([v, v]) for k, v in vars(cond).items()})
+    b = both.audio.shape[0]
+    x = torch.randn((b, WINDOW, model.config.latent), generator=gen)
+    times = torch.linspace(1.0, 0.0, steps + 1)
+    for i in range(steps):
+        v = model.denoiser(x, torch.full((b,), float(times[i])), both)
+        x0, eps = predict_x0_eps(x, v, float(times[i]))
+        a, s = alpha_sigma(times[i + 1])
+        x = a * x0 + s * eps
+    pose = model.vae.decode(model.vae.from_diffusion(x))[:, : WINDOW * DOWN, :3]
+    return pose.view(2, b // 2, *pose.shape[1:])
+
+
+def spread_loss(model: PLDModel, cond: Conditions, teacher: torch.Tensor, gen: torch.Generator):
+    """Mean over lines, bands and rotation channels of the squared log ratio between the band power of the model's
+    two takes' difference and that of the teacher's; and the model/teacher amplitude ratio per band (pooled)."""
+    takes = two_takes(model, cond, SPREAD_SAMPLER_STEPS, gen)
+    model_power, teacher_power = band_power(takes[0] - takes[1], MODEL_FPS), band_power(teacher, MODEL_FPS)
+    loss = ((torch.log(model_power + SPREAD_FLOOR) - torch.log(teacher_power + SPREAD_FLOOR)) ** 2).mean()
+    ratio = (model_power.detach().mean((1, 2)) / teacher_power.mean((1, 2))).sqrt()
+    return loss, ratio
+
+
+def round_to_saved(model: PLDModel, corpus: Corpus) -> None:
+    """The weights as they are saved (float16) and the corpus latents encoded by them: stage 3 then starts from
+    the same numbers whether it follows stage 2 or continues saved weights (``--init``)."""
+    for net in (model.vae, model.denoiser):
+        net.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in net.state_dict().items()})
+    with torch.no_grad():
+        corpus.latents = [
+            model.vae.to_diffusion(model.vae.encode(_padded(pose))[0][0]).numpy() for pose in corpus.poses
+        ]
+
+
+def train_spread(
+    model: PLDModel,
+    corpus: Corpus,
+    pairs_path: str,
+    steps: int,
+    weight: float,
+    seed: int,
+    log,
+    batch: int,
+    text_noise: float,
+    audio_drop: float,
+) -> None:
+    """Stage 3: the denoiser learns how far two takes of one line differ (band by band, each line against its own
+    teacher takes), the denoising loss on the corpus kept beside it. Its own random streams (seeded by ``seed``)."""
+    pc, pairs, caps_of = take_pairs(pairs_path)
+    pc.cap_segs = pc.cap_segs[..., : model.config.text_dim + model.config.segment_features]
+    round_to_saved(model, corpus)
+    rng = np.random.default_rng([seed, 3])
+    gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 3]).generate_state(1)[0]))
+    ramp = model.config.segment_ramp_frames
+    val_rng = np.random.default_rng(1234)
+    val_caps = val_rng.choice(corpus.val_caps, min(256, len(corpus.val_caps)), replace=False)
+    val_batch = denoiser_batch(corpus, val_caps, WINDOW, val_rng, 0.0, ramp)
+    den = model.denoiser.train()
+    for p in model.vae.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(den.parameters(), lr=SPREAD_LR, weight_decay=0.01)
+    # warmed up and annealed as stage 2 was: a fresh optimizer at full rate would first shake the trained weights
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=SPREAD_LR, total_steps=steps, pct_start=0.1)
+    log({"stage": "spread", "pairs": len(pairs), "pairs_corpus_seed": pc.meta.get("seed")})
+    t0 = time.time()
+    for step in range(steps):
+        caps = rng.choice(corpus.train_caps, batch)
+        anchor = denoiser_loss(
+            model, denoiser_batch(corpus, caps, WINDOW, rng, TEXT_DROP, ramp, text_noise, audio_drop), gen
+        )
+        cond, teacher = spread_batch(pc, pairs, caps_of, min(SPREAD_PAIRS, len(pairs)), rng, model.config)
+        spread, ratio = spread_loss(model, cond, teacher, gen)
+        opt.zero_grad()
+        (anchor + weight * spread).backward()
+        torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == steps - 1:
+            den.eval()
+            with torch.no_grad():
+                val = denoiser_loss(model, val_batch, torch.Generator().manual_seed(0)).item()
+            den.train()
+            log(
+                {
+                    "stage": "spread",
+                    "step": step,
+                    "loss": round(anchor.item(), 5),
+                    "spread_loss": round(spread.item(), 5),
+                    "take_ratio": [round(float(r), 3) for r in ratio],
+                    "val_loss": round(val, 5),
+                    "seconds": round(time.time() - t0, 1),
+                }
+            )
+    den.eval()
+    for p in model.vae.parameters():
+        p.requires_grad_(True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", action="append", help="corpus .npz (repeat to join several; default data/corpus.npz)")
@@ -259,6 +441,14 @@ def main() -> None:
     ap.add_argument("--config", default="{}", help="JSON overrides of the model config (tiny runs in tests)")
     ap.add_argument("--init", default=None, help="continue from these weights (with --vae-steps 0: keep their VAE)")
     ap.add_argument("--log", default=None, help="also append the JSON log lines to this file")
+    ap.add_argument(
+        "--take-pairs",
+        default=None,
+        help="a corpus with two teacher takes per line (build_corpus.py --takes 2): stage 3 teaches the denoiser how "
+        "far two takes of one line differ",
+    )
+    ap.add_argument("--spread-steps", type=int, default=1000, help="stage 3 steps (with --take-pairs)")
+    ap.add_argument("--spread-weight", type=float, default=SPREAD_WEIGHT, help="stage 3's weight on the spread loss")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -294,8 +484,31 @@ def main() -> None:
     )
     if args.vae_steps > 0:
         train_vae(model, corpus, args.vae_steps, rng, log)
-    log({"stage": "encode", **encode_corpus(model, corpus), "seconds": round(time.time() - t0, 1)})
-    train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise, args.audio_drop)
+    keep = bool(args.init) and args.vae_steps == 0  # the init's VAE and the normalization its denoiser knows
+    log({"stage": "encode", **encode_corpus(model, corpus, keep), "seconds": round(time.time() - t0, 1)})
+    if args.steps > 0:
+        train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise, args.audio_drop)
+    spread = {}
+    if args.take_pairs and args.spread_steps > 0:
+        train_spread(
+            model,
+            corpus,
+            args.take_pairs,
+            args.spread_steps,
+            args.spread_weight,
+            args.seed,
+            log,
+            args.batch,
+            args.text_noise,
+            args.audio_drop,
+        )
+        pairs_meta = json.loads(str(np.load(args.take_pairs)["meta"]))
+        spread = {
+            "spread_steps": args.spread_steps,
+            "spread_weight": args.spread_weight,
+            "pairs_corpus_seed": pairs_meta.get("seed"),
+            "pairs_corpus_clips": pairs_meta.get("clips"),
+        }
     history = list(model.metadata.get("history", [])) if args.init else []
     if args.init:  # the runs the initial weights came from, oldest first
         history.append(
@@ -312,6 +525,7 @@ def main() -> None:
         "audio_drop": args.audio_drop,
         "git_commit": git_commit(ROOT),
         "max_segments": MAX_SEGMENTS,
+        **spread,
         "train_seconds": round(time.time() - t0, 1),
     }
     model.save(args.out, meta)

@@ -292,24 +292,29 @@ def test_refuses_pickles_and_corrupt_files(tmp_path: Path) -> None:
 
 
 def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
-    """Corpus builder + trainer end to end on a tiny corpus and model, twice: the seed reproduces both.
+    """Corpus builder + trainer (all three stages) end to end on a tiny corpus and model, twice: the seed reproduces
+    both, and stage 3 continuing the saved stage-2 weights (``--init``) gives the weights of the run in one go.
 
     The corpus has speech of every trainable voice family (espeak-ng, Piper, flite), so the seed must
-    reproduce each of them (Piper's prosody noise included).
+    reproduce each of them (Piper's prosody noise included); it has two takes per line for stage 3.
     """
     cfg = json.dumps({"d": 32, "layers": 1, "heads": 2, "vae_hidden": 16})
+    spread = ["--spread-steps", "20", "--spread-weight", "0.2"]
 
-    def build_and_train(name: str) -> tuple[Path, Path, Path]:
-        corpus, out, log = tmp_path / f"{name}.npz", tmp_path / f"{name}.safetensors", tmp_path / f"{name}.jsonl"
-        build = [sys.executable, "scripts/build_corpus.py", "--clips", "6", "--styles", "2", "--out", str(corpus)]
-        build += ["--families", "espeak,piper,flite"]
-        subprocess.run(build, cwd=ROOT, check=True, capture_output=True)
-        train = [sys.executable, "scripts/train_pose.py", "--corpus", str(corpus), "--out", str(out)]
-        train += ["--vae-steps", "60", "--steps", "60", "--batch", "16", "--config", cfg, "--log", str(log)]
-        subprocess.run(train, cwd=ROOT, check=True, capture_output=True)
-        return corpus, out, log
+    def train(corpus: Path, out: Path, *extra: str) -> None:
+        cmd = [sys.executable, "scripts/train_pose.py", "--corpus", str(corpus), "--out", str(out), "--batch", "16"]
+        subprocess.run([*cmd, "--config", cfg, *extra], cwd=ROOT, check=True, capture_output=True)
 
-    corpus, out, log = build_and_train("tiny")
+    def build(name: str) -> Path:
+        corpus = tmp_path / f"{name}.npz"
+        cmd = [sys.executable, "scripts/build_corpus.py", "--clips", "6", "--styles", "2", "--takes", "2"]
+        subprocess.run(
+            [*cmd, "--families", "espeak,piper,flite", "--out", str(corpus)], cwd=ROOT, check=True, capture_output=True
+        )
+        return corpus
+
+    corpus, out, log = build("tiny"), tmp_path / "tiny.safetensors", tmp_path / "tiny.jsonl"
+    train(corpus, out, "--vae-steps", "60", "--steps", "60", "--log", str(log), "--take-pairs", str(corpus), *spread)
     d = np.load(corpus)
     assert len(d["poses"]) > 0 and d["text_embeddings"].shape[1] == 384
     assert {json.loads(str(label))["family"] for label in d["labels"]} == {"espeak", "piper", "flite"}
@@ -318,11 +323,18 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     assert vae[-1] < 0.8 * vae[0]
     den = [r for r in rows if r["stage"] == "denoiser"]
     assert den[-1]["val_loss"] < den[0]["val_loss"]
+    stage3 = [r for r in rows if r["stage"] == "spread" and "step" in r]
+    assert len(stage3) == 2 and len(stage3[-1]["take_ratio"]) == 3 and np.isfinite(stage3[-1]["spread_loss"])
     tiny = PLDModel.load(str(out))
-    assert tiny.metadata["denoiser_steps"] == 60
+    assert tiny.metadata["denoiser_steps"] == 60 and tiny.metadata["spread_steps"] == 20
 
-    # reproducible from the seed: the same commands again give the same corpus and the same weights
-    corpus2, out2, _log2 = build_and_train("again")
+    # reproducible from the seed: the same commands again give the same corpus, and stages 1-2 then stage 3 on
+    # the saved weights the same weights as the run in one go
+    corpus2, stage2, out2 = build("again"), tmp_path / "stage2.safetensors", tmp_path / "again.safetensors"
+    train(corpus2, stage2, "--vae-steps", "60", "--steps", "60")
+    train(
+        corpus2, out2, "--init", str(stage2), "--vae-steps", "0", "--steps", "0", "--take-pairs", str(corpus2), *spread
+    )
     d2 = np.load(corpus2)
     for k in d.files:  # texts, indices and poses exactly; embeddings to float16 precision
         same = np.array_equal(d[k], d2[k]) if d[k].dtype.kind not in "f" else np.allclose(d[k], d2[k], atol=2e-3)
@@ -332,6 +344,23 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     a, b = load_file(str(out)), load_file(str(out2))
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_band_power_of_take_differences() -> None:
+    """Stage 3 compares takes band by band: a 0.3 Hz drift, a 0.8 Hz sway and a 2 Hz nod each land in their own
+    band with their mean square (a sine of amplitude A: A^2 / 2), a constant offset in the slow band."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_pose import SPREAD_BANDS_HZ, band_power
+
+    fps, frames = 25.0, 128
+    t = torch.arange(frames) / fps
+    # frequencies on the FFT's grid (fps / frames = 0.195 Hz), so each sine sits in one bin
+    drift, sway, nod = (torch.sin(2 * torch.pi * (k * fps / frames) * t) for k in (2, 4, 10))
+    diff = torch.stack([2.0 * drift + 1.5, 3.0 * sway, 4.0 * nod], dim=-1)[None]
+    power = band_power(diff, fps)[:, 0]  # (bands, channels)
+    assert [lo for lo, _ in SPREAD_BANDS_HZ] == [0.0, 0.5, 1.2]
+    expected = torch.tensor([[2.0 + 1.5**2, 0, 0], [0, 4.5, 0], [0, 0, 8.0]])
+    torch.testing.assert_close(power, expected, atol=1e-3, rtol=1e-3)
 
 
 def test_thirty_minutes_in_bounded_memory(long_features) -> None:
