@@ -597,6 +597,7 @@ def main() -> None:
     ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "corpus.npz"))
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the speed target is for 2 cores)")
     ap.add_argument("--out", default=None, help="also write the JSON here")
+    ap.add_argument("--weights", default=None, help="pld weights to measure (default: the shipped ones)")
     ap.add_argument(
         "--table",
         nargs="+",
@@ -634,6 +635,7 @@ def main() -> None:
         "guidance_interval": args.guidance_interval,
         "seeds": args.seeds,
         "threads": args.threads,
+        "weights": os.path.relpath(os.path.abspath(args.weights), ROOT) if args.weights else None,
     }
     if os.path.exists(args.corpus):
         texts = {str(t).lower() for t in np.load(args.corpus)["texts"]}
@@ -643,6 +645,10 @@ def main() -> None:
     for name in args.backend or ["pld", "procedural"]:
         t = time.time()
         backend = get_backend(name)
+        if name == "pld" and args.weights:
+            from engine.pose import PLDBackend
+
+            backend = PLDBackend(args.weights)
         if hasattr(backend, "model"):
             backend.model()
             from engine.text import embed
