@@ -204,6 +204,22 @@ def denoiser_loss(model: PLDModel, batch, gen: torch.Generator | None = None) ->
     return ((pred - v) ** 2 * w).sum() / (w.sum() * z.shape[-1]).clamp(min=1.0)
 
 
+def validation_batch(corpus: Corpus, ramp_frames: float):
+    """The fixed validation batch (256 held-out captions, no dropout) both denoiser stages report on."""
+    val_rng = np.random.default_rng(1234)
+    val_caps = val_rng.choice(corpus.val_caps, min(256, len(corpus.val_caps)), replace=False)
+    return denoiser_batch(corpus, val_caps, WINDOW, val_rng, 0.0, ramp_frames)
+
+
+def validation_loss(model: PLDModel, val_batch) -> float:
+    """The denoising loss on ``val_batch`` with fixed noise, the denoiser in eval mode for it."""
+    model.denoiser.eval()
+    with torch.no_grad():
+        val = denoiser_loss(model, val_batch, torch.Generator().manual_seed(0)).item()
+    model.denoiser.train()
+    return val
+
+
 def train_denoiser(
     model: PLDModel,
     corpus: Corpus,
@@ -217,10 +233,8 @@ def train_denoiser(
     den = model.denoiser.train()
     opt = torch.optim.AdamW(den.parameters(), lr=6e-4, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=6e-4, total_steps=steps, pct_start=max(0.05, 3 / steps))
-    val_rng = np.random.default_rng(1234)
-    val_caps = val_rng.choice(corpus.val_caps, min(256, len(corpus.val_caps)), replace=False)
     ramp = model.config.segment_ramp_frames  # the crossover of the model's "then" segments
-    val_batch = denoiser_batch(corpus, val_caps, WINDOW, val_rng, 0.0, ramp)
+    val_batch = validation_batch(corpus, ramp)
     ema = None
     t0 = time.time()
     for step in range(steps):
@@ -234,10 +248,7 @@ def train_denoiser(
         sched.step()
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if step % 250 == 0 or step == steps - 1:
-            den.eval()
-            with torch.no_grad():
-                val = denoiser_loss(model, val_batch, torch.Generator().manual_seed(0)).item()
-            den.train()
+            val = validation_loss(model, val_batch)
             log(
                 {
                     "stage": "denoiser",
@@ -370,18 +381,17 @@ def train_spread(
     batch: int,
     text_noise: float,
     audio_drop: float,
-) -> None:
+) -> dict:
     """Stage 3: the denoiser learns how far two takes of one line differ (band by band, each line against its own
-    teacher takes), the denoising loss on the corpus kept beside it. Its own random streams (seeded by ``seed``)."""
+    teacher takes), the denoising loss on the corpus kept beside it. Its own random streams (seeded by ``seed``).
+    Returns the pairs corpus's metadata."""
     pc, pairs, caps_of = take_pairs(pairs_path)
     pc.cap_segs = pc.cap_segs[..., : model.config.text_dim + model.config.segment_features]
     round_to_saved(model, corpus)
     rng = np.random.default_rng([seed, 3])
     gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 3]).generate_state(1)[0]))
     ramp = model.config.segment_ramp_frames
-    val_rng = np.random.default_rng(1234)
-    val_caps = val_rng.choice(corpus.val_caps, min(256, len(corpus.val_caps)), replace=False)
-    val_batch = denoiser_batch(corpus, val_caps, WINDOW, val_rng, 0.0, ramp)
+    val_batch = validation_batch(corpus, ramp)
     den = model.denoiser.train()
     for p in model.vae.parameters():
         p.requires_grad_(False)
@@ -403,10 +413,7 @@ def train_spread(
         opt.step()
         sched.step()
         if step % 50 == 0 or step == steps - 1:
-            den.eval()
-            with torch.no_grad():
-                val = denoiser_loss(model, val_batch, torch.Generator().manual_seed(0)).item()
-            den.train()
+            val = validation_loss(model, val_batch)
             log(
                 {
                     "stage": "spread",
@@ -421,6 +428,7 @@ def train_spread(
     den.eval()
     for p in model.vae.parameters():
         p.requires_grad_(True)
+    return pc.meta
 
 
 def main() -> None:
@@ -490,7 +498,7 @@ def main() -> None:
         train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise, args.audio_drop)
     spread = {}
     if args.take_pairs and args.spread_steps > 0:
-        train_spread(
+        pairs_meta = train_spread(
             model,
             corpus,
             args.take_pairs,
@@ -502,7 +510,6 @@ def main() -> None:
             args.text_noise,
             args.audio_drop,
         )
-        pairs_meta = json.loads(str(np.load(args.take_pairs)["meta"]))
         spread = {
             "spread_steps": args.spread_steps,
             "spread_weight": args.spread_weight,
