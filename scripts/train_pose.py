@@ -364,10 +364,7 @@ def round_to_saved(model: PLDModel, corpus: Corpus) -> None:
     the same numbers whether it follows stage 2 or continues saved weights (``--init``)."""
     for net in (model.vae, model.denoiser):
         net.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in net.state_dict().items()})
-    with torch.no_grad():
-        corpus.latents = [
-            model.vae.to_diffusion(model.vae.encode(_padded(pose))[0][0]).numpy() for pose in corpus.poses
-        ]
+    encode_corpus(model, corpus, keep_normalization=True)
 
 
 def train_spread(
