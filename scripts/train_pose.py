@@ -9,7 +9,7 @@ text and audio dropout (classifier-free guidance on each) and random inpainting 
 audio (with all their captions) are held out for validation. Losses are logged as JSON lines.
 Stage 3 (only with ``--take-pairs``, a ``build_corpus.py --takes 2`` corpus; not in the shipped recipe) teaches
 the denoiser how far two takes of one line differ: it draws two takes of a window and matches the band power of
-their difference to that of the teacher's two takes, beside the denoising loss.
+their difference to that of the teacher's two takes, beside the denoising loss on that two-take corpus.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from engine.pose.vae import DOWN  # noqa: E402
 from engine.pose.weights import DEFAULT_PATH, git_commit  # noqa: E402
 
 TEXT_DROP = 0.15  # probability of training without the prompt (classifier-free guidance)
+VAL_FRACTION = 0.05  # share of the clips (with all their captions) held out for validation
 
 
 class Corpus:
@@ -270,10 +271,11 @@ SPREAD_LR = 2e-4
 SPREAD_WEIGHT = 0.2  # the spread loss beside the denoising loss
 
 
-def take_pairs(path: str) -> tuple[Corpus, list[tuple[int, int]], dict[int, list[int]]]:
-    """A corpus with several teacher takes of each line (``build_corpus.py --takes N``, N >= 2): the corpus,
-    (first take, second take) motion indices per line, and each motion's captions."""
-    pairs_corpus = Corpus(path, 0.0, 0)
+def take_pairs(path: str, seed: int) -> tuple[Corpus, list[tuple[int, int]], dict[int, list[int]]]:
+    """A corpus with several teacher takes of each line (``build_corpus.py --takes N``, N >= 2), split as the main
+    corpus is: the corpus, (first take, second take) motion indices of each training line, and each training
+    motion's captions."""
+    pairs_corpus = Corpus(path, VAL_FRACTION, seed)
     takes = int(pairs_corpus.meta.get("takes", 1))
     if takes < 2:
         raise SystemExit(f"{path}: one teacher take per line; build it with build_corpus.py --takes 2")
@@ -284,8 +286,8 @@ def take_pairs(path: str) -> tuple[Corpus, list[tuple[int, int]], dict[int, list
     if not all(labels[a] == labels[b] and clip[a] == clip[b] for a, b in pairs):
         raise SystemExit(f"{path}: the takes of a line are not next to each other")
     caps_of: dict[int, list[int]] = {}
-    for c, p in enumerate(pairs_corpus.cap_pose):
-        caps_of.setdefault(int(p), []).append(c)
+    for c in pairs_corpus.train_caps:
+        caps_of.setdefault(int(pairs_corpus.cap_pose[c]), []).append(int(c))
     long_enough = [(a, b) for a, b in pairs if a in caps_of and len(pairs_corpus.poses[a]) >= WINDOW * DOWN]
     return pairs_corpus, long_enough, caps_of
 
@@ -360,7 +362,7 @@ def spread_loss(model: PLDModel, cond: Conditions, teacher: torch.Tensor, gen: t
 
 
 def round_to_saved(model: PLDModel, corpus: Corpus) -> None:
-    """The weights as they are saved (float16) and the corpus latents encoded by them: stage 3 then starts from
+    """The weights as they are saved (float16) and ``corpus``'s latents encoded by them: stage 3 then starts from
     the same numbers whether it follows stage 2 or continues saved weights (``--init``)."""
     for net in (model.vae, model.denoiser):
         net.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in net.state_dict().items()})
@@ -369,7 +371,6 @@ def round_to_saved(model: PLDModel, corpus: Corpus) -> None:
 
 def train_spread(
     model: PLDModel,
-    corpus: Corpus,
     pairs_path: str,
     steps: int,
     weight: float,
@@ -380,27 +381,26 @@ def train_spread(
     audio_drop: float,
 ) -> dict:
     """Stage 3: the denoiser learns how far two takes of one line differ (band by band, each line against its own
-    teacher takes), the denoising loss on the corpus kept beside it. Its own random streams (seeded by ``seed``).
-    Returns the pairs corpus's metadata."""
-    pc, pairs, caps_of = take_pairs(pairs_path)
+    teacher takes), with the denoising loss on every take of the two-take corpus beside it (anchored on that corpus,
+    whose takes the spread is taught from; its held-out clips are the main corpus's). A constant rate. Its own
+    random streams (seeded by ``seed``). Returns the pairs corpus's metadata."""
+    pc, pairs, caps_of = take_pairs(pairs_path, seed)
     pc.cap_segs = pc.cap_segs[..., : model.config.text_dim + model.config.segment_features]
-    round_to_saved(model, corpus)
+    round_to_saved(model, pc)
     rng = np.random.default_rng([seed, 3])
     gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 3]).generate_state(1)[0]))
     ramp = model.config.segment_ramp_frames
-    val_batch = validation_batch(corpus, ramp)
+    val_batch = validation_batch(pc, ramp)
     den = model.denoiser.train()
     for p in model.vae.parameters():
         p.requires_grad_(False)
     opt = torch.optim.AdamW(den.parameters(), lr=SPREAD_LR, weight_decay=0.01)
-    # warmed up and annealed as stage 2 was: a fresh optimizer at full rate would first shake the trained weights
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=SPREAD_LR, total_steps=steps, pct_start=0.1)
     log({"stage": "spread", "pairs": len(pairs), "pairs_corpus_seed": pc.meta.get("seed")})
     t0 = time.time()
     for step in range(steps):
-        caps = rng.choice(corpus.train_caps, batch)
+        caps = rng.choice(pc.train_caps, batch)
         anchor = denoiser_loss(
-            model, denoiser_batch(corpus, caps, WINDOW, rng, TEXT_DROP, ramp, text_noise, audio_drop), gen
+            model, denoiser_batch(pc, caps, WINDOW, rng, TEXT_DROP, ramp, text_noise, audio_drop), gen
         )
         cond, teacher = spread_batch(pc, pairs, caps_of, min(SPREAD_PAIRS, len(pairs)), rng, model.config)
         spread, ratio = spread_loss(model, cond, teacher, gen)
@@ -408,7 +408,6 @@ def train_spread(
         (anchor + weight * spread).backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
         opt.step()
-        sched.step()
         if step % 50 == 0 or step == steps - 1:
             val = validation_loss(model, val_batch)
             log(
@@ -467,7 +466,7 @@ def main() -> None:
             with open(args.log, "a") as fh:
                 fh.write(line + "\n")
 
-    corpus = Corpus(args.corpus or [os.path.join(ROOT, "data", "corpus.npz")], 0.05, args.seed)
+    corpus = Corpus(args.corpus or [os.path.join(ROOT, "data", "corpus.npz")], VAL_FRACTION, args.seed)
     log(
         {
             "stage": "corpus",
@@ -497,7 +496,6 @@ def main() -> None:
     if args.take_pairs and args.spread_steps > 0:
         pairs_meta = train_spread(
             model,
-            corpus,
             args.take_pairs,
             args.spread_steps,
             args.spread_weight,
