@@ -381,9 +381,9 @@ def train_spread(
     audio_drop: float,
 ) -> dict:
     """Stage 3: the denoiser learns how far two takes of one line differ (band by band, each line against its own
-    teacher takes), with the denoising loss on every take of the two-take corpus beside it (anchored on that corpus,
-    whose takes the spread is taught from; its held-out clips are the main corpus's). A constant rate. Its own
-    random streams (seeded by ``seed``). Returns the pairs corpus's metadata."""
+    teacher takes), with the denoising loss on the two-take corpus beside it (the corpus the spread is taught from;
+    split with the main corpus's seed, so corpora built from the same clips hold out the same ones). A constant rate.
+    Its own random streams (seeded by ``seed``). Returns the pairs corpus's metadata."""
     pc, pairs, caps_of = take_pairs(pairs_path, seed)
     pc.cap_segs = pc.cap_segs[..., : model.config.text_dim + model.config.segment_features]
     round_to_saved(model, pc)
