@@ -644,11 +644,12 @@ def main() -> None:
     speech = {f: Speech(f) for f in families}
     for name in args.backend or ["pld", "procedural"]:
         t = time.time()
-        backend = get_backend(name)
         if name == "pld" and args.weights:
             from engine.pose import PLDBackend
 
             backend = PLDBackend(args.weights)
+        else:
+            backend = get_backend(name)
         if hasattr(backend, "model"):
             backend.model()
             from engine.text import embed
