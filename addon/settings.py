@@ -84,7 +84,7 @@ class MotionSettings:
     guidance: bpy.props.FloatProperty(
         name="Prompt Weight",
         description="How strongly the diffusion model follows the prompt (classifier-free guidance; 1: not extra)",
-        default=3.0,
+        default=5.0,
         min=0.0,
         max=20.0,
         soft_min=1.0,

@@ -166,7 +166,7 @@ MOTION = (
     Param(
         "guidance",
         "float",
-        3.0,
+        5.0,
         "how strongly the pld model follows the prompt (classifier-free guidance; 1: none)",
         0.0,
         20.0,

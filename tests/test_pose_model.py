@@ -35,17 +35,25 @@ def _noop(done: int, total: int, message: str) -> None:
 
 
 # Every 40th pose frame of the shipped weights (`make weights`, seed 0) for speech_wav, "nods slowly, then looks to
-# the left", seed 3, the default sampler settings (pause_calm 0.5 since 2026-12-02, guidance on the noisier steps
-# only, guidance_until 0.4, since 2026-12-03): a change to the sampler, the conditioning or the weights shows here.
-# Weights retrained by `make weights` change it: record it again from them.
+# the left", seed 3, the default sampler settings (guidance 5 since 2026-12-03, pause_calm 0.5 since 2026-12-02,
+# guidance on the noisier steps only, guidance_until 0.4, since 2026-12-03): a change to the sampler, the
+# conditioning or the weights shows here. Weights retrained by `make weights` change it: record it again from them.
 SHIPPED_REFERENCE = [
+    [-3.2814, -0.1724, -0.4706, -0.0025, -0.0098, 1.0002],
+    [-2.5063, -2.3958, 0.1056, -0.0028, -0.0024, 1.0015],
+    [1.9279, 3.5816, 0.1337, 0.0088, 0.0043, 1.0042],
+    [-1.5763, -30.4700, -1.6583, -0.0998, 0.0010, 0.9984],
+    [-2.4000, -26.9915, -1.0109, -0.0934, -0.0041, 1.0016],
+]
+# The same at guidance 3 (the default before the evening of 2026-12-03)
+SHIPPED_REFERENCE_GUIDANCE_3 = [
     [-2.6662, 0.2765, -0.4722, -0.0029, -0.0102, 1.0010],
     [-3.4017, -1.1067, -0.0946, 0.0000, -0.0043, 1.0032],
     [0.6674, 3.0830, -0.0837, 0.0082, 0.0014, 1.0058],
     [-0.5100, -29.5343, -1.7439, -0.0933, -0.0002, 0.9971],
     [-2.4757, -24.7675, -0.7299, -0.0848, -0.0062, 1.0012],
 ]
-# The same with guidance on every step (guidance_until 0), the default before 2026-12-03
+# ... and at guidance 3 on every step (guidance_until 0), the default before 2026-12-03
 SHIPPED_REFERENCE_GUIDED_THROUGHOUT = [
     [-3.3530, 0.0944, -0.5505, -0.0015, -0.0085, 0.9999],
     [-3.4426, -1.4015, 0.1030, -0.0011, -0.0035, 1.0023],
@@ -92,12 +100,14 @@ def test_shipped_weights_give_the_recorded_pose(model: PLDModel, speech_wav) -> 
     m = load_features(str(speech_wav), 25.0).matrix()
     out = model.generate(m, "nods slowly, then looks to the left", seed=3)
     np.testing.assert_allclose(out[::40], np.array(SHIPPED_REFERENCE), atol=2e-3)
-    out = model.generate(m, "nods slowly, then looks to the left", seed=3, guidance_interval=(0.0, 1.0))
+    out = model.generate(m, "nods slowly, then looks to the left", seed=3, guidance=3.0)
+    np.testing.assert_allclose(out[::40], np.array(SHIPPED_REFERENCE_GUIDANCE_3), atol=2e-3)
+    out = model.generate(m, "nods slowly, then looks to the left", seed=3, guidance=3.0, guidance_interval=(0.0, 1.0))
     np.testing.assert_allclose(out[::40], np.array(SHIPPED_REFERENCE_GUIDED_THROUGHOUT), atol=2e-3)
 
 
 def test_guidance_on_the_noisier_steps_only(model: PLDModel, speech_wav) -> None:
-    """Guidance down to 0.4 (the default) spreads the takes more than guidance on every step (1.62 against 1.37° on
+    """Guidance down to 0.4 (the default) spreads the takes more than guidance on every step (1.65 against 1.22° on
     this clip); guidance on no step is the model without guidance; the backend reads ``guidance_until``."""
     feats = load_features(str(speech_wav), 25.0)
     m = feats.matrix()
