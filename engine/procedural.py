@@ -100,17 +100,26 @@ def accent_frames(features: AudioFeatures, rate: float = 1.0) -> tuple[np.ndarra
     return peaks, strength
 
 
+def _posture(mood: str, action: str) -> tuple[float, float, float]:
+    """The mood's posture [pitch, yaw, roll] for a segment doing ``action``: a posture that leans to one side
+    (thinking: up and to the viewer's left) leans to the action's side where the action asks for the right."""
+    pitch, yaw, roll = MOODS.get(mood, MOODS["neutral"])[2]
+    if action.endswith("_right"):
+        return pitch, -yaw, -roll
+    return pitch, yaw, roll
+
+
 def _mood_profile(style: Style, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per frame: the mood's amplitude, tempo, posture (n, 3) and beat rate, each segment's own mood blended over
-    the segments' crossovers (``weights``: (count, n)); one mood gives constant rows."""
+    """Per frame: the mood's amplitude, tempo, posture (n, 3) and beat rate, each segment's own mood (and posture)
+    blended over the segments' crossovers (``weights``: (count, n)); segments alike give constant rows."""
     moods = style.segment_moods()
-    rows = np.array(
-        [
-            (amp, tempo, *posture, beats)
-            for amp, tempo, posture, beats in (MOODS.get(m, MOODS["neutral"]) for m in moods)
-        ]
-    )
-    per_frame = weights.T @ rows if len(set(moods)) > 1 else np.repeat(rows[:1], weights.shape[1], axis=0)
+    rows = []
+    for mood, segment in zip(moods, style.segments):
+        amp, tempo, _, beats = MOODS.get(mood, MOODS["neutral"])
+        rows.append((amp, tempo, *_posture(mood, segment.action), beats))
+    rows = np.array(rows)
+    alike = (rows == rows[0]).all()
+    per_frame = np.repeat(rows[:1], weights.shape[1], axis=0) if alike else weights.T @ rows
     return per_frame[:, 0], per_frame[:, 1], per_frame[:, 2:5], per_frame[:, 5]
 
 

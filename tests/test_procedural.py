@@ -74,6 +74,21 @@ def test_offsets_follow_screen_directions(feats, prompt, axis, sign):
     assert sign * held > 6.0
 
 
+def test_a_side_asked_for_outweighs_the_moods_posture(feats):
+    """A thinking head looks up and to the viewer's left; asked to turn or tilt to the right while thinking, it
+    leans its posture to the right as well, so the side asked for wins; to the left, both agree."""
+    held = slice(feats.n_frames // 3, None)
+    for seed in range(3):
+        right = generate_motion(feats, parse_prompt("tilts the head to the right, looking puzzled"), seed=seed)
+        assert right[held, 2].mean() < -6.0 and right[held, 1].mean() > 0.0  # tilted and turned to the right
+        right = generate_motion(feats, parse_prompt("looks to the right, thinking"), seed=seed)
+        assert right[held, 1].mean() > 6.0 and right[held, 2].mean() < 0.0
+        left = generate_motion(feats, parse_prompt("looks to the left, thinking"), seed=seed)
+        assert left[held, 1].mean() < -6.0 and left[held, 2].mean() > 0.0
+    thinking = generate_motion(feats, parse_prompt("thinking it over"), seed=0)
+    assert thinking[held, 1].mean() < -3.0 and thinking[held, 2].mean() > 3.0  # no side asked: up and to the left
+
+
 def test_lean_in_scales_up(feats):
     m = generate_motion(feats, parse_prompt("leans in"), seed=0)
     assert m[len(m) // 2 :, 5].mean() > 1.06
