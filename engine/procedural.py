@@ -100,30 +100,33 @@ def accent_frames(features: AudioFeatures, rate: float = 1.0) -> tuple[np.ndarra
     return peaks, strength
 
 
-def _posture(mood: str, action: str) -> tuple[float, float, float]:
+def _posture(mood: str, action: str, to_side: bool = True) -> tuple[float, float, float]:
     """The mood's posture [pitch, yaw, roll] for a segment doing ``action``: a posture that leans to one side
-    (thinking: up and to the viewer's left) leans to the action's side where the action asks for the right."""
+    (thinking: up and to the viewer's left) leans to the action's side where the action asks for the right
+    (``to_side``; False: the teacher the shipped pose weights learned from, which always leaned left)."""
     pitch, yaw, roll = MOODS.get(mood, MOODS["neutral"])[2]
-    if action.endswith("_right"):
+    if to_side and action.endswith("_right"):
         return pitch, -yaw, -roll
     return pitch, yaw, roll
 
 
-def _mood_profile(style: Style, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _mood_profile(
+    style: Style, weights: np.ndarray, posture_to_side: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per frame: the mood's amplitude, tempo, posture (n, 3) and beat rate, each segment's own mood (and posture)
     blended over the segments' crossovers (``weights``: (count, n)); segments alike give constant rows."""
     moods = style.segment_moods()
     rows = []
     for mood, segment in zip(moods, style.segments):
         amp, tempo, _, beats = MOODS.get(mood, MOODS["neutral"])
-        rows.append((amp, tempo, *_posture(mood, segment.action), beats))
+        rows.append((amp, tempo, *_posture(mood, segment.action, posture_to_side), beats))
     rows = np.array(rows)
     alike = (rows == rows[0]).all()
     per_frame = np.repeat(rows[:1], weights.shape[1], axis=0) if alike else weights.T @ rows
     return per_frame[:, 0], per_frame[:, 1], per_frame[:, 2:5], per_frame[:, 5]
 
 
-def generate_motion(features: AudioFeatures, style: Style, seed: int = 0) -> np.ndarray:
+def generate_motion(features: AudioFeatures, style: Style, seed: int = 0, posture_to_side: bool = True) -> np.ndarray:
     """Head pose frames (n, 6): pitch, yaw, roll (deg), x, y (face heights), scale.
 
     A mood sets amplitude, tempo, posture and beat rate; where the prompt's segments have moods of their own
@@ -132,7 +135,7 @@ def generate_motion(features: AudioFeatures, style: Style, seed: int = 0) -> np.
     n, fps = features.n_frames, features.fps
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x9051])
     weights = _segment_weights(n, len(style.segments), fps)
-    amp_mood, tempo_mood, posture, beat_rate = _mood_profile(style, weights)
+    amp_mood, tempo_mood, posture, beat_rate = _mood_profile(style, weights, posture_to_side)
     amp_frames = style.amplitude * amp_mood * rng.uniform(0.85, 1.15)
     tempo_frames = style.speed * tempo_mood * rng.uniform(0.9, 1.1)
     amp_of = {k: float(a) for k, a in enumerate(amp_frames[_segment_middles(weights)])}

@@ -997,6 +997,7 @@ def build_clip(
     piper: PiperSession | None,
     mood_sequences: float = 0.0,
     takes: int = 1,
+    posture_to_side: bool = False,
 ) -> dict:
     """One clip of speech in ``family`` with ``styles`` styles, ``takes`` teacher motions of each (one seed each,
     the same captions) and up to ``captions`` captions per style. One take draws the random stream of before."""
@@ -1011,7 +1012,10 @@ def build_clip(
         return out
     for _ in range(styles):
         style, label = sample_style(rng, mood_sequences)
-        motions = [generate_motion(feats, style, seed=int(rng.integers(2**31))) for _ in range(takes)]
+        motions = [
+            generate_motion(feats, style, seed=int(rng.integers(2**31)), posture_to_side=posture_to_side)
+            for _ in range(takes)
+        ]
         caps = sorted({caption(rng, label) for _ in range(captions)})
         caps = [c for c in caps if len(split_segments(c)) == len(label["actions"])] or caps[:1]
         for motion in motions:
@@ -1021,14 +1025,14 @@ def build_clip(
     return out
 
 
-def build_block(args: tuple[int, int, int, tuple[str, ...], int, int, float, int]) -> list[dict]:
+def build_block(args: tuple[int, int, int, tuple[str, ...], int, int, float, int, bool]) -> list[dict]:
     """Clips ``start`` .. ``stop - 1``; their Piper speech comes from one session seeded by (seed, start)."""
-    seed, start, stop, families, styles, captions, mood_sequences, takes = args
+    seed, start, stop, families, styles, captions, mood_sequences, takes, posture_to_side = args
     piper = None
     if "piper" in {clip_family(i, families) for i in range(start, stop)}:
         piper = PiperSession(int(np.random.SeedSequence([seed, start, 0x7A1]).generate_state(1)[0]))
     return [
-        build_clip(seed, i, clip_family(i, families), styles, captions, piper, mood_sequences, takes)
+        build_clip(seed, i, clip_family(i, families), styles, captions, piper, mood_sequences, takes, posture_to_side)
         for i in range(start, stop)
     ]
 
@@ -1115,6 +1119,12 @@ def main() -> None:
         help="teacher takes (seeds) per style, sharing its captions, so the model sees how far takes of one line "
         "differ (1: the shipped recipe)",
     )
+    ap.add_argument(
+        "--posture-to-side",
+        action="store_true",
+        help="the teacher as the keyword model is now: a mood's posture leans to the side a part asks for (off: "
+        "the teacher the shipped weights learned from, a thinking head always up and to the viewer's left)",
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "corpus.npz"))
     args = ap.parse_args()
@@ -1133,6 +1143,7 @@ def main() -> None:
             args.captions,
             args.mood_sequences,
             args.takes,
+            args.posture_to_side,
         )
         for a in starts
     ]
@@ -1165,6 +1176,8 @@ def main() -> None:
         meta["mood_sequences"] = args.mood_sequences
     if args.takes != 1:
         meta["takes"] = args.takes
+    if args.posture_to_side:
+        meta["posture_to_side"] = True
     texts = write_corpus(args.out, feats, poses, pose_clip, cap_text, cap_pose, labels, meta)
     lengths = np.array([len(f) for f in feats])
     report = {

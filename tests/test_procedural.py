@@ -87,6 +87,15 @@ def test_a_side_asked_for_outweighs_the_moods_posture(feats):
         assert left[held, 1].mean() < -6.0 and left[held, 2].mean() > 0.0
     thinking = generate_motion(feats, parse_prompt("thinking it over"), seed=0)
     assert thinking[held, 1].mean() < -3.0 and thinking[held, 2].mean() > 3.0  # no side asked: up and to the left
+    # the teacher the shipped pose weights learned from (build_corpus.py's default) leaned left whatever was asked
+    asked = parse_prompt("tilts the head to the right, looking puzzled")
+    before = generate_motion(feats, asked, seed=0, posture_to_side=False)
+    assert before[held, 1].mean() < -3.0
+    for prompt in ("thinking it over", "looks to the left, thinking", "nods, then looks right"):  # nothing to mirror
+        style = parse_prompt(prompt)
+        np.testing.assert_array_equal(
+            generate_motion(feats, style, seed=0, posture_to_side=False), generate_motion(feats, style, seed=0)
+        )
 
 
 def test_lean_in_scales_up(feats):
