@@ -100,7 +100,7 @@ def accent_frames(features: AudioFeatures, rate: float = 1.0) -> tuple[np.ndarra
     return peaks, strength
 
 
-def _posture(mood: str, action: str, to_side: bool = True) -> tuple[float, float, float]:
+def _posture(mood: str, action: str, to_side: bool) -> tuple[float, float, float]:
     """The mood's posture [pitch, yaw, roll] for a segment doing ``action``: a posture that leans to one side
     (thinking: up and to the viewer's left) leans to the action's side where the action asks for the right
     (``to_side``; False: the teacher the shipped pose weights learned from, which always leaned left)."""
@@ -111,7 +111,7 @@ def _posture(mood: str, action: str, to_side: bool = True) -> tuple[float, float
 
 
 def _mood_profile(
-    style: Style, weights: np.ndarray, posture_to_side: bool = True
+    style: Style, weights: np.ndarray, posture_to_side: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per frame: the mood's amplitude, tempo, posture (n, 3) and beat rate, each segment's own mood (and posture)
     blended over the segments' crossovers (``weights``: (count, n)); segments alike give constant rows."""
