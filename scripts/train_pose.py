@@ -379,11 +379,14 @@ def train_spread(
     batch: int,
     text_noise: float,
     audio_drop: float,
+    pairs_per_step: int = SPREAD_PAIRS,
+    average: float = 0.0,
 ) -> dict:
     """Stage 3: the denoiser learns how far two takes of one line differ (band by band, each line against its own
     teacher takes), with the denoising loss on the two-take corpus beside it (the corpus the spread is taught from;
-    split with the main corpus's seed, so corpora built from the same clips hold out the same ones). A constant rate.
-    Its own random streams (seeded by ``seed``). Returns the pairs corpus's metadata."""
+    split with the main corpus's seed, so corpora built from the same clips hold out the same ones). A constant rate;
+    ``pairs_per_step`` lines drawn twice a step; with ``average`` > 0 the weights kept are their moving average over
+    the run (``average`` a step). Its own random streams (seeded by ``seed``). Returns the pairs corpus's metadata."""
     pc, pairs, caps_of = take_pairs(pairs_path, seed)
     pc.cap_segs = pc.cap_segs[..., : model.config.text_dim + model.config.segment_features]
     round_to_saved(model, pc)
@@ -395,6 +398,7 @@ def train_spread(
     for p in model.vae.parameters():
         p.requires_grad_(False)
     opt = torch.optim.AdamW(den.parameters(), lr=SPREAD_LR, weight_decay=0.01)
+    averaged = [p.detach().clone() for p in den.parameters()] if average > 0 else None
     log({"stage": "spread", "pairs": len(pairs), "pairs_corpus_seed": pc.meta.get("seed")})
     t0 = time.time()
     for step in range(steps):
@@ -402,12 +406,16 @@ def train_spread(
         anchor = denoiser_loss(
             model, denoiser_batch(pc, caps, WINDOW, rng, TEXT_DROP, ramp, text_noise, audio_drop), gen
         )
-        cond, teacher = spread_batch(pc, pairs, caps_of, min(SPREAD_PAIRS, len(pairs)), rng, model.config)
+        cond, teacher = spread_batch(pc, pairs, caps_of, min(pairs_per_step, len(pairs)), rng, model.config)
         spread, ratio = spread_loss(model, cond, teacher, gen)
         opt.zero_grad()
         (anchor + weight * spread).backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
         opt.step()
+        if averaged is not None:
+            with torch.no_grad():
+                for avg, p in zip(averaged, den.parameters()):
+                    avg.lerp_(p, 1.0 - average)
         if step % 50 == 0 or step == steps - 1:
             val = validation_loss(model, val_batch)
             log(
@@ -421,6 +429,11 @@ def train_spread(
                     "seconds": round(time.time() - t0, 1),
                 }
             )
+    if averaged is not None:
+        with torch.no_grad():
+            for avg, p in zip(averaged, den.parameters()):
+                p.copy_(avg)
+        log({"stage": "spread", "averaged_val_loss": round(validation_loss(model, val_batch), 5)})
     den.eval()
     for p in model.vae.parameters():
         p.requires_grad_(True)
@@ -453,6 +466,13 @@ def main() -> None:
     )
     ap.add_argument("--spread-steps", type=int, default=1000, help="stage 3 steps (with --take-pairs)")
     ap.add_argument("--spread-weight", type=float, default=SPREAD_WEIGHT, help="stage 3's weight on the spread loss")
+    ap.add_argument("--spread-pairs", type=int, default=SPREAD_PAIRS, help="stage 3's lines per step, each drawn twice")
+    ap.add_argument(
+        "--spread-average",
+        type=float,
+        default=0.0,
+        help="keep stage 3's weights averaged over its run (a moving average, this much a step; 0: the last weights)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -504,10 +524,14 @@ def main() -> None:
             args.batch,
             args.text_noise,
             args.audio_drop,
+            args.spread_pairs,
+            args.spread_average,
         )
         spread = {
             "spread_steps": args.spread_steps,
             "spread_weight": args.spread_weight,
+            "spread_pairs": args.spread_pairs,
+            "spread_average": args.spread_average,
             "pairs_corpus_seed": pairs_meta.get("seed"),
             "pairs_corpus_clips": pairs_meta.get("clips"),
         }

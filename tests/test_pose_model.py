@@ -353,6 +353,18 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
 
     a, b = load_file(str(out)), load_file(str(out2))
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+
+    # stage 3 keeping its weights averaged over the run (the same draws): they stay nearer where it started
+    averaged = tmp_path / "averaged.safetensors"
+    train(
+        corpus2, averaged, "--init", str(stage2), "--vae-steps", "0", "--steps", "0", "--take-pairs", str(corpus2),
+        *spread, "--spread-pairs", "16", "--spread-average", "0.9",
+    )  # fmt: skip
+    start, avg = load_file(str(stage2)), load_file(str(averaged))
+    den = [k for k in start if k.startswith("denoiser.")]
+    moved = lambda w: sum(float((w[k].float() - start[k].float()).norm() ** 2) for k in den) ** 0.5  # noqa: E731
+    assert 0 < moved(avg) < 0.8 * moved(b)
+    assert PLDModel.load(str(averaged)).metadata["spread_average"] == 0.9
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
