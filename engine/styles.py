@@ -37,12 +37,18 @@ _SPLIT = re.compile(
 )
 
 _MOODS = {
-    "calm": r"calm\w*|still|steady|relaxed|gentle|gently|serene|quiet\w*|subtle|peaceful\w*|composed|motionless|restful",
-    "energetic": r"energetic\w*|lively|animated|excited\w*|vigorous\w*|enthusiastic\w*|dynamic|bouncy|passionate\w*"
-    r"|emphatic\w*|expressive\w*",
-    "sad": r"sad\w*|downcast|gloomy|melanchol\w*|dejected\w*|sorrow\w*|unhappy|depressed|glum|mournful\w*|down-hearted",
-    "confident": r"confident\w*|assertive\w*|proud\w*|bold\w*|self-assured|assured|authoritative\w*|determined",
-    "thinking": r"think\w*|ponder\w*|thoughtful\w*|contemplat\w*|wonder\w*|consider\w*|pensive\w*|reflect\w*|musing"
+    "calm": r"calm\w*|still|steady|steadi\w*|relaxed|gentle|gently|seren\w*|quiet\w*|subtle|peaceful\w*|compos\w*"
+    r"|motionless|unmoving|restful|tranquil\w*|placid\w*|sedate\w*|evenly|even-tempered|cool|coolly|restrain\w*"
+    r"|measured|low-key|understated|poised|unruffled|collected|unflappable|subdued|stable|settled|level|mellow"
+    r"|reserved|without fuss|stays put|(?:barely|hardly) mov\w*|mov\w* very little|hardly any (?:head )?movement"
+    r"|(?:minimal|little|almost no|without much|no big) (?:head )?(?:motion|movements?)|movement to a minimum",
+    "energetic": r"(?<!low )(?<!low-)(?<!no )energ\w*|lively|animat\w*|excited\w*|vigorous\w*|enthusias\w*|dynamic"
+    r"|bounc\w*|passionate\w*|emphatic\w*|expressive\w*|spirited\w*|exuberan\w*|full of life|gusto|zest\w*"
+    r"|mov\w* around a lot",
+    "sad": r"sad\w*|downcast|gloom\w*|melanchol\w*|dejected\w*|sorrow\w*|unhapp\w*|depressed|glum|mournful\w*"
+    r"|down-hearted",
+    "confident": r"confiden\w*|assertive\w*|proud\w*|bold\w*|self-assured\w*|assured|authorit\w*|determined",
+    "thinking": r"think\w*|thought\w*|ponder\w*|contemplat\w*|wonder\w*|consider\w*|pensive\w*|reflect\w*|musing"
     r"|hesitant\w*|unsure|puzzled",
 }
 _SLOW = r"slow\w*|leisurely|unhurried|lazily|lazy|languid\w*|gradual\w*"

@@ -46,3 +46,21 @@ def test_several_takes_per_style_share_the_captions() -> None:
         diff = np.abs(two["poses"][a][:, :3] - two["poses"][b][:, :3])
         assert diff.mean() > 0.3  # another seed: another take of the same style
     assert two["labels"][0] != two["labels"][2] or two["captions"][0] != two["captions"][2]
+
+
+def test_the_keyword_model_reads_every_mood_phrase_of_the_captions():
+    """The teacher's captions and the keyword model share one vocabulary: each mood phrase the corpus captions a
+    motion with ("steadily", "with gusto", "deep in thought", ...) is read by engine.styles as that mood."""
+    from engine.styles import parse_prompt
+
+    phrases = [
+        (mood, p)
+        for table in (build_corpus.MOOD_WORDS, build_corpus.MOOD_ONLY)
+        for mood, ps in table.items()
+        for p in ps
+        if p
+    ]
+    phrases += [("calm", p) for p in build_corpus.CALM_DESCRIPTIONS]
+    misread = [(p, mood, parse_prompt(p).mood) for mood, p in phrases if parse_prompt(p).mood != mood]
+    assert len(phrases) > 150
+    assert misread == []

@@ -43,6 +43,10 @@ def test_actions(prompt, actions):
         ("confident speaker", "confident"),
         ("thinking about the answer", "thinking"),
         ("talks", "neutral"),
+        ("speaks steadily, with composure", "calm"),
+        ("lost in thought", "thinking"),
+        ("with great enthusiasm", "energetic"),
+        ("a low-energy delivery", "neutral"),  # energy, but not lively
     ],
 )
 def test_moods(prompt, mood):
