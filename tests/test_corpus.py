@@ -61,6 +61,6 @@ def test_the_keyword_model_reads_every_mood_phrase_of_the_captions():
         if p
     ]
     phrases += [("calm", p) for p in build_corpus.CALM_DESCRIPTIONS]
-    misread = [(p, mood, parse_prompt(p).mood) for mood, p in phrases if parse_prompt(p).mood != mood]
+    misread = [(p, mood, read) for mood, p in phrases if (read := parse_prompt(p).mood) != mood]
     assert len(phrases) > 150
     assert misread == []
