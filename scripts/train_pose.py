@@ -26,7 +26,14 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from engine.pose.conditioning import MAX_SEGMENTS, pool_audio, segment_direction, token_conditions  # noqa: E402
+from engine.pose.conditioning import (  # noqa: E402
+    MAX_SEGMENTS,
+    SEGMENT_FEATURES,
+    pool_audio,
+    segment_features,
+    segment_moods,
+    token_conditions,
+)
 from engine.pose.config import MODEL_FPS, PLDConfig  # noqa: E402
 from engine.pose.denoiser import Conditions  # noqa: E402
 from engine.pose.pipeline import WINDOW, PLDModel, edge_seconds  # noqa: E402
@@ -59,12 +66,8 @@ class Corpus:
             self.poses += [poses[poffs[i] : poffs[i + 1]] for i in range(len(poffs) - 1)]
             emb = d["text_embeddings"].astype(np.float32)
             cap_text.append(emb[d["caption_text_index"]])
-            # a segment's condition: its embedding and its screen direction (engine.pose.conditioning)
-            directions = np.array([segment_direction(str(t)) for t in d["texts"]], np.float32)[:, None]
-            seg_features = np.concatenate([emb, directions], axis=1)
-            seg = d["caption_segments"]
-            cap_count.append((seg >= 0).sum(axis=1))
-            cap_segs.append(np.where((seg >= 0)[..., None], seg_features[np.maximum(seg, 0)], 0.0).astype(np.float32))
+            cap_segs.append(caption_segment_conditions(d, emb))
+            cap_count.append((d["caption_segments"] >= 0).sum(axis=1))
         self.meta = metas[0] if len(metas) == 1 else {"seed": metas[0].get("seed"), "parts": metas}
         self.pose_clip, self.cap_pose = np.concatenate(pose_clip), np.concatenate(cap_pose)
         self.cap_text, self.cap_segs = np.concatenate(cap_text), np.concatenate(cap_segs)
@@ -80,6 +83,24 @@ class Corpus:
         self.train_poses = sorted({int(self.cap_pose[c]) for c in self.train_caps})
         self.latents: list[np.ndarray] = []
         self.audio_tokens = [pool_audio(f, -(-len(f) // DOWN)) for f in self.clip_feats]
+
+
+def caption_segment_conditions(d, emb: np.ndarray) -> np.ndarray:
+    """(captions, MAX_SEGMENTS, text_dim + SEGMENT_FEATURES) segment conditions of a corpus file ``d``: each segment's
+    embedding, its screen direction and the mood the keyword parser reads for it in its caption
+    (engine.pose.conditioning.segment_features, as the pipeline builds them); zeros past a caption's segments."""
+    texts = [str(t) for t in d["texts"]]
+    seg, caption_text = d["caption_segments"], d["caption_text_index"]
+    out = np.zeros((len(seg), MAX_SEGMENTS, emb.shape[1] + SEGMENT_FEATURES), np.float32)
+    moods_of: dict[int, list[str]] = {}
+    for c in range(len(seg)):
+        k = int(caption_text[c])
+        if k not in moods_of:
+            moods_of[k] = segment_moods(texts[k])
+        for j, (i, mood) in enumerate(zip(seg[c], moods_of[k])):
+            if i >= 0:
+                out[c, j] = segment_features(emb[i], texts[i], mood)
+    return out
 
 
 def pose_windows(corpus: Corpus, idx: list[int], length: int, rng: np.random.Generator) -> torch.Tensor:
@@ -187,7 +208,7 @@ def denoiser_batch(
             segs[i] = 0.0
         elif text_noise > 0 and rng.random() < 0.5:  # nearby embeddings mean the same: paraphrases unseen here
             text[i] = _jitter(text[i], text_noise, rng)
-            dim = text.shape[1]  # the segment's embedding; its direction feature stays as it is
+            dim = text.shape[1]  # the segment's embedding; its direction and mood features stay as they are
             for j in range(int(corpus.cap_count[c])):
                 segs[i, j, :dim] = _jitter(segs[i, j, :dim], text_noise, rng)
     t = lambda a: torch.from_numpy(a)  # noqa: E731

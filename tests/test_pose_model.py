@@ -17,7 +17,14 @@ import torch
 from engine.audio import load_features
 from engine.backends import get_backend
 from engine.errors import BadInput
-from engine.pose.conditioning import part_prompts, segment_direction, segment_texts
+from engine.pose.conditioning import (
+    MOOD_FEATURES,
+    SEGMENT_FEATURES,
+    part_prompts,
+    segment_direction,
+    segment_moods,
+    segment_texts,
+)
 from engine.pose.config import BEFORE_ENTRY, PLDConfig
 from engine.pose.pipeline import PLDModel, seam_frames
 from engine.pose.weights import DEFAULT_PATH, load_weights
@@ -222,8 +229,28 @@ def test_segment_direction_reads_screen_sides() -> None:
     assert segment_direction("shake the head from left to right") == 0.0  # both sides: no direction
     assert segment_direction("nod, that's right") == 0.0 and segment_direction("look up right now") == 0.0
     assert segment_direction("nods slowly") == 0.0
-    whole, segs, _weights = PLDModel().text_conditions("nod a few times, then turn to screen right", 100)
+    whole, segs, _weights = PLDModel(PLDConfig(segment_features=1)).text_conditions(
+        "nod a few times, then turn to screen right", 100
+    )
     assert segs.shape[1] == whole.shape[0] + 1 and segs[:2, -1].tolist() == [0.0, 1.0]
+
+
+def test_segments_carry_the_mood_the_parser_reads() -> None:
+    """Each segment's condition ends with its direction and a one-hot of its mood: the prompt's one mood on every
+    part, or each part's own where the prompt names two (a part without a mood word keeps the one before)."""
+    assert MOOD_FEATURES == ("calm", "energetic", "sad", "confident", "thinking")
+    assert segment_moods("keep it composed and nod, then glance left") == ["calm", "calm"]
+    assert segment_moods("barely moving, then get really excited, then look down") == ["calm", "energetic", "energetic"]
+    assert segment_moods("nod a few times") == ["neutral"]
+    moody = PLDModel(PLDConfig(segment_features=SEGMENT_FEATURES))
+    whole, segs, _weights = moody.text_conditions("barely moving, then get excited and look to the left", 100)
+    dim = whole.shape[0]
+    assert segs.shape == (3, dim + SEGMENT_FEATURES) and SEGMENT_FEATURES == 6
+    assert segs[0, dim:].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]  # no side, calm
+    assert segs[1, dim:].tolist() == [-1.0, 0.0, 1.0, 0.0, 0.0, 0.0]  # screen left, energetic
+    assert not segs[2].any()  # no third part
+    _whole, neutral, _weights = moody.text_conditions("nod a few times", 100)
+    assert not neutral[0, dim:].any()
 
 
 def test_unusual_sides(model: PLDModel, speech_wav) -> None:
@@ -328,6 +355,16 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     d = np.load(corpus)
     assert len(d["poses"]) > 0 and d["text_embeddings"].shape[1] == 384
     assert {json.loads(str(label))["family"] for label in d["labels"]} == {"espeak", "piper", "flite"}
+    # the trainer conditions each caption's segments as the pipeline does: the same direction and mood features
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_pose import caption_segment_conditions
+
+    conds = caption_segment_conditions(d, d["text_embeddings"].astype(np.float32))
+    dim = d["text_embeddings"].shape[1]
+    for c, k in enumerate(d["caption_text_index"]):
+        _whole, segs, _weights = PLDModel(PLDConfig(segment_features=6)).text_conditions(str(d["texts"][k]), 100)
+        assert np.array_equal(conds[c, :, dim:], segs.numpy()[:, dim:]), str(d["texts"][k])
+    assert conds[:, :, dim + 1 :].any()  # some caption names a mood
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     vae = [r["loss"] for r in rows if r["stage"] == "vae"]
     assert vae[-1] < 0.8 * vae[0]

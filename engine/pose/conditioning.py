@@ -12,7 +12,9 @@ moods conditions every window on a blend of them.
 A sentence embedding hardly tells "left" from "right" in unfamiliar phrasings, so each
 segment also carries its screen direction read from its words (:func:`segment_direction`):
 -1 for left, +1 for right, 0 for neither or both ("side to side"). The embedding says
-what to do (look, tilt, ...), the direction says to which side.
+what to do (look, tilt, ...), the direction says to which side. Likewise an embedding reads "keep it composed"
+or "barely moving" only loosely as calm, so each segment also carries the mood the keyword parser reads for it
+(:func:`segment_moods`, one-hot over :data:`MOOD_FEATURES`; neutral: zeros).
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import re
 
 import numpy as np
 
-from ..styles import _SPLIT, check_prompt, modifies_previous, parse_prompt, segment_weights
+from ..styles import _SPLIT, MOODS, check_prompt, modifies_previous, parse_prompt, segment_weights
 from .vae import DOWN
 
 MAX_SEGMENTS = 3
-SEGMENT_FEATURES = 1  # features appended to each segment embedding: its screen direction
+MOOD_FEATURES = tuple(m for m in MOODS if m != "neutral")  # one feature each; neutral is none of them
+# features appended to each segment embedding: its screen direction, then its mood (weights trained with fewer
+# features read the first ones: 1, the direction alone)
+SEGMENT_FEATURES = 1 + len(MOOD_FEATURES)
 # "right"/"left" in phrases that name no side ("right now", "that's right", "left over")
 _NO_SIDE = re.compile(
     r"\b(?:right (?:now|away|here|there|then|after|before|on time)|all right|(?:that's|that is|you're|you are|"
@@ -42,9 +47,24 @@ def segment_direction(text: str) -> float:
     return -1.0 if left and not right else (1.0 if right and not left else 0.0)
 
 
-def segment_features(embedding: np.ndarray, text: str) -> np.ndarray:
-    """A segment's condition: its sentence embedding followed by its SEGMENT_FEATURES direction feature."""
-    return np.concatenate([np.asarray(embedding, np.float32), [segment_direction(text)]]).astype(np.float32)
+def mood_features(mood: str) -> np.ndarray:
+    """One-hot of ``mood`` over MOOD_FEATURES (neutral or unknown: zeros)."""
+    return np.array([1.0 if mood == m else 0.0 for m in MOOD_FEATURES], np.float32)
+
+
+def segment_features(embedding: np.ndarray, text: str, mood: str) -> np.ndarray:
+    """A segment's condition: its sentence embedding, its screen direction, its mood (SEGMENT_FEATURES in all)."""
+    head = np.asarray(embedding, np.float32)
+    return np.concatenate([head, [segment_direction(text)], mood_features(mood)]).astype(np.float32)
+
+
+def segment_moods(prompt: str) -> list[str]:
+    """The mood of each piece of :func:`segment_texts` as the keyword parser reads the whole prompt: a part's own
+    where the prompt names two ("calm, then excited"), else the prompt's one mood for every part."""
+    pieces = segment_texts(prompt)
+    style = parse_prompt(prompt)
+    moods = style.segment_moods()
+    return moods if len(moods) == len(pieces) else [style.mood] * len(pieces)
 
 
 def segment_texts(prompt: str) -> list[str]:

@@ -25,7 +25,9 @@ class PLDConfig:
     heads: int = 4  # attention heads per block
     audio_features: int = 46  # audio conditioning per pose frame (engine.audio.AudioFeatures.matrix)
     text_dim: int = 384  # prompt embedding (engine.text)
-    segment_features: int = 1  # features per "then" segment besides its embedding (conditioning.SEGMENT_FEATURES)
+    # features per "then" segment besides its embedding: 1 its direction (the shipped model); up to
+    # conditioning.SEGMENT_FEATURES (6: direction and 5 moods, trial O, not yet trained)
+    segment_features: int = 1
     # crossover between two "then" segments in pose frames: the teacher's own ramp (procedural.ACTION_RAMP_S,
     # 0.35 s = 8.75 frames), so the model learns the hand-over it sees in the corpus
     segment_ramp_frames: float = ACTION_RAMP_S * MODEL_FPS

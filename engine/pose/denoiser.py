@@ -95,7 +95,7 @@ class Conditions:
     """What the denoiser sees besides the noisy latents, per window of a batch.
 
     audio: (B, T, DOWN * audio_features) the audio frames of each token; text: (B, text_dim) the whole prompt;
-    segments: (B, S, text_dim + segment_features) its "then" segments (embedding and direction) and weights:
+    segments: (B, S, text_dim + segment_features) its "then" segments (embedding, direction, mood) and weights:
     (B, T, S) each token's membership in them (zeros: no text); edges: (B, T, 2) seconds from the clip start
     and to its end (clipped);
     known: (B, T, latent) latents given as context (inpainting) where mask: (B, T, 1) is 1.

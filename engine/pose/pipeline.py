@@ -22,7 +22,15 @@ from ..audio import MATRIX_SPEECH_COLUMN
 from ..motion import apply_pins, calm_pauses
 from ..params import default
 from ..progress import Progress
-from .conditioning import MAX_SEGMENTS, part_prompts, pool_audio, segment_features, segment_texts, token_conditions
+from .conditioning import (
+    MAX_SEGMENTS,
+    part_prompts,
+    pool_audio,
+    segment_features,
+    segment_moods,
+    segment_texts,
+    token_conditions,
+)
 from .config import MODEL_FPS, PLDConfig
 from .denoiser import Conditions, Denoiser
 from .sampler import GuidedDenoiser, PinnedDenoiser, ddim_times, sample_ddim
@@ -138,15 +146,16 @@ class PLDModel:
 
     # ------------------------------------------------------------------ conditions
     def text_conditions(self, prompt: str, n_frames: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Whole-prompt embedding (384,), segment conditions (S, 384 + SEGMENT_FEATURES) and token weights (T, S)."""
+        """Whole-prompt embedding (384,), segment conditions (S, 384 + segment_features) and token weights (T, S)."""
         from ..text import embed
 
         pieces = segment_texts(prompt)
         whole = embed(prompt)
-        width = self.config.text_dim + self.config.segment_features  # 0 features: a model without directions
+        # weights trained with fewer features read the first ones (0: no direction, 1: the direction, no mood)
+        width = self.config.text_dim + self.config.segment_features
         segs = np.zeros((MAX_SEGMENTS, width), np.float32)
-        for i, piece in enumerate(pieces):
-            segs[i] = segment_features(embed(piece), piece)[:width]
+        for i, (piece, mood) in enumerate(zip(pieces, segment_moods(prompt))):
+            segs[i] = segment_features(embed(piece), piece, mood)[:width]
         weights, _ = token_conditions(n_frames, len(pieces), self.config.segment_ramp_frames)
         return torch.from_numpy(whole), torch.from_numpy(segs), torch.from_numpy(weights)
 
