@@ -362,7 +362,9 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     conds = caption_segment_conditions(d, d["text_embeddings"].astype(np.float32))
     dim = d["text_embeddings"].shape[1]
     for c, k in enumerate(d["caption_text_index"]):
-        _whole, segs, _weights = PLDModel(PLDConfig(segment_features=6)).text_conditions(str(d["texts"][k]), 100)
+        _whole, segs, _weights = PLDModel(PLDConfig(segment_features=SEGMENT_FEATURES)).text_conditions(
+            str(d["texts"][k]), 100
+        )
         assert np.array_equal(conds[c, :, dim:], segs.numpy()[:, dim:]), str(d["texts"][k])
     assert conds[:, :, dim + 1 :].any()  # some caption names a mood
     rows = [json.loads(line) for line in log.read_text().splitlines()]
