@@ -251,7 +251,9 @@ def train_denoiser(
     batch: int,
     text_noise: float = 0.0,
     audio_drop: float = 0.0,
+    spread: SpreadInside | None = None,
 ) -> None:
+    """Stage 2; with ``spread``, the spread loss is added on some of the last steps (:class:`SpreadInside`)."""
     den = model.denoiser.train()
     opt = torch.optim.AdamW(den.parameters(), lr=6e-4, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=6e-4, total_steps=steps, pct_start=max(0.05, 3 / steps))
@@ -263,6 +265,8 @@ def train_denoiser(
         tokens = WINDOW if rng.random() < 0.8 else int(rng.integers(8, WINDOW))
         caps = rng.choice(corpus.train_caps, batch)
         loss = denoiser_loss(model, denoiser_batch(corpus, caps, tokens, rng, TEXT_DROP, ramp, text_noise, audio_drop))
+        if spread is not None and spread.due(step, steps):
+            loss = loss + spread.weight * spread.loss(model)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
@@ -277,10 +281,13 @@ def train_denoiser(
                     "step": step,
                     "loss": round(ema, 5),
                     "val_loss": round(val, 5),
+                    **(spread.logged if spread is not None else {}),
                     "seconds": round(time.time() - t0, 1),
                 }
             )
     den.eval()
+    if spread is not None:
+        spread.close(model)
 
 
 # ---------------------------------------------------------------------------------------------- stage 3: spread
@@ -461,6 +468,40 @@ def train_spread(
     return pc.meta
 
 
+class SpreadInside:
+    """The spread loss taught inside stage 2 rather than after it: on every ``every``-th of the denoiser's last
+    ``last`` steps, ``weight`` × :func:`spread_loss` (each line against its own teacher takes) is added to that step's
+    denoising loss, at stage 2's own rate. Its batches come from the pairs corpus on random streams of their own, so
+    stage 2's batches are those of the run without it."""
+
+    def __init__(
+        self, model: PLDModel, pairs_path: str, last: int, every: int, weight: float, seed: int, pairs_per_step: int
+    ) -> None:
+        self.pc, self.pairs, self.caps_of = take_pairs(pairs_path, seed)
+        self.pc.cap_segs = self.pc.cap_segs[..., : model.config.text_dim + model.config.segment_features]
+        self.final_steps, self.every, self.weight, self.pairs_per_step = last, every, weight, pairs_per_step
+        self.rng = np.random.default_rng([seed, 3])
+        self.gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 3]).generate_state(1)[0]))
+        self.logged: dict[str, object] = {}  # the latest values, for the log
+        for p in model.vae.parameters():  # the decoder is in the graph, never trained here
+            p.requires_grad_(False)
+
+    def due(self, step: int, steps: int) -> bool:
+        start = max(0, steps - self.final_steps)
+        return step >= start and (step - start) % self.every == 0
+
+    def loss(self, model: PLDModel) -> torch.Tensor:
+        n = min(self.pairs_per_step, len(self.pairs))
+        cond, teacher = spread_batch(self.pc, self.pairs, self.caps_of, n, self.rng, model.config)
+        value, ratio = spread_loss(model, cond, teacher, self.gen)
+        self.logged = {"spread_loss": round(value.item(), 5), "take_ratio": [round(float(r), 3) for r in ratio]}
+        return value
+
+    def close(self, model: PLDModel) -> None:
+        for p in model.vae.parameters():
+            p.requires_grad_(True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", action="append", help="corpus .npz (repeat to join several; default data/corpus.npz)")
@@ -494,7 +535,19 @@ def main() -> None:
         default=0.0,
         help="keep stage 3's weights averaged over its run (a moving average, this much a step; 0: the last weights)",
     )
+    ap.add_argument(
+        "--spread-inside",
+        type=int,
+        default=0,
+        metavar="LAST",
+        help="with --take-pairs: teach the spread inside stage 2, on its last LAST steps, instead of a stage 3 after it",
+    )
+    ap.add_argument(
+        "--spread-every", type=int, default=5, help="with --spread-inside: the spread loss on every Nth step"
+    )
     args = ap.parse_args()
+    if args.spread_inside and not args.take_pairs:
+        ap.error("--spread-inside needs --take-pairs")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng([args.seed, 1] if args.init else args.seed)  # a continued run draws new batches
@@ -531,10 +584,32 @@ def main() -> None:
         train_vae(model, corpus, args.vae_steps, rng, log)
     keep = bool(args.init) and args.vae_steps == 0  # the init's VAE and the normalization its denoiser knows
     log({"stage": "encode", **encode_corpus(model, corpus, keep), "seconds": round(time.time() - t0, 1)})
+    inside = None
+    if args.take_pairs and args.spread_inside > 0:
+        inside = SpreadInside(
+            model,
+            args.take_pairs,
+            args.spread_inside,
+            args.spread_every,
+            args.spread_weight,
+            args.seed,
+            args.spread_pairs,
+        )
+        log({"stage": "spread", "inside_last_steps": args.spread_inside, "every": args.spread_every,
+             "pairs": len(inside.pairs), "pairs_corpus_seed": inside.pc.meta.get("seed")})  # fmt: skip
     if args.steps > 0:
-        train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise, args.audio_drop)
+        train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise, args.audio_drop, inside)
     spread = {}
-    if args.take_pairs and args.spread_steps > 0:
+    if inside is not None:
+        spread = {
+            "spread_inside_last_steps": args.spread_inside,
+            "spread_every": args.spread_every,
+            "spread_weight": args.spread_weight,
+            "spread_pairs": args.spread_pairs,
+            "pairs_corpus_seed": inside.pc.meta.get("seed"),
+            "pairs_corpus_clips": inside.pc.meta.get("clips"),
+        }
+    elif args.take_pairs and args.spread_steps > 0:
         pairs_meta = train_spread(
             model,
             args.take_pairs,

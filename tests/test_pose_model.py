@@ -404,6 +404,22 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     moved = lambda w: sum(float((w[k].float() - start[k].float()).norm() ** 2) for k in den) ** 0.5  # noqa: E731
     assert 0 < moved(avg) < 0.8 * moved(b)
     assert PLDModel.load(str(averaged)).metadata["spread_average"] == 0.9
+
+    # the spread taught inside stage 2 (its last 20 steps, every 5th): the same VAE and batches as stage 2 alone
+    # (its draws are its own), the denoiser moved by it, the spread logged beside the denoising loss
+    inside, inside_log = tmp_path / "inside.safetensors", tmp_path / "inside.jsonl"
+    train(
+        corpus2, inside, "--vae-steps", "60", "--steps", "60", "--take-pairs", str(corpus2), "--spread-inside", "20",
+        "--spread-every", "5", "--log", str(inside_log),
+    )  # fmt: skip
+    w = load_file(str(inside))
+    assert all(torch.equal(w[k], start[k]) for k in start if k.startswith("vae."))
+    assert moved(w) > 0
+    rows = [json.loads(line) for line in inside_log.read_text().splitlines()]
+    assert not [r for r in rows if r["stage"] == "spread" and "step" in r]  # no stage 3 after
+    assert len([r for r in rows if r["stage"] == "denoiser"][-1]["take_ratio"]) == 3
+    meta = PLDModel.load(str(inside)).metadata
+    assert meta["spread_inside_last_steps"] == 20 and "spread_steps" not in meta
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
