@@ -10,6 +10,7 @@ audio (with all their captions) are held out for validation. Losses are logged a
 Stage 3 (only with ``--take-pairs``, a ``build_corpus.py --takes 2`` corpus; not in the shipped recipe) teaches
 the denoiser how far two takes of one line differ: it draws two takes of a window and matches the band power of
 their difference to that of the teacher's two takes, beside the denoising loss on that two-take corpus.
+With ``--spread-inside LAST`` that loss is taught inside stage 2 instead, on its last LAST steps (no stage 3).
 """
 
 from __future__ import annotations
