@@ -600,16 +600,10 @@ def main() -> None:
              "pairs": len(inside.pairs), "pairs_corpus_seed": inside.pc.meta.get("seed")})  # fmt: skip
     if args.steps > 0:
         train_denoiser(model, corpus, args.steps, rng, log, args.batch, args.text_noise, args.audio_drop, inside)
-    spread = {}
+    spread, pairs_meta = {}, None
     if inside is not None:
-        spread = {
-            "spread_inside_last_steps": args.spread_inside,
-            "spread_every": args.spread_every,
-            "spread_weight": args.spread_weight,
-            "spread_pairs": args.spread_pairs,
-            "pairs_corpus_seed": inside.pc.meta.get("seed"),
-            "pairs_corpus_clips": inside.pc.meta.get("clips"),
-        }
+        spread = {"spread_inside_last_steps": args.spread_inside, "spread_every": args.spread_every}
+        pairs_meta = inside.pc.meta
     elif args.take_pairs and args.spread_steps > 0:
         pairs_meta = train_spread(
             model,
@@ -624,14 +618,14 @@ def main() -> None:
             args.spread_pairs,
             args.spread_average,
         )
-        spread = {
-            "spread_steps": args.spread_steps,
-            "spread_weight": args.spread_weight,
-            "spread_pairs": args.spread_pairs,
-            "spread_average": args.spread_average,
-            "pairs_corpus_seed": pairs_meta.get("seed"),
-            "pairs_corpus_clips": pairs_meta.get("clips"),
-        }
+        spread = {"spread_steps": args.spread_steps, "spread_average": args.spread_average}
+    if pairs_meta is not None:  # the spread was taught, inside stage 2 or after it
+        spread.update(
+            spread_weight=args.spread_weight,
+            spread_pairs=args.spread_pairs,
+            pairs_corpus_seed=pairs_meta.get("seed"),
+            pairs_corpus_clips=pairs_meta.get("clips"),
+        )
     history = list(model.metadata.get("history", [])) if args.init else []
     if args.init:  # the runs the initial weights came from, oldest first
         history.append(
