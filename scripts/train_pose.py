@@ -300,11 +300,12 @@ SPREAD_LR = 2e-4
 SPREAD_WEIGHT = 0.2  # the spread loss beside the denoising loss
 
 
-def take_pairs(path: str, seed: int) -> tuple[Corpus, list[tuple[int, int]], dict[int, list[int]]]:
+def take_pairs(path: str, seed: int, config: PLDConfig) -> tuple[Corpus, list[tuple[int, int]], dict[int, list[int]]]:
     """A corpus with several teacher takes of each line (``build_corpus.py --takes N``, N >= 2), split as the main
-    corpus is: the corpus, (first take, second take) motion indices of each training line, and each training
-    motion's captions."""
+    corpus is, its segment conditions as wide as ``config``'s: the corpus, (first take, second take) motion indices of
+    each training line, and each training motion's captions."""
     pairs_corpus = Corpus(path, VAL_FRACTION, seed)
+    pairs_corpus.cap_segs = pairs_corpus.cap_segs[..., : config.text_dim + config.segment_features]
     takes = int(pairs_corpus.meta.get("takes", 1))
     if takes < 2:
         raise SystemExit(f"{path}: one teacher take per line; build it with build_corpus.py --takes 2")
@@ -319,6 +320,12 @@ def take_pairs(path: str, seed: int) -> tuple[Corpus, list[tuple[int, int]], dic
         caps_of.setdefault(int(pairs_corpus.cap_pose[c]), []).append(int(c))
     long_enough = [(a, b) for a, b in pairs if a in caps_of and len(pairs_corpus.poses[a]) >= WINDOW * DOWN]
     return pairs_corpus, long_enough, caps_of
+
+
+def spread_streams(seed: int) -> tuple[np.random.Generator, torch.Generator]:
+    """The spread's own random streams (its batches, its noises), apart from stage 2's."""
+    rng = np.random.default_rng([seed, 3])
+    return rng, torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 3]).generate_state(1)[0]))
 
 
 def band_power(diff: torch.Tensor, fps: float) -> torch.Tensor:
@@ -416,11 +423,9 @@ def train_spread(
     split with the main corpus's seed, so corpora built from the same clips hold out the same ones). A constant rate;
     ``pairs_per_step`` lines drawn twice a step; with ``average`` > 0 the weights kept are their moving average over
     the run (``average`` a step). Its own random streams (seeded by ``seed``). Returns the pairs corpus's metadata."""
-    pc, pairs, caps_of = take_pairs(pairs_path, seed)
-    pc.cap_segs = pc.cap_segs[..., : model.config.text_dim + model.config.segment_features]
+    pc, pairs, caps_of = take_pairs(pairs_path, seed, model.config)
     round_to_saved(model, pc)
-    rng = np.random.default_rng([seed, 3])
-    gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 3]).generate_state(1)[0]))
+    rng, gen = spread_streams(seed)
     ramp = model.config.segment_ramp_frames
     val_batch = validation_batch(pc, ramp)
     den = model.denoiser.train()
@@ -478,11 +483,9 @@ class SpreadInside:
     def __init__(
         self, model: PLDModel, pairs_path: str, last: int, every: int, weight: float, seed: int, pairs_per_step: int
     ) -> None:
-        self.pc, self.pairs, self.caps_of = take_pairs(pairs_path, seed)
-        self.pc.cap_segs = self.pc.cap_segs[..., : model.config.text_dim + model.config.segment_features]
+        self.pc, self.pairs, self.caps_of = take_pairs(pairs_path, seed, model.config)
         self.final_steps, self.every, self.weight, self.pairs_per_step = last, every, weight, pairs_per_step
-        self.rng = np.random.default_rng([seed, 3])
-        self.gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 3]).generate_state(1)[0]))
+        self.rng, self.gen = spread_streams(seed)
         self.logged: dict[str, object] = {}  # the latest values, for the log
         for p in model.vae.parameters():  # the decoder is in the graph, never trained here
             p.requires_grad_(False)
