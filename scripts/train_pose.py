@@ -37,8 +37,16 @@ from engine.pose.conditioning import (  # noqa: E402
 )
 from engine.pose.config import MODEL_FPS, PLDConfig  # noqa: E402
 from engine.pose.denoiser import Conditions  # noqa: E402
-from engine.pose.pipeline import WINDOW, PLDModel, edge_seconds  # noqa: E402
-from engine.pose.schedule import add_noise, alpha_sigma, predict_x0_eps, sample_times  # noqa: E402
+from engine.pose.pipeline import (  # noqa: E402
+    DEFAULT_GUIDANCE,
+    DEFAULT_GUIDANCE_UNTIL,
+    DEFAULT_STEPS,
+    WINDOW,
+    PLDModel,
+    edge_seconds,
+)
+from engine.pose.sampler import GuidedDenoiser  # noqa: E402
+from engine.pose.schedule import add_noise, alpha_sigma, sample_times  # noqa: E402
 from engine.pose.vae import DOWN  # noqa: E402
 from engine.pose.weights import DEFAULT_PATH, git_commit  # noqa: E402
 
@@ -294,6 +302,9 @@ def train_denoiser(
 # ---------------------------------------------------------------------------------------------- stage 3: spread
 SPREAD_BANDS_HZ = ((0.0, 0.5), (0.5, 1.2), (1.2, 4.0))  # drift and posture / mid / quick motion, compared apart
 SPREAD_SAMPLER_STEPS = 8  # differentiable DDIM steps that draw the model's two takes of a line
+# the samplers that can draw them: "short" (the steps above, the prompt's branch alone) or "engine" (the engine's
+# own steps and guidance: what a user's takes are drawn by)
+SPREAD_SAMPLERS = ("short", "engine")
 SPREAD_PAIRS = 16  # lines per step, each drawn twice by the model (two noises) and taken twice by the teacher
 SPREAD_FLOOR = 1.6e-5  # deg^2 added before the log, so near-still lines do not dominate
 SPREAD_LR = 2e-4
@@ -371,26 +382,35 @@ def spread_batch(pc: Corpus, pairs, caps_of, n: int, rng: np.random.Generator, c
     return cond, t(teacher)
 
 
-def two_takes(model: PLDModel, cond: Conditions, steps: int, gen: torch.Generator) -> torch.Tensor:
-    """Two takes (two noises) of each window of ``cond`` by differentiable DDIM (the prompt's branch, no
-    guidance): rotations (2, B, WINDOW * DOWN, 3)."""
+def two_takes(model: PLDModel, cond: Conditions, gen: torch.Generator, sampler: str = "short") -> torch.Tensor:
+    """Two takes (two noises) of each window of ``cond`` by differentiable DDIM: rotations (2, B, WINDOW * DOWN, 3).
+    ``sampler`` "short": SPREAD_SAMPLER_STEPS steps of the prompt's branch, no guidance; "engine": the engine's
+    default steps with its classifier-free guidance on the noisier steps."""
     both = Conditions(**{k: torch.cat([v, v]) for k, v in vars(cond).items()})
     b = both.audio.shape[0]
     x = torch.randn((b, WINDOW, model.config.latent), generator=gen)
+    if sampler == "engine":
+        steps, guided = (
+            DEFAULT_STEPS,
+            GuidedDenoiser(model.denoiser, DEFAULT_GUIDANCE, 1.0, (DEFAULT_GUIDANCE_UNTIL, 1.0)),
+        )
+    else:
+        steps, guided = SPREAD_SAMPLER_STEPS, GuidedDenoiser(model.denoiser, 1.0)
     times = torch.linspace(1.0, 0.0, steps + 1)
     for i in range(steps):
-        v = model.denoiser(x, torch.full((b,), float(times[i])), both)
-        x0, eps = predict_x0_eps(x, v, float(times[i]))
+        x0 = guided(x, float(times[i]), both)
+        a, s = alpha_sigma(times[i])
+        eps = (x - a * x0) / s.clamp(min=1e-4)
         a, s = alpha_sigma(times[i + 1])
         x = a * x0 + s * eps
     pose = model.vae.decode(model.vae.from_diffusion(x))[:, : WINDOW * DOWN, :3]
     return pose.view(2, b // 2, *pose.shape[1:])
 
 
-def spread_loss(model: PLDModel, cond: Conditions, teacher: torch.Tensor, gen: torch.Generator):
+def spread_loss(model: PLDModel, cond: Conditions, teacher: torch.Tensor, gen: torch.Generator, sampler: str = "short"):
     """Mean over lines, bands and rotation channels of the squared log ratio between the band power of the model's
     two takes' difference and that of the teacher's; and the model/teacher amplitude ratio per band (pooled)."""
-    takes = two_takes(model, cond, SPREAD_SAMPLER_STEPS, gen)
+    takes = two_takes(model, cond, gen, sampler)
     model_power, teacher_power = band_power(takes[0] - takes[1], MODEL_FPS), band_power(teacher, MODEL_FPS)
     loss = ((torch.log(model_power + SPREAD_FLOOR) - torch.log(teacher_power + SPREAD_FLOOR)) ** 2).mean()
     ratio = (model_power.detach().mean((1, 2)) / teacher_power.mean((1, 2))).sqrt()
@@ -417,6 +437,7 @@ def train_spread(
     audio_drop: float,
     pairs_per_step: int = SPREAD_PAIRS,
     average: float = 0.0,
+    sampler: str = "short",
 ) -> dict:
     """Stage 3: the denoiser learns how far two takes of one line differ (band by band, each line against its own
     teacher takes), with the denoising loss on the two-take corpus beside it (the corpus the spread is taught from;
@@ -441,7 +462,7 @@ def train_spread(
             model, denoiser_batch(pc, caps, WINDOW, rng, TEXT_DROP, ramp, text_noise, audio_drop), gen
         )
         cond, teacher = spread_batch(pc, pairs, caps_of, min(pairs_per_step, len(pairs)), rng, model.config)
-        spread, ratio = spread_loss(model, cond, teacher, gen)
+        spread, ratio = spread_loss(model, cond, teacher, gen, sampler)
         opt.zero_grad()
         (anchor + weight * spread).backward()
         torch.nn.utils.clip_grad_norm_(den.parameters(), 1.0)
@@ -481,8 +502,17 @@ class SpreadInside:
     stage 2's batches are those of the run without it."""
 
     def __init__(
-        self, model: PLDModel, pairs_path: str, last: int, every: int, weight: float, seed: int, pairs_per_step: int
+        self,
+        model: PLDModel,
+        pairs_path: str,
+        last: int,
+        every: int,
+        weight: float,
+        seed: int,
+        pairs_per_step: int,
+        sampler: str = "short",
     ) -> None:
+        self.sampler = sampler
         self.pc, self.pairs, self.caps_of = take_pairs(pairs_path, seed, model.config)
         self.final_steps, self.every, self.weight, self.pairs_per_step = last, every, weight, pairs_per_step
         self.rng, self.gen = spread_streams(seed)
@@ -497,7 +527,7 @@ class SpreadInside:
     def loss(self, model: PLDModel) -> torch.Tensor:
         n = min(self.pairs_per_step, len(self.pairs))
         cond, teacher = spread_batch(self.pc, self.pairs, self.caps_of, n, self.rng, model.config)
-        value, ratio = spread_loss(model, cond, teacher, self.gen)
+        value, ratio = spread_loss(model, cond, teacher, self.gen, self.sampler)
         self.logged = {"spread_loss": round(value.item(), 5), "take_ratio": [round(float(r), 3) for r in ratio]}
         return value
 
@@ -530,6 +560,8 @@ def main() -> None:
         help="a corpus with two teacher takes per line (build_corpus.py --takes 2): stage 3 teaches the denoiser how "
         "far two takes of one line differ",
     )
+    ap.add_argument("--spread-sampler", choices=SPREAD_SAMPLERS, default="short",
+                    help="what draws the model's two takes: a short unguided sampler or the engine's own")  # fmt: skip
     ap.add_argument("--spread-steps", type=int, default=1000, help="stage 3 steps (with --take-pairs)")
     ap.add_argument("--spread-weight", type=float, default=SPREAD_WEIGHT, help="stage 3's weight on the spread loss")
     ap.add_argument("--spread-pairs", type=int, default=SPREAD_PAIRS, help="stage 3's lines per step, each drawn twice")
@@ -598,6 +630,7 @@ def main() -> None:
             args.spread_weight,
             args.seed,
             args.spread_pairs,
+            args.spread_sampler,
         )
         log({"stage": "spread", "inside_last_steps": args.spread_inside, "every": args.spread_every,
              "pairs": len(inside.pairs), "pairs_corpus_seed": inside.pc.meta.get("seed")})  # fmt: skip
@@ -620,12 +653,14 @@ def main() -> None:
             args.audio_drop,
             args.spread_pairs,
             args.spread_average,
+            args.spread_sampler,
         )
         spread = {"spread_steps": args.spread_steps, "spread_average": args.spread_average}
     if pairs_meta is not None:  # the spread was taught, inside stage 2 or after it
         spread.update(
             spread_weight=args.spread_weight,
             spread_pairs=args.spread_pairs,
+            spread_sampler=args.spread_sampler,
             pairs_corpus_seed=pairs_meta.get("seed"),
             pairs_corpus_clips=pairs_meta.get("clips"),
         )

@@ -423,6 +423,52 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
+def test_spread_with_the_engines_sampler_draws_the_engines_takes() -> None:
+    """``--spread-sampler engine``: stage 3's differentiable takes are what the engine's own sampler (its steps, its
+    guidance on the noisier steps) draws from the same noise, with gradients to the denoiser; the short sampler's
+    differ from them."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_pose import two_takes
+
+    from engine.pose.denoiser import Conditions
+    from engine.pose.pipeline import (
+        DEFAULT_GUIDANCE,
+        DEFAULT_GUIDANCE_UNTIL,
+        DEFAULT_STEPS,
+        WINDOW,
+        edge_seconds,
+    )
+    from engine.pose.sampler import GuidedDenoiser, ddim_times, sample_ddim
+    from engine.pose.vae import DOWN
+
+    model = PLDModel.load()
+    cfg, frames = model.config, WINDOW * DOWN
+    text, segs, weights = model.text_conditions("nods while talking, then turns to the left", frames)
+    rows = torch.Generator().manual_seed(1)
+    cond = Conditions(
+        audio=torch.randn((2, WINDOW, DOWN * cfg.audio_features), generator=rows),
+        text=text[None].expand(2, -1),
+        segments=segs[None].expand(2, -1, -1),
+        weights=torch.from_numpy(np.asarray(weights[:WINDOW], np.float32))[None].expand(2, -1, -1),
+        edges=torch.from_numpy(edge_seconds(frames)[:WINDOW])[None].expand(2, -1, -1),
+        known=torch.zeros(2, WINDOW, cfg.latent),
+        mask=torch.zeros(2, WINDOW, 1),
+    )
+    takes = two_takes(model, cond, torch.Generator().manual_seed(7), "engine")
+    assert takes.shape == (2, 2, frames, 3) and takes.requires_grad
+
+    both = Conditions(**{k: torch.cat([v, v]) for k, v in vars(cond).items()})
+    noise = torch.randn((4, WINDOW, cfg.latent), generator=torch.Generator().manual_seed(7))
+    guided = GuidedDenoiser(model.denoiser, DEFAULT_GUIDANCE, 1.0, (DEFAULT_GUIDANCE_UNTIL, 1.0))
+    z = sample_ddim(guided, noise, ddim_times(DEFAULT_STEPS), both)
+    engine = model.vae.decode(model.vae.from_diffusion(z))[:, :frames, :3].view(2, 2, frames, 3)
+    drawn = takes.detach()
+    assert torch.allclose(drawn, engine, atol=1e-3)
+    assert float((drawn[0] - drawn[1]).abs().mean()) > 0.1  # two noises, two takes
+    short = two_takes(model, cond, torch.Generator().manual_seed(7), "short").detach()
+    assert float((short - drawn).abs().mean()) > 0.05
+
+
 def test_band_power_of_take_differences() -> None:
     """Stage 3 compares takes band by band: a 0.3 Hz drift, a 0.8 Hz sway and a 2 Hz nod each land in their own
     band with their mean square (a sine of amplitude A: A^2 / 2), a constant offset in the slow band."""
