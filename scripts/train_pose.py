@@ -45,8 +45,8 @@ from engine.pose.pipeline import (  # noqa: E402
     PLDModel,
     edge_seconds,
 )
-from engine.pose.sampler import GuidedDenoiser  # noqa: E402
-from engine.pose.schedule import add_noise, alpha_sigma, sample_times  # noqa: E402
+from engine.pose.sampler import GuidedDenoiser, ddim_step, ddim_times  # noqa: E402
+from engine.pose.schedule import add_noise, sample_times  # noqa: E402
 from engine.pose.vae import DOWN  # noqa: E402
 from engine.pose.weights import DEFAULT_PATH, git_commit  # noqa: E402
 
@@ -396,13 +396,9 @@ def two_takes(model: PLDModel, cond: Conditions, gen: torch.Generator, sampler: 
         )
     else:
         steps, guided = SPREAD_SAMPLER_STEPS, GuidedDenoiser(model.denoiser, 1.0)
-    times = torch.linspace(1.0, 0.0, steps + 1)
+    times = ddim_times(steps)
     for i in range(steps):
-        x0 = guided(x, float(times[i]), both)
-        a, s = alpha_sigma(times[i])
-        eps = (x - a * x0) / s.clamp(min=1e-4)
-        a, s = alpha_sigma(times[i + 1])
-        x = a * x0 + s * eps
+        x = ddim_step(guided, x, float(times[i]), float(times[i + 1]), both)
     pose = model.vae.decode(model.vae.from_diffusion(x))[:, : WINDOW * DOWN, :3]
     return pose.view(2, b // 2, *pose.shape[1:])
 

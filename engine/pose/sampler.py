@@ -25,6 +25,16 @@ def ddim_times(steps: int) -> torch.Tensor:
     return torch.linspace(1.0, 0.0, steps + 1)
 
 
+def ddim_step(model: DenoiseFn, x: torch.Tensor, t: float, t_next: float, cond: Conditions) -> torch.Tensor:
+    """One deterministic DDIM step of ``x`` from time ``t`` to ``t_next`` (differentiable: the trainer draws takes
+    with it as the engine does)."""
+    x0 = model(x, t, cond)
+    a, s = alpha_sigma(torch.tensor(t))
+    eps = (x - a * x0) / s.clamp(min=1e-4)
+    a_next, s_next = alpha_sigma(torch.tensor(t_next))
+    return a_next * x0 + s_next * eps
+
+
 @torch.inference_mode()
 def sample_ddim(
     model: DenoiseFn,
@@ -36,12 +46,7 @@ def sample_ddim(
     """Denoise ``x`` (B, T, C) along ``times``; ``callback(step, steps)`` after each step (may raise to stop)."""
     steps = len(times) - 1
     for i in range(steps):
-        t, t_next = float(times[i]), float(times[i + 1])
-        x0 = model(x, t, cond)
-        a, s = alpha_sigma(torch.tensor(t))
-        eps = (x - a * x0) / s.clamp(min=1e-4)
-        a_next, s_next = alpha_sigma(torch.tensor(t_next))
-        x = a_next * x0 + s_next * eps
+        x = ddim_step(model, x, float(times[i]), float(times[i + 1]), cond)
         if callback is not None:
             callback(i + 1, steps)
     return x
