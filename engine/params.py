@@ -188,6 +188,15 @@ MOTION = (
         0.0,
         1.0,
     ),
+    Param(
+        "posture_guidance",
+        "float",
+        0.0,
+        "how much of the pld model's guidance acts on the head's posture in each stretch of the motion (1: all, as "
+        "on the motion about it; 0: none, so takes differ in posture as they do without guidance)",
+        0.0,
+        1.0,
+    ),
     Param("steps", "int", 25, "sampler steps of the pld model (fewer: faster, rougher)", 1, 200),
     Param(
         "pause_calm",

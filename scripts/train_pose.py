@@ -40,6 +40,7 @@ from engine.pose.denoiser import Conditions  # noqa: E402
 from engine.pose.pipeline import (  # noqa: E402
     DEFAULT_GUIDANCE,
     DEFAULT_GUIDANCE_UNTIL,
+    DEFAULT_POSTURE_GUIDANCE,
     DEFAULT_STEPS,
     WINDOW,
     PLDModel,
@@ -385,14 +386,16 @@ def spread_batch(pc: Corpus, pairs, caps_of, n: int, rng: np.random.Generator, c
 def two_takes(model: PLDModel, cond: Conditions, gen: torch.Generator, sampler: str = "short") -> torch.Tensor:
     """Two takes (two noises) of each window of ``cond`` by differentiable DDIM: rotations (2, B, WINDOW * DOWN, 3).
     ``sampler`` "short": SPREAD_SAMPLER_STEPS steps of the prompt's branch, no guidance; "engine": the engine's
-    default steps with its classifier-free guidance on the noisier steps."""
+    default steps with its classifier-free guidance on the noisier steps, the posture as the engine guides it."""
     both = Conditions(**{k: torch.cat([v, v]) for k, v in vars(cond).items()})
     b = both.audio.shape[0]
     x = torch.randn((b, WINDOW, model.config.latent), generator=gen)
     if sampler == "engine":
         steps, guided = (
             DEFAULT_STEPS,
-            GuidedDenoiser(model.denoiser, DEFAULT_GUIDANCE, 1.0, (DEFAULT_GUIDANCE_UNTIL, 1.0)),
+            GuidedDenoiser(
+                model.denoiser, DEFAULT_GUIDANCE, 1.0, (DEFAULT_GUIDANCE_UNTIL, 1.0), DEFAULT_POSTURE_GUIDANCE
+            ),
         )
     else:
         steps, guided = SPREAD_SAMPLER_STEPS, GuidedDenoiser(model.denoiser, 1.0)

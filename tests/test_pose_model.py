@@ -43,16 +43,25 @@ def _noop(done: int, total: int, message: str) -> None:
 
 # Every 40th pose frame of the shipped weights (`make weights`, seed 0) for speech_wav, "nods slowly, then looks to
 # the left", seed 3, the default sampler settings (guidance 5 since 2026-12-03, pause_calm 0.5 since 2026-12-02,
-# guidance on the noisier steps only, guidance_until 0.4, since 2026-12-03): a change to the sampler, the
-# conditioning or the weights shows here. Weights retrained by `make weights` change it: record it again from them.
+# guidance on the noisier steps only, guidance_until 0.4, since 2026-12-03, the posture left to the conditional
+# branch, posture_guidance 0, since 2026-12-04): a change to the sampler, the conditioning or the weights shows
+# here. Weights retrained by `make weights` change it: record it again from them.
 SHIPPED_REFERENCE = [
+    [-3.7604, 0.7055, -0.9047, 0.0009, -0.0174, 1.0032],
+    [-2.4872, -2.1231, -0.1106, -0.0006, -0.0057, 1.0039],
+    [1.5934, 3.5202, -0.0935, 0.0108, -0.0001, 1.0059],
+    [-0.7789, -28.2448, -1.4349, -0.0913, -0.0050, 0.9996],
+    [-2.5110, -23.2710, -1.2935, -0.0816, -0.0102, 1.0023],
+]
+# The same with the posture guided as the rest (posture_guidance 1, the default before 2026-12-04) ...
+SHIPPED_REFERENCE_POSTURE_GUIDED = [
     [-3.2814, -0.1724, -0.4706, -0.0025, -0.0098, 1.0002],
     [-2.5063, -2.3958, 0.1056, -0.0028, -0.0024, 1.0015],
     [1.9279, 3.5816, 0.1337, 0.0088, 0.0043, 1.0042],
     [-1.5763, -30.4700, -1.6583, -0.0998, 0.0010, 0.9984],
     [-2.4000, -26.9915, -1.0109, -0.0934, -0.0041, 1.0016],
 ]
-# The same at guidance 3 (the default before the evening of 2026-12-03)
+# ... at guidance 3 (the default before the evening of 2026-12-03)
 SHIPPED_REFERENCE_GUIDANCE_3 = [
     [-2.6662, 0.2765, -0.4722, -0.0029, -0.0102, 1.0010],
     [-3.4017, -1.1067, -0.0946, 0.0000, -0.0043, 1.0032],
@@ -107,9 +116,18 @@ def test_shipped_weights_give_the_recorded_pose(model: PLDModel, speech_wav) -> 
     m = load_features(str(speech_wav), 25.0).matrix()
     out = model.generate(m, "nods slowly, then looks to the left", seed=3)
     np.testing.assert_allclose(out[::40], np.array(SHIPPED_REFERENCE), atol=2e-3)
-    out = model.generate(m, "nods slowly, then looks to the left", seed=3, guidance=3.0)
+    out = model.generate(m, "nods slowly, then looks to the left", seed=3, posture_guidance=1.0)
+    np.testing.assert_allclose(out[::40], np.array(SHIPPED_REFERENCE_POSTURE_GUIDED), atol=2e-3)
+    out = model.generate(m, "nods slowly, then looks to the left", seed=3, guidance=3.0, posture_guidance=1.0)
     np.testing.assert_allclose(out[::40], np.array(SHIPPED_REFERENCE_GUIDANCE_3), atol=2e-3)
-    out = model.generate(m, "nods slowly, then looks to the left", seed=3, guidance=3.0, guidance_interval=(0.0, 1.0))
+    out = model.generate(
+        m,
+        "nods slowly, then looks to the left",
+        seed=3,
+        guidance=3.0,
+        guidance_interval=(0.0, 1.0),
+        posture_guidance=1.0,
+    )
     np.testing.assert_allclose(out[::40], np.array(SHIPPED_REFERENCE_GUIDED_THROUGHOUT), atol=2e-3)
 
 
@@ -132,6 +150,49 @@ def test_guidance_on_the_noisier_steps_only(model: PLDModel, speech_wav) -> None
     backend = get_backend("pld").generate(feats, "nods while talking", 1, None, _noop, guidance_until=0.0)
     np.testing.assert_array_equal(backend, throughout)
     assert np.abs(throughout - model.generate(m, "nods while talking", seed=1)).max() > 0.1
+
+
+def test_posture_guidance_leaves_the_windows_posture_to_the_conditional_branch(model: PLDModel, speech_wav) -> None:
+    """posture_guidance 0: the prompt's guidance leaves each window's posture (the latents' mean over its tokens) as
+    the conditional branch alone sets it and guides the motion about it in full; the takes' postures then spread
+    more; the backend reads the option."""
+    from engine.pose.denoiser import Conditions
+    from engine.pose.pipeline import WINDOW, edge_seconds
+    from engine.pose.sampler import GuidedDenoiser
+    from engine.pose.vae import DOWN
+
+    cfg, frames = model.config, WINDOW * DOWN
+    text, segs, weights = model.text_conditions("nods while talking, then turns to the left", frames)
+    rows = torch.Generator().manual_seed(2)
+    cond = Conditions(
+        audio=torch.randn((2, WINDOW, DOWN * cfg.audio_features), generator=rows),
+        text=text[None].expand(2, -1),
+        segments=segs[None].expand(2, -1, -1),
+        weights=torch.from_numpy(np.asarray(weights[:WINDOW], np.float32))[None].expand(2, -1, -1),
+        edges=torch.from_numpy(edge_seconds(frames)[:WINDOW])[None].expand(2, -1, -1),
+        known=torch.zeros(2, WINDOW, cfg.latent),
+        mask=torch.zeros(2, WINDOW, 1),
+    )
+    x = torch.randn((2, WINDOW, cfg.latent), generator=rows)
+    with torch.no_grad():
+        full, free = (GuidedDenoiser(model.denoiser, 5.0, posture=q)(x, 0.8, cond) for q in (1.0, 0.0))
+        conditional = GuidedDenoiser(model.denoiser, 1.0)(x, 0.8, cond)
+    mean = lambda z: z.mean(dim=1, keepdim=True)  # noqa: E731
+    torch.testing.assert_close(mean(free), mean(conditional), atol=1e-5, rtol=0)
+    torch.testing.assert_close(free - mean(free), full - mean(full), atol=1e-5, rtol=0)
+    assert float((mean(full) - mean(conditional)).abs().max()) > 0.05  # guidance does move the posture
+
+    feats = load_features(str(speech_wav), 25.0)
+    m = feats.matrix()
+
+    def posture_spread(share: float) -> float:
+        takes = [model.generate(m, "nods while talking", seed=s, posture_guidance=share) for s in range(4)]
+        return float(np.stack(takes)[:, :, :3].mean(axis=1).std(axis=0).mean())
+
+    assert posture_spread(0.0) > 1.5 * posture_spread(1.0)
+    backend = get_backend("pld").generate(feats, "nods while talking", 1, None, _noop, posture_guidance=0.0)
+    np.testing.assert_array_equal(backend, model.generate(m, "nods while talking", seed=1, posture_guidance=0.0))
+    assert np.abs(backend - model.generate(m, "nods while talking", seed=1, posture_guidance=1.0)).max() > 0.1
 
 
 def test_shapes_and_determinism(model: PLDModel, speech_wav) -> None:
@@ -434,6 +495,7 @@ def test_spread_with_the_engines_sampler_draws_the_engines_takes() -> None:
     from engine.pose.pipeline import (
         DEFAULT_GUIDANCE,
         DEFAULT_GUIDANCE_UNTIL,
+        DEFAULT_POSTURE_GUIDANCE,
         DEFAULT_STEPS,
         WINDOW,
         edge_seconds,
@@ -459,7 +521,9 @@ def test_spread_with_the_engines_sampler_draws_the_engines_takes() -> None:
 
     both = Conditions(**{k: torch.cat([v, v]) for k, v in vars(cond).items()})
     noise = torch.randn((4, WINDOW, cfg.latent), generator=torch.Generator().manual_seed(7))
-    guided = GuidedDenoiser(model.denoiser, DEFAULT_GUIDANCE, 1.0, (DEFAULT_GUIDANCE_UNTIL, 1.0))
+    guided = GuidedDenoiser(
+        model.denoiser, DEFAULT_GUIDANCE, 1.0, (DEFAULT_GUIDANCE_UNTIL, 1.0), DEFAULT_POSTURE_GUIDANCE
+    )
     z = sample_ddim(guided, noise, ddim_times(DEFAULT_STEPS), both)
     engine = model.vae.decode(model.vae.from_diffusion(z))[:, :frames, :3].view(2, 2, frames, 3)
     drawn = takes.detach()

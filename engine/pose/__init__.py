@@ -77,4 +77,5 @@ class PLDBackend:
                 float(options.get("guidance_until", default("pose", "guidance_until"))),
                 float(options.get("guidance_from", 1.0)),
             ),
+            float(options.get("posture_guidance", default("pose", "posture_guidance"))),
         )

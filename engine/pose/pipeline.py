@@ -45,6 +45,7 @@ EDGE_CLIP_S = 4.0
 DEFAULT_GUIDANCE = default("pose", "guidance")  # classifier-free guidance scale on the prompt (1: none)
 DEFAULT_AUDIO_GUIDANCE = default("pose", "audio_guidance")  # and on the speech (1: none)
 DEFAULT_GUIDANCE_UNTIL = default("pose", "guidance_until")  # guidance on the noisier steps only, down to this time
+DEFAULT_POSTURE_GUIDANCE = default("pose", "posture_guidance")  # share of the guidance on each window's posture
 DEFAULT_STEPS = default("pose", "steps")  # DDIM steps
 DEFAULT_PAUSE_CALM = default("pose", "pause_calm")  # how much the quick motion settles in pauses
 
@@ -174,9 +175,11 @@ class PLDModel:
         audio_guidance: float = DEFAULT_AUDIO_GUIDANCE,
         pause_calm: float = DEFAULT_PAUSE_CALM,
         guidance_interval: tuple[float, float] = (DEFAULT_GUIDANCE_UNTIL, 1.0),
+        posture_guidance: float = DEFAULT_POSTURE_GUIDANCE,
     ) -> np.ndarray:
         """Pose frames (n, 6) for audio conditioning ``matrix`` (n, 46) at ``fps``; both guidances act at the
-        sampler's times ``t`` (1: noise, 0: clean) with ``lo < t <= hi`` of ``guidance_interval``."""
+        sampler's times ``t`` (1: noise, 0: clean) with ``lo < t <= hi`` of ``guidance_interval``, the prompt's
+        on each window's posture by the share ``posture_guidance`` (sampler.GuidedDenoiser)."""
         n_out = len(matrix)
         n = max(1, int(round(n_out * MODEL_FPS / fps)))
         feats = resample(matrix, n) if n != n_out else np.asarray(matrix, np.float32)
@@ -207,7 +210,7 @@ class PLDModel:
                 same = [w for w in windows if w[1] - w[0] == length]
                 groups += [same[i : i + BATCH] for i in range(0, len(same), BATCH)]
         times = ddim_times(steps)
-        guided = GuidedDenoiser(self.denoiser, guidance, audio_guidance, guidance_interval)
+        guided = GuidedDenoiser(self.denoiser, guidance, audio_guidance, guidance_interval, posture_guidance)
         for count, chunk in enumerate(groups):
             sl = [slice(a, b) for a, b in chunk]
             cond = Conditions(

@@ -59,16 +59,25 @@ class GuidedDenoiser:
     ``audio_guidance`` the speech's (one more branch without text and audio):
     ``v = v_none + audio_guidance (v_audio - v_none) + guidance (v_audio_text - v_audio)``;
     1 means no guidance (and no extra branch). Guidance acts only at times ``t`` with ``lo < t <= hi`` of
-    ``interval``; at the others the conditional branch alone runs.
+    ``interval``; at the others the conditional branch alone runs. ``posture`` is the share of the prompt's
+    guidance that acts on what the prompt changes alike in every token of a window (its mean over the window's
+    tokens: the window's posture): 1 all of it, 0 none (the posture as the conditional branch alone sets it, so
+    takes differ in posture as much as without guidance while the motion about it is guided in full).
     """
 
     def __init__(
-        self, net: Denoiser, guidance: float, audio_guidance: float = 1.0, interval: tuple[float, float] = (0.0, 1.0)
+        self,
+        net: Denoiser,
+        guidance: float,
+        audio_guidance: float = 1.0,
+        interval: tuple[float, float] = (0.0, 1.0),
+        posture: float = 1.0,
     ) -> None:
         self.net = net
         self.guidance = float(guidance)
         self.audio_guidance = float(audio_guidance)
         self.interval = (float(interval[0]), float(interval[1]))
+        self.posture = float(posture)
 
     def __call__(self, x: torch.Tensor, t: float, cond: Conditions) -> torch.Tensor:
         b = x.shape[0]
@@ -80,7 +89,10 @@ class GuidedDenoiser:
             n = 3 if audio_free else 2
             out = self.net(torch.cat([x] * n), torch.full((n * b,), t), cond.branches(audio_free)).chunk(n)
             v_text, v_audio = out[0], out[1]
-            v = v_audio + self.guidance * (v_text - v_audio)
+            prompt = v_text - v_audio
+            v = v_audio + self.guidance * prompt
+            if self.posture != 1.0:  # the window's posture guided by 1 + posture (guidance - 1) instead
+                v = v - (1.0 - self.posture) * (self.guidance - 1.0) * prompt.mean(dim=1, keepdim=True)
             if audio_free:
                 v = v + (self.audio_guidance - 1.0) * (v_audio - out[2])
         x0, _ = predict_x0_eps(x, v, t)
