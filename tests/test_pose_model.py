@@ -41,6 +41,26 @@ def _noop(done: int, total: int, message: str) -> None:
     return None
 
 
+def _two_windows(model: PLDModel, rows: torch.Generator):  # noqa: ANN202
+    """Conditions of two sampler windows of "nods while talking, then turns to the left", their audio drawn from
+    ``rows``, no known tokens."""
+    from engine.pose.denoiser import Conditions
+    from engine.pose.pipeline import WINDOW, edge_seconds
+    from engine.pose.vae import DOWN
+
+    cfg, frames = model.config, WINDOW * DOWN
+    text, segs, weights = model.text_conditions("nods while talking, then turns to the left", frames)
+    return Conditions(
+        audio=torch.randn((2, WINDOW, DOWN * cfg.audio_features), generator=rows),
+        text=text[None].expand(2, -1),
+        segments=segs[None].expand(2, -1, -1),
+        weights=torch.from_numpy(np.asarray(weights[:WINDOW], np.float32))[None].expand(2, -1, -1),
+        edges=torch.from_numpy(edge_seconds(frames)[:WINDOW])[None].expand(2, -1, -1),
+        known=torch.zeros(2, WINDOW, cfg.latent),
+        mask=torch.zeros(2, WINDOW, 1),
+    )
+
+
 # Every 40th pose frame of the shipped weights (`make weights`, seed 0) for speech_wav, "nods slowly, then looks to
 # the left", seed 3, the default sampler settings (guidance 5 since 2026-12-03, pause_calm 0.5 since 2026-12-02,
 # guidance on the noisier steps only, guidance_until 0.4, since 2026-12-03, the posture left to the conditional
@@ -156,23 +176,12 @@ def test_posture_guidance_leaves_the_windows_posture_to_the_conditional_branch(m
     """posture_guidance 0: the prompt's guidance leaves each window's posture (the latents' mean over its tokens) as
     the conditional branch alone sets it and guides the motion about it in full; the takes' postures then spread
     more; the backend reads the option."""
-    from engine.pose.denoiser import Conditions
-    from engine.pose.pipeline import WINDOW, edge_seconds
+    from engine.pose.pipeline import WINDOW
     from engine.pose.sampler import GuidedDenoiser
-    from engine.pose.vae import DOWN
 
-    cfg, frames = model.config, WINDOW * DOWN
-    text, segs, weights = model.text_conditions("nods while talking, then turns to the left", frames)
+    cfg = model.config
     rows = torch.Generator().manual_seed(2)
-    cond = Conditions(
-        audio=torch.randn((2, WINDOW, DOWN * cfg.audio_features), generator=rows),
-        text=text[None].expand(2, -1),
-        segments=segs[None].expand(2, -1, -1),
-        weights=torch.from_numpy(np.asarray(weights[:WINDOW], np.float32))[None].expand(2, -1, -1),
-        edges=torch.from_numpy(edge_seconds(frames)[:WINDOW])[None].expand(2, -1, -1),
-        known=torch.zeros(2, WINDOW, cfg.latent),
-        mask=torch.zeros(2, WINDOW, 1),
-    )
+    cond = _two_windows(model, rows)
     x = torch.randn((2, WINDOW, cfg.latent), generator=rows)
     with torch.no_grad():
         full, free = (GuidedDenoiser(model.denoiser, 5.0, posture=q)(x, 0.8, cond) for q in (1.0, 0.0))
@@ -498,24 +507,13 @@ def test_spread_with_the_engines_sampler_draws_the_engines_takes() -> None:
         DEFAULT_POSTURE_GUIDANCE,
         DEFAULT_STEPS,
         WINDOW,
-        edge_seconds,
     )
     from engine.pose.sampler import GuidedDenoiser, ddim_times, sample_ddim
     from engine.pose.vae import DOWN
 
     model = PLDModel.load()
     cfg, frames = model.config, WINDOW * DOWN
-    text, segs, weights = model.text_conditions("nods while talking, then turns to the left", frames)
-    rows = torch.Generator().manual_seed(1)
-    cond = Conditions(
-        audio=torch.randn((2, WINDOW, DOWN * cfg.audio_features), generator=rows),
-        text=text[None].expand(2, -1),
-        segments=segs[None].expand(2, -1, -1),
-        weights=torch.from_numpy(np.asarray(weights[:WINDOW], np.float32))[None].expand(2, -1, -1),
-        edges=torch.from_numpy(edge_seconds(frames)[:WINDOW])[None].expand(2, -1, -1),
-        known=torch.zeros(2, WINDOW, cfg.latent),
-        mask=torch.zeros(2, WINDOW, 1),
-    )
+    cond = _two_windows(model, torch.Generator().manual_seed(1))
     takes = two_takes(model, cond, torch.Generator().manual_seed(7), "engine")
     assert takes.shape == (2, 2, frames, 3) and takes.requires_grad
 
