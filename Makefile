@@ -112,16 +112,18 @@ bench: setup
 	$(PY) scripts/bench.py
 
 # rebuild the motion corpus and retrain the pose model from scratch (seed 0): the shipped weights' recipe
-# (about 90 minutes on 2 CPU cores; the training runs on the CPU); then `scripts/eval_pose.py --backend pld` measures it;
-# and the transcript aligner's phone classifier (about 6 minutes; `scripts/eval_lips.py` measures it)
+# (about 90 minutes on 2 CPU cores; DEVICE=cuda trains the pose model on an NVIDIA GPU, with weights of its own for a
+# seed); then `scripts/eval_pose.py --backend pld` measures it; and the transcript aligner's phone classifier (about
+# 6 minutes; `scripts/eval_lips.py` measures it)
 SEED ?= 0
+DEVICE ?= cpu
 weights: weights-pose weights-phones
 
 weights-pose: setup
 	rm -f data/train_seed$(SEED).log
 	$(PY) scripts/build_corpus.py --seed $(SEED) --out data/corpus.npz
 	$(PY) scripts/train_pose.py --seed $(SEED) --corpus data/corpus.npz --out engine/weights/pld.safetensors \
-		--log data/train_seed$(SEED).log
+		--log data/train_seed$(SEED).log --device $(DEVICE)
 
 weights-phones: setup
 	$(PY) scripts/train_phone_classes.py --seed $(SEED) --out engine/weights/phone_classes.safetensors

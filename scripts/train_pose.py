@@ -124,12 +124,17 @@ def pose_windows(corpus: Corpus, idx: list[int], length: int, rng: np.random.Gen
     return torch.from_numpy(out)
 
 
+def device_of(model: PLDModel) -> torch.device:
+    """Where the model's weights are (``--device``): batches are drawn on the CPU and moved there."""
+    return next(model.denoiser.parameters()).device
+
+
 def train_vae(model: PLDModel, corpus: Corpus, steps: int, rng: np.random.Generator, log) -> None:
     vae = model.vae.train()
     opt = torch.optim.AdamW(vae.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=max(0.1, 3 / steps))
     for step in range(steps):
-        batch = pose_windows(corpus, rng.choice(corpus.train_poses, 32).tolist(), 64, rng)
+        batch = pose_windows(corpus, rng.choice(corpus.train_poses, 32).tolist(), 64, rng).to(device_of(model))
         loss, parts = vae.loss(batch)
         opt.zero_grad()
         loss.backward()
@@ -159,16 +164,17 @@ def encode_corpus(model: PLDModel, corpus: Corpus, keep_normalization: bool = Fa
     """Latent means of every motion; sets the VAE's diffusion normalization (unless ``keep_normalization``: continued
     weights keep the one their denoiser was trained with); returns reconstruction error (deg)."""
     mus, errs = [], []
+    device = device_of(model)
     for pose in corpus.poses:
-        mu, _ = model.vae.encode(_padded(pose))
+        mu, _ = model.vae.encode(_padded(pose).to(device))
         mus.append(mu[0])
-        rec = model.vae.decode(mu)[0, : len(pose)].numpy()
+        rec = model.vae.decode(mu)[0, : len(pose)].cpu().numpy()
         errs.append(np.abs(rec[:, :3] - pose[:, :3]).mean())
     allz = torch.cat(mus)
     if not keep_normalization:
         model.vae.z_shift.copy_(allz.mean(0))
         model.vae.z_scale.copy_(allz.std(0).clamp(min=1e-3))
-    corpus.latents = [model.vae.to_diffusion(m).numpy() for m in mus]
+    corpus.latents = [model.vae.to_diffusion(m).cpu().numpy() for m in mus]
     return {"vae_rec_mae_deg": float(np.mean(errs))}
 
 
@@ -226,9 +232,12 @@ def denoiser_batch(
 
 
 def denoiser_loss(model: PLDModel, batch, gen: torch.Generator | None = None) -> torch.Tensor:
-    z, audio, text, segs, weights, edges, mask = batch
-    times = sample_times(len(z), gen)
-    eps = torch.randn(z.shape, generator=gen)
+    """The v-prediction loss on a batch drawn by :func:`denoiser_batch` (times and noise drawn on the CPU, where
+    ``gen`` is, and moved with the batch to the model's device), known tokens not counted."""
+    device = device_of(model)
+    z, audio, text, segs, weights, edges, mask = (x.to(device) for x in batch)
+    times = sample_times(len(z), gen).to(device)
+    eps = torch.randn(z.shape, generator=gen).to(device)
     x_t, v = add_noise(z, eps, times)
     cond = Conditions(audio=audio, text=text, segments=segs, weights=weights, edges=edges, known=z, mask=mask)
     pred = model.denoiser(x_t, times, cond)
@@ -545,6 +554,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
+        "--device", default="cpu", help="where stages 1 and 2 train (e.g. cuda; the weights differ from the CPU's)"
+    )
+    ap.add_argument(
         "--text-noise", type=float, default=0.03, help="Gaussian noise per dimension on half the caption embeddings"
     )
     ap.add_argument(
@@ -583,6 +595,13 @@ def main() -> None:
     args = ap.parse_args()
     if args.spread_inside and not args.take_pairs:
         ap.error("--spread-inside needs --take-pairs")
+    if args.device != "cpu" and args.take_pairs:
+        ap.error("--take-pairs trains on the CPU only (leave out --device)")
+    try:
+        device = torch.device(args.device)
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as exc:  # an unknown name, or a device this torch or machine lacks
+        ap.error(f"--device {args.device}: {str(exc).splitlines()[0]}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng([args.seed, 1] if args.init else args.seed)  # a continued run draws new batches
@@ -606,6 +625,7 @@ def main() -> None:
         }
     )
     model = PLDModel.load(args.init) if args.init else PLDModel(PLDConfig.from_dict(json.loads(args.config)))
+    model.to(device)
     corpus.cap_segs = corpus.cap_segs[..., : model.config.text_dim + model.config.segment_features]
     previous = int(model.metadata.get("denoiser_steps", 0)) if args.init else 0
     log(
@@ -682,7 +702,7 @@ def main() -> None:
         **spread,
         "train_seconds": round(time.time() - t0, 1),
     }
-    model.save(args.out, meta)
+    model.to("cpu").save(args.out, meta)
     log({"stage": "done", "out": args.out, "bytes": os.path.getsize(args.out), **meta})
 
 

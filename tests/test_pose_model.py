@@ -398,6 +398,22 @@ def test_refuses_pickles_and_corrupt_files(tmp_path: Path) -> None:
         PLDModel.load(str(wrong))
 
 
+def test_trainer_refuses_a_device_it_cannot_train_on() -> None:
+    """``--device``: a name torch does not know, a GPU this torch or machine lacks, and the spread stage (CPU only) each
+    stop the trainer at once with one line naming the option (argparse's exit 2), before the corpus is read."""
+    cases = [
+        (["--device", "nosuch"], "--device nosuch:"),
+        (["--device", "cuda", "--take-pairs", "x.npz"], "--take-pairs"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((["--device", "cuda"], "--device cuda:"))
+    for args, message in cases:
+        cmd = [sys.executable, "scripts/train_pose.py", "--corpus", "missing.npz", *args]
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2, (args, run.stderr)
+        assert message in run.stderr.splitlines()[-1] and "Traceback" not in run.stderr
+
+
 def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     """Corpus builder + trainer (all three stages) end to end on a tiny corpus and model, twice: the seed reproduces
     both, and stage 3 continuing the saved stage-2 weights (``--init``) gives the weights of the run in one go.

@@ -25,7 +25,7 @@ from .vae import DOWN
 def sinusoidal(x: torch.Tensor, dim: int, max_period: float = 1000.0) -> torch.Tensor:
     """(...,) values → (..., dim) sinusoidal features."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=x.device) / half)
     args = x.float().unsqueeze(-1) * freqs
     return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
 

@@ -113,6 +113,12 @@ class PLDModel:
         self.denoiser.eval()
         return self
 
+    def to(self, device: str | torch.device) -> PLDModel:
+        """Both networks moved to ``device`` (training on a GPU; the engine samples on the CPU)."""
+        self.vae.to(device)
+        self.denoiser.to(device)
+        return self
+
     # ------------------------------------------------------------------ weights
     def state(self) -> dict[str, torch.Tensor]:
         out = {f"vae.{k}": v for k, v in self.vae.state_dict().items()}
