@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--keywords", action="store_true", help="also measure the keyword model on the same prompts")
     ap.add_argument("--out", default=None, help="also write the JSON here")
+    ap.add_argument("--weights", default=None, help="pld weights to measure (default: the shipped ones)")
     args = ap.parse_args()
     import torch
 
@@ -106,7 +107,13 @@ def main() -> None:
     t0 = time.time()
     speech = {f: Speech(f) for f in families}
     report: dict[str, object] = {"seed": args.prompt_seed, "prompts": prompts, "families": families, "settings": []}
-    pld = get_backend("pld")
+    report["weights"] = os.path.relpath(os.path.abspath(args.weights), ROOT) if args.weights else None
+    if args.weights:
+        from engine.pose import PLDBackend
+
+        pld = PLDBackend(args.weights)
+    else:
+        pld = get_backend("pld")
     pld.model()
     noop = lambda *a: None  # noqa: E731
     intervals = args.guidance_interval or [(default("pose", "guidance_until"), 1.0)]
