@@ -10,8 +10,11 @@ model on the same prompts.
 
     .venv/bin/python scripts/tune_pose_sampler.py --guidance 2 3 4 5 --keywords --out data/tune.json
     .venv/bin/python scripts/tune_pose_sampler.py --audio-guidance 1.5 2.5 --out data/tune_audio.json
+    .venv/bin/python scripts/tune_pose_sampler.py --weights data/pld_new.safetensors --out data/tune_new.json
 
-The evaluation's prompt sets (A-E) and the held-out and test families are not used here.
+``--prompts FILE`` validates on a set written for one label instead (a JSON list of [prompt, [label, ...]]);
+none of its prompts may be one of the evaluation's. The evaluation's prompt sets (A-F) and the held-out and test
+families are not used here.
 """
 
 from __future__ import annotations
@@ -77,6 +80,20 @@ def validation_prompts(count: int, seed: int = VALIDATION_SEED) -> list[tuple[st
     return out
 
 
+def prompts_file(path: str) -> list[tuple[str, list[str]]]:
+    """Validation prompts from a JSON list of [prompt, [label, ...]]; a label the classifier cannot say stops here."""
+    with open(path) as fh:
+        items = json.load(fh)
+    out = [(str(p), [str(x) for x in labels]) for p, labels in items]
+    unknown = sorted({x for _, labels in out for x in labels} - LABELS)
+    if unknown:
+        raise SystemExit(f"{path}: labels the classifier cannot say: {', '.join(unknown)}")
+    held = {p.lower() for prompts in PROMPT_SETS.values() for p, _ in prompts}
+    if any(p.lower() in held for p, _ in out):
+        raise SystemExit(f"{path}: a prompt of the evaluation's sets; validation keeps to its own")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # each list defaults to the engine's own default (engine/params.py)
@@ -97,16 +114,27 @@ def main() -> None:
     ap.add_argument("--keywords", action="store_true", help="also measure the keyword model on the same prompts")
     ap.add_argument("--out", default=None, help="also write the JSON here")
     ap.add_argument("--weights", default=None, help="pld weights to measure (default: the shipped ones)")
+    ap.add_argument(
+        "--prompts",
+        default=None,
+        help="a JSON list of [prompt, [label, ...]] to validate on instead of the generated captions (e.g. a set "
+        "written for one label)",
+    )
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
-    prompts = validation_prompts(args.labels, args.prompt_seed)
+    prompts = prompts_file(args.prompts) if args.prompts else validation_prompts(args.labels, args.prompt_seed)
     sets = {"V": prompts}
     families = args.family or list(TRAIN_FAMILIES)
     t0 = time.time()
     speech = {f: Speech(f) for f in families}
-    report: dict[str, object] = {"seed": args.prompt_seed, "prompts": prompts, "families": families, "settings": []}
+    report: dict[str, object] = {
+        "seed": None if args.prompts else args.prompt_seed,
+        "prompts": prompts,
+        "families": families,
+        "settings": [],
+    }
     report["weights"] = os.path.relpath(os.path.abspath(args.weights), ROOT) if args.weights else None
     if args.weights:
         from engine.pose import PLDBackend

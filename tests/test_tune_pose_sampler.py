@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -25,3 +29,20 @@ def test_validation_prompts_are_balanced_and_apart_from_the_evaluation() -> None
     assert not held & set(texts)
     assert tune.validation_prompts(48) == prompts  # one seed, one set
     assert tune.validation_prompts(48, seed=1) != prompts
+
+
+def test_a_prompts_file_is_checked_against_the_classifier_and_the_evaluation(tmp_path: Path) -> None:
+    """``--prompts``: the committed calm-phrasing set loads (one label per segment, each one the classifier can say); a
+    label it cannot say or one of the evaluation's own prompts stops the run with the file named."""
+    calm = tune.prompts_file(str(ROOT / "scripts" / "calm_phrasings.json"))
+    assert len(calm) == 48 and sum(expected == ["calm"] for _, expected in calm) == 24
+    assert all(set(expected) <= tune.LABELS for _, expected in calm)
+    bad = tmp_path / "bad.json"
+    for items, message in (
+        ([["sways a little", ["sway"]]], "labels the classifier cannot say: sway"),
+        ([[next(iter(PROMPT_SETS.values()))[0][0].upper(), ["nod"]]], "a prompt of the evaluation's sets"),
+    ):
+        bad.write_text(json.dumps(items))
+        with pytest.raises(SystemExit, match=re.escape(message)) as stop:
+            tune.prompts_file(str(bad))
+        assert str(bad) in str(stop.value)
