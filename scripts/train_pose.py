@@ -692,6 +692,7 @@ def main() -> None:
         "history": history,
         "corpus_seed": corpus.meta["seed"],
         "train_seed": args.seed,
+        "train_device": str(device),
         "vae_steps": args.vae_steps or int(model.metadata.get("vae_steps", 0)),
         "denoiser_steps": previous + args.steps,
         "text_noise": args.text_noise,

@@ -462,6 +462,7 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     assert len(stage3) == 2 and len(stage3[-1]["take_ratio"]) == 3 and np.isfinite(stage3[-1]["spread_loss"])
     tiny = PLDModel.load(str(out))
     assert tiny.metadata["denoiser_steps"] == 60 and tiny.metadata["spread_steps"] == 20
+    assert tiny.metadata["train_device"] == "cpu"  # where it trained (a GPU gives weights of their own)
 
     # reproducible from the seed: the same commands again give the same corpus, and stages 1-2 then stage 3 on
     # the saved weights the same weights as the run in one go
