@@ -43,6 +43,7 @@ VALIDATION_SEED = 20261202  # the validation prompts' own seed (the corpus uses 
 LABELS = set(SCALES) | {"calm", "energetic"}  # what the evaluation's classifier can say
 AVERAGED = ("calm_accuracy", "left_right_confusion", "beat_align_ratio", "diversity_deg", "silence_deg_s")
 AVERAGED += ("speech_deg_s", "mean_jerk_deg_s3", "seam_jump_ratio", "seconds_for_60s")  # printed as the families' mean
+EVALUATION_PROMPTS = frozenset(p.lower() for prompts in PROMPT_SETS.values() for p, _ in prompts)  # never validated on
 
 
 def validation_prompts(count: int, seed: int = VALIDATION_SEED) -> list[tuple[str, list[str]]]:
@@ -52,7 +53,6 @@ def validation_prompts(count: int, seed: int = VALIDATION_SEED) -> list[tuple[st
     rng = np.random.default_rng(seed)
     share = int(np.ceil(count / len(LABELS)))
     uses = dict.fromkeys(LABELS, 0)
-    held = {p.lower() for prompts in PROMPT_SETS.values() for p, _ in prompts}
     out: list[tuple[str, list[str]]] = []
     seen: set[str] = set()
     for _ in range(1_000_000):
@@ -71,7 +71,7 @@ def validation_prompts(count: int, seed: int = VALIDATION_SEED) -> list[tuple[st
         if not set(expected) <= LABELS or any(uses[e] >= share for e in expected):
             continue
         text = caption(rng, label)
-        if text.lower() in held or text.lower() in seen:
+        if text.lower() in EVALUATION_PROMPTS or text.lower() in seen:
             continue
         seen.add(text.lower())
         for e in expected:
@@ -88,8 +88,7 @@ def prompts_file(path: str) -> list[tuple[str, list[str]]]:
     unknown = sorted({x for _, labels in out for x in labels} - LABELS)
     if unknown:
         raise SystemExit(f"{path}: labels the classifier cannot say: {', '.join(unknown)}")
-    held = {p.lower() for prompts in PROMPT_SETS.values() for p, _ in prompts}
-    if any(p.lower() in held for p, _ in out):
+    if any(p.lower() in EVALUATION_PROMPTS for p, _ in out):
         raise SystemExit(f"{path}: a prompt of the evaluation's sets; validation keeps to its own")
     return out
 
