@@ -582,6 +582,20 @@ def evaluate(gen, speech: Speech, seeds: int, sets: dict[str, list]) -> dict[str
     return report
 
 
+def backend_of(name: str, weights: str | None = None):  # noqa: ANN201
+    """The backend ``name``; for "pld" the diffusion model of ``weights`` when given (default: the shipped ones)."""
+    if name == "pld" and weights:
+        from engine.pose import PLDBackend
+
+        return PLDBackend(weights)
+    return get_backend(name)
+
+
+def weights_label(weights: str | None) -> str | None:
+    """``weights`` as the report names them: relative to the repository, or None for the shipped ones."""
+    return os.path.relpath(os.path.abspath(weights), ROOT) if weights else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", action="append", help="pld and/or procedural (repeat; default: both)")
@@ -636,7 +650,7 @@ def main() -> None:
         "guidance_interval": args.guidance_interval,
         "seeds": args.seeds,
         "threads": args.threads,
-        "weights": os.path.relpath(os.path.abspath(args.weights), ROOT) if args.weights else None,
+        "weights": weights_label(args.weights),
     }
     if os.path.exists(args.corpus):
         texts = {str(t).lower() for t in np.load(args.corpus)["texts"]}
@@ -645,12 +659,7 @@ def main() -> None:
     speech = {f: Speech(f) for f in families}
     for name in args.backend or ["pld", "procedural"]:
         t = time.time()
-        if name == "pld" and args.weights:
-            from engine.pose import PLDBackend
-
-            backend = PLDBackend(args.weights)
-        else:
-            backend = get_backend(name)
+        backend = backend_of(name, args.weights)
         if hasattr(backend, "model"):
             backend.model()
             from engine.text import embed

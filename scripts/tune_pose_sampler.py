@@ -33,10 +33,9 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 from build_corpus import caption, sample_style  # noqa: E402
-from eval_pose import PROMPT_SETS, SCALES, Speech, evaluate, print_report, summary  # noqa: E402
+from eval_pose import PROMPT_SETS, SCALES, Speech, backend_of, evaluate, print_report, summary, weights_label  # noqa: E402
 from voices import TRAIN_FAMILIES  # noqa: E402
 
-from engine.backends import get_backend  # noqa: E402
 from engine.params import default  # noqa: E402
 
 VALIDATION_SEED = 20261202  # the validation prompts' own seed (the corpus uses small seeds)
@@ -134,13 +133,8 @@ def main() -> None:
         "families": families,
         "settings": [],
     }
-    report["weights"] = os.path.relpath(os.path.abspath(args.weights), ROOT) if args.weights else None
-    if args.weights:
-        from engine.pose import PLDBackend
-
-        pld = PLDBackend(args.weights)
-    else:
-        pld = get_backend("pld")
+    report["weights"] = weights_label(args.weights)
+    pld = backend_of("pld", args.weights)
     pld.model()
     noop = lambda *a: None  # noqa: E731
     intervals = args.guidance_interval or [(default("pose", "guidance_until"), 1.0)]
@@ -151,7 +145,7 @@ def main() -> None:
     if args.keywords:
         runs.append(("procedural", {}))
     for name, opts in runs:
-        backend = pld if name == "pld" else get_backend(name)
+        backend = pld if name == "pld" else backend_of(name)
 
         def gen(f, p, s, pins=None, backend=backend, opts=opts):  # noqa: ANN001, ANN202
             return np.asarray(backend.generate(f, p, s, pins, noop, **opts))
