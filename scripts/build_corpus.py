@@ -867,7 +867,7 @@ THEN_WORDS = [" then ", ", then ", " and then ", ", after that ", ", then finall
 
 # With --mood-sequences, that share of the styles with two or three "then" segments gives each segment a mood of its
 # own ("sits still, then gets excited"), so the model sees a mood change within a line; a segment without an action
-# always names a mood. The shipped recipe has none (0); 0.35 was tried on 2026-12-03 (README, pose backends).
+# always names a mood. The shipped recipe has none (0); 0.35 was tried on 2026-12-03 (docs/pose_model.md).
 MOOD_SEQUENCE_SHARE = 0.35
 SEGMENT_MOODS = ["calm", "energetic", "sad", "confident", "thinking", "neutral"]
 SEGMENT_MOOD_P = [0.3, 0.3, 0.1, 0.1, 0.1, 0.1]
