@@ -184,6 +184,16 @@ def _jitter(e: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray
     return out / max(float(np.linalg.norm(out)), 1e-6)
 
 
+def window_conditions(
+    corpus: Corpus, p: int, c: int, s: int, e: int, ramp_frames: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Motion ``p``'s audio tokens, caption ``c``'s segment weights and the edge times at tokens ``s:e``."""
+    n_frames = len(corpus.poses[p])
+    audio = corpus.audio_tokens[corpus.pose_clip[p]][s:e]
+    weights = token_conditions(n_frames, int(corpus.cap_count[c]), ramp_frames)[0][s:e]
+    return audio, weights, edge_seconds(n_frames)[s:e]
+
+
 def denoiser_batch(
     corpus: Corpus,
     caps: np.ndarray,
@@ -205,13 +215,10 @@ def denoiser_batch(
     for i, c in enumerate(caps):
         p = corpus.cap_pose[c]
         lat = corpus.latents[p]
-        n_frames = len(corpus.poses[p])
         s = int(rng.integers(0, max(1, len(lat) - tokens + 1)))
         e = min(len(lat), s + tokens)
         z[i, : e - s] = lat[s:e]
-        audio[i, : e - s] = corpus.audio_tokens[corpus.pose_clip[p]][s:e]
-        weights[i, : e - s] = token_conditions(n_frames, int(corpus.cap_count[c]), ramp_frames)[0][s:e]
-        edges[i, : e - s] = edge_seconds(n_frames)[s:e]
+        audio[i, : e - s], weights[i, : e - s], edges[i, : e - s] = window_conditions(corpus, p, c, s, e, ramp_frames)
         r = rng.random()
         if r < 0.4:  # continuation of a previous window
             mask[i, : int(rng.integers(2, 12))] = 1.0
@@ -371,13 +378,11 @@ def spread_batch(pc: Corpus, pairs, caps_of, n: int, rng: np.random.Generator, c
         n_frames = min(len(pc.poses[a]), len(pc.poses[b]))
         s = int(rng.integers(0, n_frames // DOWN - WINDOW + 1))
         c = caps_of[a][int(rng.integers(len(caps_of[a])))]
-        audio.append(pc.audio_tokens[pc.pose_clip[a]][s : s + WINDOW])
+        window = window_conditions(pc, a, c, s, s + WINDOW, config.segment_ramp_frames)
+        for out, x in zip((audio, weights, edges), window):
+            out.append(x)
         text.append(pc.cap_text[c])
         segs.append(pc.cap_segs[c])
-        weights.append(
-            token_conditions(len(pc.poses[a]), int(pc.cap_count[c]), config.segment_ramp_frames)[0][s : s + WINDOW]
-        )
-        edges.append(edge_seconds(len(pc.poses[a]))[s : s + WINDOW])
         teacher.append(pc.poses[a][s * DOWN : s * DOWN + frames, :3] - pc.poses[b][s * DOWN : s * DOWN + frames, :3])
     t = lambda x: torch.from_numpy(np.asarray(x, np.float32))  # noqa: E731
     cond = Conditions(
