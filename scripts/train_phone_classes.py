@@ -177,7 +177,7 @@ def main() -> None:
     def log(record: dict) -> None:
         print(json.dumps(record), flush=True)
 
-    t0 = time.time()
+    t0, commit = time.time(), git_commit(ROOT)  # the code that trains, as it is now
     data = build(args.seed, log, args.scale)
     net, accuracy = train(data, args.steps, args.seed, log)
     linear = [m for m in net if isinstance(m, nn.Linear)]
@@ -186,7 +186,7 @@ def main() -> None:
         tensors[f"layer{k}.weight"], tensors[f"layer{k}.bias"] = layer.weight, layer.bias
     meta = {"seed": args.seed, "steps": args.steps, "scale": args.scale, "classes": list(CLASSES), "context": CONTEXT,
             "frames": int(sum(len(y) for _, _, y in data)), "val_accuracy": round(accuracy, 4),
-            "git_commit": git_commit(ROOT), "train_seconds": round(time.time() - t0, 1)}  # fmt: skip
+            "git_commit": commit, "train_seconds": round(time.time() - t0, 1)}  # fmt: skip
     save_weights(args.out, tensors, meta)
     log({"stage": "done", "out": args.out, "bytes": os.path.getsize(args.out), **meta})
 

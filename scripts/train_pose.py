@@ -610,7 +610,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng([args.seed, 1] if args.init else args.seed)  # a continued run draws new batches
-    t0 = time.time()
+    t0, commit = time.time(), git_commit(ROOT)  # the code that trains: as it is now, not when the run ends
 
     def log(row: dict) -> None:
         line = json.dumps(row)
@@ -703,7 +703,7 @@ def main() -> None:
         "text_noise": args.text_noise,
         "text_drop": TEXT_DROP,
         "audio_drop": args.audio_drop,
-        "git_commit": git_commit(ROOT),
+        "git_commit": commit,
         "max_segments": MAX_SEGMENTS,
         **spread,
         "train_seconds": round(time.time() - t0, 1),

@@ -27,7 +27,7 @@ from engine.pose.conditioning import (
 )
 from engine.pose.config import BEFORE_ENTRY, PLDConfig
 from engine.pose.pipeline import PLDModel, seam_frames
-from engine.pose.weights import DEFAULT_PATH, load_weights
+from engine.pose.weights import DEFAULT_PATH, git_commit, load_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_TEXT = (
@@ -116,6 +116,22 @@ def test_shipped_weights_are_small_safetensors_with_metadata() -> None:
     for key in ("corpus_seed", "train_seed", "denoiser_steps", "vae_steps", "git_commit", "config"):
         assert key in meta, key
     assert meta["denoiser_steps"] > 100
+
+
+def test_weights_name_the_commit_and_any_changes_to_it(tmp_path: Path) -> None:
+    """The weights' ``git_commit``: the checkout's commit, "+changes" where a tracked file differs from it (untracked
+    files, such as a corpus or weights being made, do not count), "unknown" outside git."""
+    assert git_commit(str(tmp_path)) == "unknown"
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True, text=True).stdout  # noqa: E731
+    git("init", "-q")
+    (tmp_path / "train.py").write_text("steps = 1\n")
+    git("add", "train.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    head = git("rev-parse", "HEAD").strip()
+    (tmp_path / "corpus.npz").write_bytes(b"untracked")
+    assert git_commit(str(tmp_path)) == head
+    (tmp_path / "train.py").write_text("steps = 2\n")
+    assert git_commit(str(tmp_path)) == head + "+changes"
 
 
 def test_config_entries_the_weights_predate() -> None:
@@ -463,6 +479,7 @@ def test_tiny_training_run_lowers_the_loss(tmp_path: Path) -> None:
     tiny = PLDModel.load(str(out))
     assert tiny.metadata["denoiser_steps"] == 60 and tiny.metadata["spread_steps"] == 20
     assert tiny.metadata["train_device"] == "cpu"  # where it trained (a GPU gives weights of their own)
+    assert tiny.metadata["git_commit"] == git_commit(str(ROOT))  # the checkout that trained, "+changes" if it had any
 
     # reproducible from the seed: the same commands again give the same corpus, and stages 1-2 then stage 3 on
     # the saved weights the same weights as the run in one go

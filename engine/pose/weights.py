@@ -20,12 +20,17 @@ DEFAULT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 
 
 def git_commit(root: str | None = None) -> str:
-    """Current git commit of the checkout ("unknown" outside git)."""
+    """The checkout's git commit, with "+changes" where tracked files differ from it ("unknown" outside git).
+
+    Training scripts read it when they start: the code that trains is the code loaded then."""
+    cwd = root or os.path.dirname(DEFAULT_PATH)
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root or os.path.dirname(DEFAULT_PATH), capture_output=True, text=True
-        )
-        return out.stdout.strip() or "unknown"
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True).stdout.strip()
+        if not head:
+            return "unknown"
+        status = ["git", "status", "--porcelain", "--untracked-files=no"]
+        changed = subprocess.run(status, cwd=cwd, capture_output=True, text=True).stdout.strip()
+        return head + ("+changes" if changed else "")
     except OSError:
         return "unknown"
 
