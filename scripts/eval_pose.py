@@ -557,7 +557,7 @@ def evaluate(gen, speech: Speech, seeds: int, sets: dict[str, list]) -> dict[str
     report["speed_silence_deg_s"] = round(float(vel[in_silence].mean()), 2) if in_silence.any() else None
     report["silence_calmer"] = bool(in_silence.any() and vel[in_silence].mean() < vel[in_speech].mean())
     acc2 = np.abs(np.diff(m60[:, :3], n=2, axis=0)).sum(axis=1)
-    from engine.pose.pipeline import seam_frames
+    from engine.pose.windows import seam_frames
 
     seams = [b for b in seam_frames(len(m60)) if 2 < b < len(acc2) - 2]
     seam_val = float(np.mean([acc2[b - 2 : b + 1].max() for b in seams])) if seams else 0.0

@@ -42,7 +42,6 @@ from engine.pose.pipeline import (  # noqa: E402
     DEFAULT_GUIDANCE_UNTIL,
     DEFAULT_POSTURE_GUIDANCE,
     DEFAULT_STEPS,
-    WINDOW,
     PLDModel,
     edge_seconds,
 )
@@ -50,6 +49,7 @@ from engine.pose.sampler import GuidedDenoiser, ddim_step, ddim_times  # noqa: E
 from engine.pose.schedule import add_noise, sample_times  # noqa: E402
 from engine.pose.vae import DOWN  # noqa: E402
 from engine.pose.weights import DEFAULT_PATH, git_commit  # noqa: E402
+from engine.pose.windows import WINDOW  # noqa: E402
 
 TEXT_DROP = 0.15  # probability of training without the prompt (classifier-free guidance)
 VAL_FRACTION = 0.05  # share of the clips (with all their captions) held out for validation

@@ -26,8 +26,9 @@ from engine.pose.conditioning import (
     segment_texts,
 )
 from engine.pose.config import BEFORE_ENTRY, PLDConfig
-from engine.pose.pipeline import PLDModel, seam_frames
+from engine.pose.pipeline import PLDModel
 from engine.pose.weights import DEFAULT_PATH, git_commit, load_weights
+from engine.pose.windows import WINDOW, seam_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_TEXT = (
@@ -45,7 +46,7 @@ def _two_windows(model: PLDModel, rows: torch.Generator):  # noqa: ANN202
     """Conditions of two sampler windows of "nods while talking, then turns to the left", their audio drawn from
     ``rows``, no known tokens."""
     from engine.pose.denoiser import Conditions
-    from engine.pose.pipeline import WINDOW, edge_seconds
+    from engine.pose.pipeline import edge_seconds
     from engine.pose.vae import DOWN
 
     cfg, frames = model.config, WINDOW * DOWN
@@ -192,7 +193,6 @@ def test_posture_guidance_leaves_the_windows_posture_to_the_conditional_branch(m
     """posture_guidance 0: the prompt's guidance leaves each window's posture (the latents' mean over its tokens) as
     the conditional branch alone sets it and guides the motion about it in full; the takes' postures then spread
     more; the backend reads the option."""
-    from engine.pose.pipeline import WINDOW
     from engine.pose.sampler import GuidedDenoiser
 
     cfg = model.config
@@ -375,6 +375,78 @@ def test_pins_are_kept_and_blended(model: PLDModel, long_features) -> None:
     assert step[55:65].max() < 3.0 and step[195:205].max() < 3.0  # flows into and out of the pins
 
 
+def test_sampling_plan_joins_parts_inside_the_lively_one() -> None:
+    """One mood: the two passes of window_plan under the whole prompt. Parts with moods of their own: each part
+    planned as a clip of its own under its own text, then one window per border that redraws BORDER_BAND tokens in
+    the part that is not calm (centred and under the whole prompt where both or neither are); windows of one pass
+    never overlap, every token is drawn."""
+    from engine.pose.windows import BORDER_BAND, WHOLE_PROMPT, Window, sampling_plan, window_plan
+
+    for n in (1, 20, 32, 33, 90, 300):
+        assert [[(w.start, w.end) for w in p] for p in sampling_plan(n)] == window_plan(n)
+        assert all(w.part == WHOLE_PROMPT and w.redraw is None for p in sampling_plan(n) for w in p)
+
+    owners = np.repeat([0, 1], 40)
+    calm_first = sampling_plan(80, owners, [True, False])
+    assert calm_first[0] == [Window(0, 32, 0), Window(40, 72, 1)]
+    assert calm_first[1] == [Window(8, 40, 0), Window(48, 80, 1)]
+    assert calm_first[2] == [Window(28, 60, 1, (40, 40 + BORDER_BAND))]  # after the border, the lively part's text
+    assert sampling_plan(80, owners, [False, True])[2] == [Window(20, 52, 0, (40 - BORDER_BAND, 40))]
+    for calm in ([True, True], [False, False]):
+        assert sampling_plan(80, owners, calm)[2] == [Window(24, 56, WHOLE_PROMPT, (36, 44))]
+
+    owners = np.repeat([0, 1, 2], 12)  # short parts: the border windows overlap, so they take a pass each
+    plan = sampling_plan(36, owners, [False, True, False])
+    assert [w.part for w in plan[0]] == [0, 1, 2] and len(plan) == 3
+    assert plan[1] == [Window(0, 32, 0, (4, 12))] and plan[2] == [Window(4, 36, 2, (24, 32))]
+    for n, owners in ((300, np.repeat([0, 1], 150)), (200, np.repeat([0, 1, 2], [60, 70, 70]))):
+        plan = sampling_plan(n, owners, [True, False, True])
+        drawn = np.zeros(n, bool)
+        for windows in plan:
+            assert not any(a.overlaps(b) for i, a in enumerate(windows) for b in windows[i + 1 :])
+            assert all(w.end - w.start <= WINDOW for w in windows)
+            for w in windows:
+                drawn[w.start : w.end] = True
+        assert drawn.all()
+
+
+def test_each_part_keeps_its_mood_up_to_its_border(model: PLDModel, long_features) -> None:
+    """A calm part stays calm up to its border with a lively one, and a lively part stays lively up to its border
+    with a calm one (the change happens inside the lively part); the border windows leave no seam. (With a border
+    window centred under the whole prompt the excitement started a second early in the calm part: 13.9 °/s against
+    18.0 in the lively part; and the lively part settled a second early: 2.1 °/s against 2.7 in the calm part.)"""
+    from engine.pose.conditioning import segment_moods
+    from engine.pose.windows import part_owners, sampling_plan
+
+    m = long_features.matrix()
+    n, border = len(m), len(m) // 2
+
+    def speeds(prompt: str) -> tuple[float, float, float]:
+        """Mean head speed (°/s) of the first part, of its last second, and of the second part after its first."""
+        rows, seam_acc, acc_99 = [], [], []
+        _text, _segs, weights = model.text_conditions(prompt, n)
+        plan = sampling_plan(
+            -(-n // 4), part_owners(weights.numpy(), 2), [mood == "calm" for mood in segment_moods(prompt)]
+        )
+        seams = [b for b in seam_frames(n, plan) if 2 < b < n - 4]
+        assert len(seams) >= 3
+        for seed in range(2):
+            out = model.generate(m, prompt, seed=seed)
+            v = np.abs(np.diff(out[:, :3], axis=0)).sum(axis=1) * 25
+            rows.append((v[: border - 25].mean(), v[border - 25 : border].mean(), v[border + 25 :].mean()))
+            acc = np.abs(np.diff(out[:, :3], n=2, axis=0)).max(axis=1)
+            seam_acc.append(max(acc[b - 2 : b + 2].max() for b in seams))
+            acc_99.append(np.percentile(acc, 99.5))
+        first, last_second, second = np.mean(rows, axis=0)
+        assert max(seam_acc) <= max(acc_99) + 1e-6
+        return float(first), float(last_second), float(second)
+
+    calm, calm_last, lively = speeds("stay calm at first, then get really excited")
+    assert calm_last < 0.5 * lively and lively > 2.5 * calm
+    lively, lively_last, calm = speeds("very excited at first, then calm and still")
+    assert lively_last > 2.5 * calm and lively > 2.5 * calm
+
+
 def test_windows_continue_without_a_seam(model: PLDModel, long_features) -> None:
     m = long_features.matrix()
     out = model.generate(m, "talks and nods", seed=2)
@@ -540,7 +612,6 @@ def test_spread_with_the_engines_sampler_draws_the_engines_takes() -> None:
         DEFAULT_GUIDANCE_UNTIL,
         DEFAULT_POSTURE_GUIDANCE,
         DEFAULT_STEPS,
-        WINDOW,
     )
     from engine.pose.sampler import GuidedDenoiser, ddim_times, sample_ddim
     from engine.pose.vae import DOWN

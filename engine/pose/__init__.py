@@ -2,8 +2,9 @@
 
 Pieces: ``config`` (the model's sizes), ``vae`` (pose ↔ latent), ``denoiser`` (latent
 transformer and its conditions), ``schedule`` (noise schedule), ``sampler`` (DDIM,
-guidance, inpainting), ``conditioning`` (prompt segments, audio pooling), ``pipeline``
-(windows, pins), ``weights`` (safetensors only). Weights load on the first ``generate``.
+guidance, inpainting), ``conditioning`` (prompt segments, audio pooling), ``windows`` (which
+tokens each sampler window draws, under which text), ``pipeline`` (generation, pins),
+``weights`` (safetensors only). Weights load on the first ``generate``.
 """
 
 from __future__ import annotations

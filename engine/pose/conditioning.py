@@ -4,10 +4,10 @@ A prompt such as "nods slowly, then looks to the left" is split into time segmen
 (the same sequencing words as engine.styles); each latent token is conditioned on the
 embedding of the whole prompt plus that of the segment it falls in (equal time
 segments over the clip, soft borders), and on its relative position in the clip. Where the
-parts have moods of their own ("calm, then excited", as engine.styles reads them), each
-sampler window is conditioned on the part it mostly falls in instead of the whole prompt
-(:func:`part_prompts`): the corpus's lines keep one mood, so a whole prompt naming two
-moods conditions every window on a blend of them.
+parts have moods of their own ("calm, then excited", as engine.styles reads them), the
+sampler's windows in each part are conditioned on that part instead of the whole prompt
+(:func:`part_prompts`, the plan in engine.pose.windows): the corpus's lines keep one mood, so a whole prompt naming
+two moods conditions every window on a blend of them.
 
 A sentence embedding hardly tells "left" from "right" in unfamiliar phrasings, so each
 segment also carries its screen direction read from its words (:func:`segment_direction`):

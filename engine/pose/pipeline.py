@@ -1,10 +1,10 @@
 """PLD pipeline: audio features + prompt (+ pins) → pose frames of any length.
 
-The latent sequence is generated window by window (``WINDOW`` tokens = 5.12 s at
-25 fps); each window after the first is conditioned on its overlap with the previous
-one as known tokens (inpainting), so it continues without a seam, and the whole latent
-sequence is decoded in one pass. Where the prompt's parts have moods of their own, each window
-is conditioned on its part's text (conditioning.part_prompts). The decoded motion's quick part then settles in the
+The latent sequence is generated window by window in the passes of :mod:`.windows` (a window is 5.12 s at
+25 fps; later windows see tokens drawn before as known context: inpainting, so the motion continues without a seam);
+windows of one pass are sampled together and the whole latent sequence is decoded in one pass. Where the prompt's
+parts have moods of their own, each part is planned under its own text (conditioning.part_prompts) and joined to the
+next inside the lively one. The decoded motion's quick part then settles in the
 speech's pauses by ``pause_calm`` (engine.motion.calm_pauses). Pins bend every x0 estimate
 towards the pinned values (decode → bend → re-encode delta) and are met exactly at the end.
 Other frame rates are resampled to and from the model's 25 fps.
@@ -36,10 +36,8 @@ from .denoiser import Conditions, Denoiser
 from .sampler import GuidedDenoiser, PinnedDenoiser, ddim_times, sample_ddim
 from .vae import DOWN, PoseVAE
 from .weights import DEFAULT_PATH, load_weights, save_weights
+from .windows import WHOLE_PROMPT, part_owners, sampling_plan
 
-WINDOW = 32  # latent tokens per window
-OVERLAP = 8  # known tokens on each side of a gap-filling window
-GAP = WINDOW - 2 * OVERLAP  # tokens between the first pass's windows
 BATCH = 64  # windows sampled together (bounds memory for long audio)
 EDGE_CLIP_S = 4.0
 DEFAULT_GUIDANCE = default("pose", "guidance")  # classifier-free guidance scale on the prompt (1: none)
@@ -66,36 +64,6 @@ def resample(x: np.ndarray, n_out: int) -> np.ndarray:
     src = (np.arange(n_out) + 0.5) * n / n_out - 0.5
     idx = np.arange(n)
     return np.stack([np.interp(src, idx, x[:, c]) for c in range(x.shape[1])], axis=1).astype(np.float32)
-
-
-def window_plan(n_tokens: int) -> list[list[tuple[int, int]]]:
-    """Token windows of the two sampling passes.
-
-    Pass 1: independent windows at every WINDOW + GAP tokens. Pass 2: windows over the
-    gaps between them, which see OVERLAP generated tokens on each side as known context
-    (inpainting), so the motion continues across every border.
-    """
-    if n_tokens <= WINDOW:
-        return [[(0, n_tokens)]]
-    first = [(s, min(n_tokens, s + WINDOW)) for s in range(0, n_tokens, WINDOW + GAP)]
-    if first[-1][1] - first[-1][0] < OVERLAP:  # a sliver at the end: let the gap window cover it
-        first.pop()
-    second = []
-    for (_, e), (s2, _) in zip(first, first[1:]):
-        second.append((e - OVERLAP, s2 + OVERLAP))
-    if first[-1][1] < n_tokens:
-        second.append((n_tokens - WINDOW, n_tokens))
-    return [first, second] if second else [first]
-
-
-def seam_frames(n_frames: int) -> list[int]:
-    """Frames (at the model's 25 fps) where first-pass windows meet the gap-filling second pass."""
-    n_tokens = -(-n_frames // DOWN)
-    passes = window_plan(n_tokens)
-    if len(passes) < 2:
-        return []
-    borders = {x * DOWN for a, b in passes[0] for x in (a, b)}
-    return sorted(f for f in borders if 0 < f < n_frames)
 
 
 class PLDModel:
@@ -193,10 +161,13 @@ class PLDModel:
         audio = torch.from_numpy(pool_audio(feats, n_tokens))
         text, segs, weights = self.text_conditions(prompt, n)
         parts = part_prompts(prompt)
-        if parts is not None:  # moods per part: each window conditioned on the part it mostly falls in
+        owners, calm = None, None
+        if parts is not None:  # moods per part: each part planned under its own text (windows.sampling_plan)
             from ..text import embed
 
             part_text = torch.from_numpy(np.stack([embed(p) for p in parts]))
+            owners = part_owners(weights.numpy(), len(parts))
+            calm = [mood == "calm" for mood in segment_moods(prompt)]
         edges = torch.from_numpy(edge_seconds(n))
         pins25 = None
         if pins is not None and np.isfinite(pins).any():
@@ -209,21 +180,21 @@ class PLDModel:
         noise = torch.randn(n_tokens, latent, generator=gen)
         z = torch.zeros(n_tokens, latent)
         done = torch.zeros(n_tokens)
-        passes = window_plan(n_tokens)
-        groups = []  # windows of one pass are independent: sampled together, grouped by length
-        for windows in passes:
-            for length in sorted({b - a for a, b in windows}, reverse=True):
-                same = [w for w in windows if w[1] - w[0] == length]
+        groups = []  # windows of one pass never overlap: sampled together, grouped by length
+        for windows in sampling_plan(n_tokens, owners, calm):
+            for length in sorted({w.end - w.start for w in windows}, reverse=True):
+                same = [w for w in windows if w.end - w.start == length]
                 groups += [same[i : i + BATCH] for i in range(0, len(same), BATCH)]
         times = ddim_times(steps)
         guided = GuidedDenoiser(self.denoiser, guidance, audio_guidance, guidance_interval, posture_guidance)
         for count, chunk in enumerate(groups):
-            sl = [slice(a, b) for a, b in chunk]
+            for w in chunk:  # tokens an earlier pass drew that this window draws again
+                if w.redraw is not None:
+                    done[w.redraw[0] : w.redraw[1]] = 0.0
+            sl = [slice(w.start, w.end) for w in chunk]
             cond = Conditions(
                 audio=torch.stack([audio[w] for w in sl]),
-                text=text[None].expand(len(sl), -1)
-                if parts is None
-                else torch.stack([part_text[int(weights[w, : len(parts)].sum(0).argmax())] for w in sl]),
+                text=torch.stack([text if w.part == WHOLE_PROMPT else part_text[w.part] for w in chunk]),
                 segments=segs[None].expand(len(sl), -1, -1),
                 weights=torch.stack([weights[w] for w in sl]),
                 edges=torch.stack([edges[w] for w in sl]),
@@ -232,7 +203,7 @@ class PLDModel:
             )
             model = guided
             if pins25 is not None:
-                window_pins = [pins25[a * DOWN : b * DOWN] for a, b in chunk]
+                window_pins = [pins25[w.start * DOWN : w.end * DOWN] for w in chunk]
                 if any(np.isfinite(p).any() for p in window_pins):
                     model = PinnedDenoiser(guided, self._pin_hook(window_pins))
 
