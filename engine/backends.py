@@ -69,8 +69,8 @@ def _pld() -> PoseBackend:
 
 BACKENDS: dict[str, Callable[[], PoseBackend]] = {"pld": _pld, "procedural": ProceduralBackend}
 # What "auto" means: the model that scores at least as well on every measure of scripts/eval_pose.py on the voice
-# family held out of training. The shipped diffusion weights do on every measure but two: calm and diversity across
-# seeds (the README's pose backends; docs/pose_model.md has how each gap has changed).
+# family held out of training. The shipped diffusion weights do on every measure but one: diversity across seeds
+# (the README's pose backends; docs/pose_model.md has how each gap has changed).
 DEFAULT_BACKEND = "procedural"
 _INSTANCES: dict[str, PoseBackend] = {}
 _LOCK = threading.Lock()
