@@ -145,6 +145,20 @@ def test_config_entries_the_weights_predate() -> None:
         PLDConfig.from_dict({"ramp": 1})
 
 
+def test_roll_std_sets_the_vaes_normalization_and_travels_with_the_weights(tmp_path: Path) -> None:
+    """``roll_std`` weighs roll in the VAE's normalized pose; weights keep what they were trained with (the shipped
+    ones, which predate the entry: 6°)."""
+    weighted = PLDModel(PLDConfig.from_dict({"roll_std": 3.5}))
+    assert weighted.vae.pose_std.tolist()[:3] == [8.0, 8.0, 3.5]
+    pose = torch.zeros(1, 16, 6)
+    pose[..., 2] = 3.5
+    assert torch.allclose(weighted.vae.normalize(pose)[..., 2], torch.ones(1, 16))
+    path = tmp_path / "roll.safetensors"
+    weighted.save(str(path), {})
+    assert PLDModel.load(str(path)).vae.pose_std[2] == 3.5
+    assert PLDModel.load(DEFAULT_PATH).vae.pose_std[2] == 6.0
+
+
 def test_shipped_weights_give_the_recorded_pose(model: PLDModel, speech_wav) -> None:
     """The shipped weights say in their config that they were trained with the direction feature and the teacher's
     segment hand-over, and give the pose recorded from them."""

@@ -16,7 +16,7 @@ from .config import PLDConfig
 
 DOWN = 4  # pose frames per latent token (two stride-2 convolutions)
 POSE_MEAN = (0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
-POSE_STD = (8.0, 8.0, 6.0, 0.03, 0.03, 0.06)
+POSE_STD = (8.0, 8.0, 6.0, 0.03, 0.03, 0.06)  # roll's from config.roll_std
 
 
 class ResBlock(nn.Module):
@@ -38,7 +38,7 @@ class PoseVAE(nn.Module):
         hidden, latent = config.vae_hidden, config.latent
         self.latent = latent
         self.register_buffer("pose_mean", torch.tensor(POSE_MEAN))
-        self.register_buffer("pose_std", torch.tensor(POSE_STD))
+        self.register_buffer("pose_std", torch.tensor((*POSE_STD[:2], config.roll_std, *POSE_STD[3:])))
         # latent normalization for the diffusion model (set after VAE training)
         self.register_buffer("z_shift", torch.zeros(latent))
         self.register_buffer("z_scale", torch.ones(latent))
