@@ -434,8 +434,8 @@ def test_each_part_keeps_its_mood_up_to_its_border(model: PLDModel, long_feature
     with a calm one (the change happens inside the lively part); the border windows leave no seam. (With a border
     window centred under the whole prompt the excitement started a second early in the calm part: 13.9 °/s against
     18.0 in the lively part; and the lively part settled a second early: 2.1 °/s against 2.7 in the calm part.)"""
-    from engine.pose.conditioning import segment_moods
-    from engine.pose.windows import part_owners, sampling_plan
+    from engine.pose.vae import DOWN
+    from engine.pose.windows import prompt_plan
 
     m = long_features.matrix()
     n, border = len(m), len(m) // 2
@@ -444,10 +444,7 @@ def test_each_part_keeps_its_mood_up_to_its_border(model: PLDModel, long_feature
         """Mean head speed (°/s) of the first part, of its last second, and of the second part after its first."""
         rows, seam_acc, acc_99 = [], [], []
         _text, _segs, weights = model.text_conditions(prompt, n)
-        plan = sampling_plan(
-            -(-n // 4), part_owners(weights.numpy(), 2), [mood == "calm" for mood in segment_moods(prompt)]
-        )
-        seams = [b for b in seam_frames(n, plan) if 2 < b < n - 4]
+        seams = [b for b in seam_frames(n, prompt_plan(prompt, weights.numpy(), -(-n // DOWN))) if 2 < b < n - 4]
         assert len(seams) >= 3
         for seed in range(2):
             out = model.generate(m, prompt, seed=seed)

@@ -36,7 +36,7 @@ from .denoiser import Conditions, Denoiser
 from .sampler import GuidedDenoiser, PinnedDenoiser, ddim_times, sample_ddim
 from .vae import DOWN, PoseVAE
 from .weights import DEFAULT_PATH, load_weights, save_weights
-from .windows import WHOLE_PROMPT, part_owners, sampling_plan
+from .windows import WHOLE_PROMPT, prompt_plan
 
 BATCH = 64  # windows sampled together (bounds memory for long audio)
 EDGE_CLIP_S = 4.0
@@ -161,13 +161,10 @@ class PLDModel:
         audio = torch.from_numpy(pool_audio(feats, n_tokens))
         text, segs, weights = self.text_conditions(prompt, n)
         parts = part_prompts(prompt)
-        owners, calm = None, None
-        if parts is not None:  # moods per part: each part planned under its own text (windows.sampling_plan)
+        if parts is not None:  # moods per part: each part planned under its own text (windows.prompt_plan)
             from ..text import embed
 
             part_text = torch.from_numpy(np.stack([embed(p) for p in parts]))
-            owners = part_owners(weights.numpy(), len(parts))
-            calm = [mood == "calm" for mood in segment_moods(prompt)]
         edges = torch.from_numpy(edge_seconds(n))
         pins25 = None
         if pins is not None and np.isfinite(pins).any():
@@ -181,7 +178,7 @@ class PLDModel:
         z = torch.zeros(n_tokens, latent)
         done = torch.zeros(n_tokens)
         groups = []  # windows of one pass never overlap: sampled together, grouped by length
-        for windows in sampling_plan(n_tokens, owners, calm):
+        for windows in prompt_plan(prompt, weights.numpy(), n_tokens):
             for length in sorted({w.end - w.start for w in windows}, reverse=True):
                 same = [w for w in windows if w.end - w.start == length]
                 groups += [same[i : i + BATCH] for i in range(0, len(same), BATCH)]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .conditioning import part_prompts, segment_moods
 from .vae import DOWN
 
 WINDOW = 32  # latent tokens per window
@@ -106,6 +107,16 @@ def sampling_plan(
         else:
             joins.append([window])
     return [p for p in (first, second) if p] + joins
+
+
+def prompt_plan(prompt: str, weights: np.ndarray, n_tokens: int) -> list[list[Window]]:
+    """The passes of windows for ``prompt`` over a clip of ``n_tokens`` whose tokens carry the segment ``weights``
+    (T, MAX_SEGMENTS): its parts planned apart where they have moods of their own (conditioning.part_prompts)."""
+    parts = part_prompts(prompt)
+    if parts is None:
+        return sampling_plan(n_tokens)
+    calm = [mood == "calm" for mood in segment_moods(prompt)]
+    return sampling_plan(n_tokens, part_owners(weights, len(parts)), calm)
 
 
 def seam_frames(n_frames: int, plan: list[list[Window]] | None = None) -> list[int]:
