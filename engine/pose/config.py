@@ -32,7 +32,7 @@ class PLDConfig:
     # 0.35 s = 8.75 frames), so the model learns the hand-over it sees in the corpus
     segment_ramp_frames: float = ACTION_RAMP_S * MODEL_FPS
     max_tokens: int = 64  # longest window the denoiser sees
-    # degrees of roll that count as one unit in the VAE's normalized pose (pitch and yaw: vae.POSE_STD's 8°); the
+    # degrees of roll that count as one unit in the VAE's normalized pose (pitch and yaw: vae.PITCH_YAW_STD, 8°); the
     # corpus rolls about half as much as it nods or turns, so a smaller value weighs roll more in what is learned.
     # Weights keep the normalization they were trained with (the VAE's pose_std buffer).
     roll_std: float = 6.0

@@ -16,7 +16,8 @@ from .config import PLDConfig
 
 DOWN = 4  # pose frames per latent token (two stride-2 convolutions)
 POSE_MEAN = (0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
-POSE_STD = (8.0, 8.0, 6.0, 0.03, 0.03, 0.06)  # roll's from config.roll_std
+PITCH_YAW_STD = 8.0  # degrees per normalized unit of pitch and yaw (roll's: config.roll_std)
+OFFSET_STD = (0.03, 0.03, 0.06)  # x and y offsets (face heights) and scale
 
 
 class ResBlock(nn.Module):
@@ -38,7 +39,7 @@ class PoseVAE(nn.Module):
         hidden, latent = config.vae_hidden, config.latent
         self.latent = latent
         self.register_buffer("pose_mean", torch.tensor(POSE_MEAN))
-        self.register_buffer("pose_std", torch.tensor((*POSE_STD[:2], config.roll_std, *POSE_STD[3:])))
+        self.register_buffer("pose_std", torch.tensor((PITCH_YAW_STD, PITCH_YAW_STD, config.roll_std, *OFFSET_STD)))
         # latent normalization for the diffusion model (set after VAE training)
         self.register_buffer("z_shift", torch.zeros(latent))
         self.register_buffer("z_scale", torch.ones(latent))
