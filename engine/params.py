@@ -197,6 +197,15 @@ MOTION = (
         0.0,
         1.0,
     ),
+    Param(
+        "posture_seconds",
+        "float",
+        0.0,
+        "what counts as the head's posture for posture_guidance: its motion averaged over this many seconds, the "
+        "slow turns with it (0: the mean of each 5-second stretch)",
+        0.0,
+        5.0,
+    ),
     Param("steps", "int", 25, "sampler steps of the pld model (fewer: faster, rougher)", 1, 200),
     Param(
         "pause_calm",

@@ -40,9 +40,8 @@ def pose_op(params: dict[str, Any], job: Job) -> dict[str, Any]:
     p = check("pose", params)
     prompt = check_prompt(p["prompt"])
     out = check_output_path(p["out"]) if p["out"] else None
-    options = {
-        k: p[k] for k in ("guidance", "audio_guidance", "guidance_until", "posture_guidance", "steps", "pause_calm")
-    }
+    sampler = ("guidance", "audio_guidance", "guidance_until", "posture_guidance", "posture_seconds", "steps")
+    options = {k: p[k] for k in (*sampler, "pause_calm")}
     features = load_features(p["audio"], p["fps"], job.sub(0.0, 0.45), p["audio_offset"], p["audio_duration"])
     require_speech(features, p["audio"])
     pins = _pins(p["pins"], p["fps"], features.n_frames)

@@ -608,6 +608,7 @@ def main() -> None:
     ap.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                     help="sampler times (1: noise, 0: clean) where guidance applies (pld)")  # fmt: skip
     ap.add_argument("--posture-guidance", type=float, default=None, help="share of the guidance on the posture (pld)")
+    ap.add_argument("--posture-seconds", type=float, default=None, help="the posture: motion averaged over this (pld)")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "corpus.npz"))
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the speed target is for 2 cores)")
@@ -632,7 +633,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     opts = {"guidance": args.guidance, "audio_guidance": args.audio_guidance, "steps": args.steps,
-            "pause_calm": args.pause_calm, "posture_guidance": args.posture_guidance}  # fmt: skip
+            "pause_calm": args.pause_calm, "posture_guidance": args.posture_guidance,
+            "posture_seconds": args.posture_seconds}  # fmt: skip
     if args.guidance_interval:
         opts["guidance_until"], opts["guidance_from"] = args.guidance_interval
     opts = {k: v for k, v in opts.items() if v is not None}

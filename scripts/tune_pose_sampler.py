@@ -104,6 +104,8 @@ def main() -> None:
                     help="sampler times (1: noise, 0: clean) between which guidance acts (repeat; default: the engine's)")  # fmt: skip
     ap.add_argument("--posture-guidance", type=float, nargs="+", default=[default("pose", "posture_guidance")],
                     help="share of the guidance on each window's posture")  # fmt: skip
+    ap.add_argument("--posture-seconds", type=float, nargs="+", default=[default("pose", "posture_seconds")],
+                    help="the posture: the motion averaged over this many seconds (0: each window's mean)")  # fmt: skip
     ap.add_argument("--labels", type=int, default=96, help="expected labels in all (each label equally often)")
     ap.add_argument("--prompt-seed", type=int, default=VALIDATION_SEED, help="seed of the validation prompts")
     ap.add_argument("--family", action="append", choices=TRAIN_FAMILIES, help="speech (default: both trained on)")
@@ -139,9 +141,10 @@ def main() -> None:
     noop = lambda *a: None  # noqa: E731
     intervals = args.guidance_interval or [(default("pose", "guidance_until"), 1.0)]
     grid = itertools.product(args.guidance, args.audio_guidance, args.steps, args.pause_calm, intervals,
-                             args.posture_guidance)  # fmt: skip
+                             args.posture_guidance, args.posture_seconds)  # fmt: skip
     runs = [("pld", {"guidance": g, "audio_guidance": a, "steps": s, "pause_calm": c, "guidance_until": i[0],
-                     "guidance_from": i[1], "posture_guidance": q}) for g, a, s, c, i, q in grid]  # fmt: skip
+                     "guidance_from": i[1], "posture_guidance": q, "posture_seconds": w})
+            for g, a, s, c, i, q, w in grid]  # fmt: skip
     if args.keywords:
         runs.append(("procedural", {}))
     for name, opts in runs:

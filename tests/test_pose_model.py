@@ -234,6 +234,74 @@ def test_posture_guidance_leaves_the_windows_posture_to_the_conditional_branch(m
     assert np.abs(backend - model.generate(m, "nods while talking", seed=1, posture_guidance=1.0)).max() > 0.1
 
 
+def test_slow_part_is_a_centred_moving_average_or_the_mean() -> None:
+    """sampler.slow_part: a ramp keeps its values inside (a centred average), its ends see their own value
+    repeated; a width of the window or more (or None) is the window's mean; even widths are made odd."""
+    from engine.pose.sampler import GuidedDenoiser, slow_part
+
+    ramp = torch.arange(20, dtype=torch.float32).reshape(1, 20, 1).repeat(2, 1, 3)
+    out = slow_part(ramp, 5)
+    assert out.shape == ramp.shape
+    torch.testing.assert_close(out[:, 2:-2], ramp[:, 2:-2])
+    assert float(out[0, 0, 0]) == pytest.approx((0 + 0 + 0 + 1 + 2) / 5)  # the first value repeated
+    for width in (None, 20, 33):
+        torch.testing.assert_close(slow_part(ramp, width), ramp.mean(dim=1, keepdim=True).expand(-1, 1, -1))
+    assert GuidedDenoiser(None, 5.0, posture_tokens=12).posture_tokens == 13  # type: ignore[arg-type]
+    assert GuidedDenoiser(None, 5.0, posture_tokens=0).posture_tokens is None  # type: ignore[arg-type]
+
+
+def test_posture_seconds_leaves_the_slow_turns_to_the_conditional_branch(model: PLDModel, speech_wav) -> None:
+    """posture_seconds: the guidance leaves the slow part of the prompt's effect (its moving average over that
+    many seconds) to the conditional branch; on real speech the takes of one prompt then differ more in yaw, the
+    nods stay guided; 0 is the window's mean (the default) and the backend reads the option."""
+    from engine.pose.sampler import GuidedDenoiser, slow_part
+
+    cfg = model.config
+    rows = torch.Generator().manual_seed(2)
+    cond = _two_windows(model, rows)
+    x = torch.randn((2, WINDOW, cfg.latent), generator=rows)
+    with torch.no_grad():
+        full = GuidedDenoiser(model.denoiser, 5.0, posture=1.0)(x, 0.8, cond)
+        free = GuidedDenoiser(model.denoiser, 5.0, posture=0.0, posture_tokens=13)(x, 0.8, cond)
+        conditional = GuidedDenoiser(model.denoiser, 1.0)(x, 0.8, cond)
+    torch.testing.assert_close(free - full, -slow_part(full - conditional, 13), atol=1e-5, rtol=0)
+    quick = full - conditional - slow_part(full - conditional, 13)
+    assert float(quick.abs().max()) > 0.05  # the guidance's quick part is kept, and it is not nothing
+
+    feats = load_features(str(speech_wav), 25.0)
+    m = feats.matrix()
+
+    def spread(seconds: float) -> np.ndarray:
+        takes = [model.generate(m, "nods while talking", seed=s, posture_seconds=seconds) for s in range(4)]
+        return np.stack(takes)[:, :, :3].std(axis=0).mean(axis=0)  # pitch, yaw, roll
+
+    window, slow = spread(0.0), spread(2.0)
+    assert slow[1] > 1.1 * window[1]  # yaw: the takes turn apart more
+    assert slow[0] > 0.8 * window[0]  # pitch: the nods still as guided
+    default = model.generate(m, "nods while talking", seed=1)
+    np.testing.assert_array_equal(default, model.generate(m, "nods while talking", seed=1, posture_seconds=0.0))
+    backend = get_backend("pld").generate(feats, "nods while talking", 1, None, _noop, posture_seconds=2.0)
+    np.testing.assert_array_equal(backend, model.generate(m, "nods while talking", seed=1, posture_seconds=2.0))
+    assert np.abs(backend - default).max() > 0.1
+
+
+def test_calm_text_keeps_the_guidance_on_the_slow_motion(model: PLDModel, long_features) -> None:
+    """Windows drawn under a calm text guide their slow motion as well (a calm head neither drifts nor turns):
+    posture_seconds leaves a calm prompt as it is, and the calm part of "calm, then excited" up to its border,
+    while the lively part changes."""
+    m = long_features.matrix()
+    border = len(m) // 2
+    calm = model.generate(m, "calm and still", seed=2)
+    np.testing.assert_array_equal(calm, model.generate(m, "calm and still", seed=2, posture_seconds=1.12))
+    prompt = "stay calm at first, then get really excited"
+    a, b = model.generate(m, prompt, seed=2), model.generate(m, prompt, seed=2, posture_seconds=1.12)
+    # the calm part's latents are drawn as before; its decoded frames move by a few hundredths of a degree only,
+    # as the decoder's group norms see the whole clip
+    calm_part = slice(0, border - 50)
+    assert np.abs(a[calm_part, :3] - b[calm_part, :3]).max() < 0.1
+    assert np.abs(a[border + 50 :, :3] - b[border + 50 :, :3]).max() > 0.5
+
+
 def test_shapes_and_determinism(model: PLDModel, speech_wav) -> None:
     feats = load_features(str(speech_wav), 25.0)
     a = model.generate(feats.matrix(), "nods slowly, then looks to the left", seed=3)
@@ -398,21 +466,22 @@ def test_sampling_plan_joins_parts_inside_the_lively_one() -> None:
     """One mood: the two passes of window_plan under the whole prompt. Parts with moods of their own: each part
     planned as a clip of its own under its own text, then one window per border that redraws BORDER_BAND tokens in
     the part that is not calm (centred and under the whole prompt where both or neither are); windows of one pass
-    never overlap, every token is drawn."""
+    never overlap, every token is drawn; a window is calm where the text it is drawn under is."""
     from engine.pose.windows import BORDER_BAND, WHOLE_PROMPT, Window, sampling_plan, window_plan
 
     for n in (1, 20, 32, 33, 90, 300):
         assert [[(w.start, w.end) for w in p] for p in sampling_plan(n)] == window_plan(n)
-        assert all(w.part == WHOLE_PROMPT and w.redraw is None for p in sampling_plan(n) for w in p)
+        assert all(w.part == WHOLE_PROMPT and w.redraw is None and not w.calm for p in sampling_plan(n) for w in p)
+        assert all(w.calm for p in sampling_plan(n, calm=[True]) for w in p)  # a calm prompt: every window
 
     owners = np.repeat([0, 1], 40)
     calm_first = sampling_plan(80, owners, [True, False])
-    assert calm_first[0] == [Window(0, 32, 0), Window(40, 72, 1)]
-    assert calm_first[1] == [Window(8, 40, 0), Window(48, 80, 1)]
+    assert calm_first[0] == [Window(0, 32, 0, calm=True), Window(40, 72, 1)]
+    assert calm_first[1] == [Window(8, 40, 0, calm=True), Window(48, 80, 1)]
     assert calm_first[2] == [Window(28, 60, 1, (40, 40 + BORDER_BAND))]  # after the border, the lively part's text
     assert sampling_plan(80, owners, [False, True])[2] == [Window(20, 52, 0, (40 - BORDER_BAND, 40))]
     for calm in ([True, True], [False, False]):
-        assert sampling_plan(80, owners, calm)[2] == [Window(24, 56, WHOLE_PROMPT, (36, 44))]
+        assert sampling_plan(80, owners, calm)[2] == [Window(24, 56, WHOLE_PROMPT, (36, 44), all(calm))]
 
     owners = np.repeat([0, 1, 2], 12)  # short parts: the border windows overlap, so they take a pass each
     plan = sampling_plan(36, owners, [False, True, False])

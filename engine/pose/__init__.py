@@ -79,4 +79,5 @@ class PLDBackend:
                 float(options.get("guidance_from", 1.0)),
             ),
             float(options.get("posture_guidance", default("pose", "posture_guidance"))),
+            float(options.get("posture_seconds", default("pose", "posture_seconds"))),
         )

@@ -44,6 +44,7 @@ DEFAULT_GUIDANCE = default("pose", "guidance")  # classifier-free guidance scale
 DEFAULT_AUDIO_GUIDANCE = default("pose", "audio_guidance")  # and on the speech (1: none)
 DEFAULT_GUIDANCE_UNTIL = default("pose", "guidance_until")  # guidance on the noisier steps only, down to this time
 DEFAULT_POSTURE_GUIDANCE = default("pose", "posture_guidance")  # share of the guidance on each window's posture
+DEFAULT_POSTURE_SECONDS = default("pose", "posture_seconds")  # the posture: motion averaged over this (0: the window)
 DEFAULT_STEPS = default("pose", "steps")  # DDIM steps
 DEFAULT_PAUSE_CALM = default("pose", "pause_calm")  # how much the quick motion settles in pauses
 
@@ -150,10 +151,12 @@ class PLDModel:
         pause_calm: float = DEFAULT_PAUSE_CALM,
         guidance_interval: tuple[float, float] = (DEFAULT_GUIDANCE_UNTIL, 1.0),
         posture_guidance: float = DEFAULT_POSTURE_GUIDANCE,
+        posture_seconds: float = DEFAULT_POSTURE_SECONDS,
     ) -> np.ndarray:
         """Pose frames (n, 6) for audio conditioning ``matrix`` (n, 46) at ``fps``; both guidances act at the
         sampler's times ``t`` (1: noise, 0: clean) with ``lo < t <= hi`` of ``guidance_interval``, the prompt's
-        on each window's posture by the share ``posture_guidance`` (sampler.GuidedDenoiser)."""
+        on each window's posture (its motion averaged over ``posture_seconds``, 0: the window's mean) by the share
+        ``posture_guidance`` (sampler.GuidedDenoiser)."""
         n_out = len(matrix)
         n = max(1, int(round(n_out * MODEL_FPS / fps)))
         feats = resample(matrix, n) if n != n_out else np.asarray(matrix, np.float32)
@@ -177,14 +180,25 @@ class PLDModel:
         noise = torch.randn(n_tokens, latent, generator=gen)
         z = torch.zeros(n_tokens, latent)
         done = torch.zeros(n_tokens)
-        groups = []  # windows of one pass never overlap: sampled together, grouped by length
+        # windows drawn under a calm text keep the guidance on their slow motion (a calm head neither drifts nor
+        # turns); the others leave it below posture_seconds to the conditional branch, as they leave the posture
+        posture_tokens = round(posture_seconds * MODEL_FPS / DOWN) or None
+        lively = GuidedDenoiser(
+            self.denoiser, guidance, audio_guidance, guidance_interval, posture_guidance, posture_tokens
+        )
+        calm = (
+            lively
+            if posture_tokens is None
+            else GuidedDenoiser(self.denoiser, guidance, audio_guidance, guidance_interval, posture_guidance)
+        )
+        groups = []  # windows of one pass never overlap: sampled together, grouped by length and guidance
         for windows in prompt_plan(prompt, weights.numpy(), n_tokens):
             for length in sorted({w.end - w.start for w in windows}, reverse=True):
-                same = [w for w in windows if w.end - w.start == length]
-                groups += [same[i : i + BATCH] for i in range(0, len(same), BATCH)]
+                for guided in dict.fromkeys((calm, lively)):
+                    same = [w for w in windows if w.end - w.start == length and (calm if w.calm else lively) is guided]
+                    groups += [(guided, same[i : i + BATCH]) for i in range(0, len(same), BATCH)]
         times = ddim_times(steps)
-        guided = GuidedDenoiser(self.denoiser, guidance, audio_guidance, guidance_interval, posture_guidance)
-        for count, chunk in enumerate(groups):
+        for count, (guided, chunk) in enumerate(groups):
             for w in chunk:  # tokens an earlier pass drew that this window draws again
                 if w.redraw is not None:
                     done[w.redraw[0] : w.redraw[1]] = 0.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch.nn import functional as F
 
 from .denoiser import Conditions, Denoiser
 from .schedule import alpha_sigma, predict_x0_eps
@@ -72,12 +73,14 @@ class GuidedDenoiser:
         audio_guidance: float = 1.0,
         interval: tuple[float, float] = (0.0, 1.0),
         posture: float = 1.0,
+        posture_tokens: int | None = None,
     ) -> None:
         self.net = net
         self.guidance = float(guidance)
         self.audio_guidance = float(audio_guidance)
         self.interval = (float(interval[0]), float(interval[1]))
         self.posture = float(posture)
+        self.posture_tokens = None if not posture_tokens else int(posture_tokens) | 1  # odd: centred on its token
 
     def __call__(self, x: torch.Tensor, t: float, cond: Conditions) -> torch.Tensor:
         b = x.shape[0]
@@ -92,11 +95,20 @@ class GuidedDenoiser:
             prompt = v_text - v_audio
             v = v_audio + self.guidance * prompt
             if self.posture != 1.0:  # the window's posture guided by 1 + posture (guidance - 1) instead
-                v = v - (1.0 - self.posture) * (self.guidance - 1.0) * prompt.mean(dim=1, keepdim=True)
+                v = v - (1.0 - self.posture) * (self.guidance - 1.0) * slow_part(prompt, self.posture_tokens)
             if audio_free:
                 v = v + (self.audio_guidance - 1.0) * (v_audio - out[2])
         x0, _ = predict_x0_eps(x, v, t)
         return cond.known * cond.mask + x0 * (1 - cond.mask)
+
+
+def slow_part(x: torch.Tensor, width: int | None) -> torch.Tensor:
+    """(B, T, C) → its moving average over ``width`` tokens (odd; the ends repeated), or its mean over the T
+    tokens when ``width`` is None or not shorter than T."""
+    if width is None or width >= x.shape[1]:
+        return x.mean(dim=1, keepdim=True)
+    padded = F.pad(x.transpose(1, 2), (width // 2, width // 2), mode="replicate")
+    return F.avg_pool1d(padded, width, stride=1).transpose(1, 2)
 
 
 class PinnedDenoiser:

@@ -32,12 +32,14 @@ WHOLE_PROMPT = -1  # a window's ``part`` when the whole prompt conditions it
 @dataclass(frozen=True)
 class Window:
     """Tokens ``start``..``end`` drawn by one sampler window: under the text of ``part`` (WHOLE_PROMPT: the whole
-    prompt); ``redraw`` (start, end) are tokens an earlier pass drew that this window draws again."""
+    prompt); ``redraw`` (start, end) are tokens an earlier pass drew that this window draws again; ``calm``: the
+    text it is drawn under asks for calm (its guidance then acts on the slow motion too: pipeline)."""
 
     start: int
     end: int
     part: int = WHOLE_PROMPT
     redraw: tuple[int, int] | None = None
+    calm: bool = False
 
     def overlaps(self, other: Window) -> bool:
         return self.start < other.end and other.start < self.end
@@ -72,20 +74,23 @@ def sampling_plan(
     n_tokens: int, owners: np.ndarray | None = None, calm: list[bool] | None = None
 ) -> list[list[Window]]:
     """The passes of windows for a clip of ``n_tokens``. ``owners`` (T,): each token's part where the prompt's parts
-    have moods of their own, with ``calm[k]`` true where part k is calm; None: one mood, the whole prompt throughout."""
-    if owners is None:
-        return [[Window(a, b) for a, b in windows] for windows in window_plan(n_tokens)]
-    owners = np.asarray(owners)
+    have moods of their own, with ``calm[k]`` true where part k is calm; None: one mood, the whole prompt throughout
+    (calm where ``calm`` is [True])."""
     calm = list(calm or [])
+    if owners is None:
+        still = calm == [True]
+        return [[Window(a, b, calm=still) for a, b in windows] for windows in window_plan(n_tokens)]
+    owners = np.asarray(owners)
     bounds = [0, *(int(b) for b in np.flatnonzero(np.diff(owners)) + 1), n_tokens]
     first: list[Window] = []
     second: list[Window] = []
     for a, b in zip(bounds, bounds[1:]):
         part = int(owners[a])
+        still = part < len(calm) and calm[part]
         passes = window_plan(b - a)
-        first += [Window(a + s, a + e, part) for s, e in passes[0]]
+        first += [Window(a + s, a + e, part, calm=still) for s, e in passes[0]]
         if len(passes) > 1:
-            second += [Window(a + s, a + e, part) for s, e in passes[1]]
+            second += [Window(a + s, a + e, part, calm=still) for s, e in passes[1]]
     joins: list[list[Window]] = []
     for border in bounds[1:-1]:
         left, right = int(owners[border - 1]), int(owners[border])
@@ -99,7 +104,7 @@ def sampling_plan(
             lo, hi, part = border - BORDER_BAND // 2, border + BORDER_BAND // 2, WHOLE_PROMPT
         lo, hi = max(0, lo), min(n_tokens, hi)
         end = min(n_tokens, max(0, (lo + hi) // 2 - WINDOW // 2) + WINDOW)
-        window = Window(max(0, end - WINDOW), end, part, (lo, hi))
+        window = Window(max(0, end - WINDOW), end, part, (lo, hi), left_calm and right_calm)
         for joined in joins:  # the first pass of joins it does not overlap
             if not any(window.overlaps(w) for w in joined):
                 joined.append(window)
@@ -113,9 +118,9 @@ def prompt_plan(prompt: str, weights: np.ndarray, n_tokens: int) -> list[list[Wi
     """The passes of windows for ``prompt`` over a clip of ``n_tokens`` whose tokens carry the segment ``weights``
     (T, MAX_SEGMENTS): its parts planned apart where they have moods of their own (conditioning.part_prompts)."""
     parts = part_prompts(prompt)
-    if parts is None:
-        return sampling_plan(n_tokens)
     calm = [mood == "calm" for mood in segment_moods(prompt)]
+    if parts is None:
+        return sampling_plan(n_tokens, calm=[all(calm)])
     return sampling_plan(n_tokens, part_owners(weights, len(parts)), calm)
 
 
