@@ -357,23 +357,25 @@ PIPER_EVAL_SEED = 7
 
 
 class Speech:
-    """The test speech of one family, synthesized once in a fixed order (piper's noise is seeded)."""
+    """The test speech of one family, synthesized once in a fixed order (piper's noise is seeded), from
+    ``sentences`` (default: SENTENCES)."""
 
-    def __init__(self, family: str) -> None:
+    def __init__(self, family: str, sentences: list[str] | None = None) -> None:
         self.family = family
+        sentences = sentences or SENTENCES
         self.voices = EVAL_VOICES[family]
         piper = PiperSession(PIPER_EVAL_SEED) if family == "piper" else None
         say = lambda text, k: speak(text, self.voices[k % len(self.voices)], piper)  # noqa: E731
         # three ~9 s clips (two sentences with a pause), one per voice
         self.clips: list[AudioFeatures] = []
         for i in range(len(self.voices)):
-            a, b = say(SENTENCES[i], i), say(SENTENCES[(i + 1) % len(SENTENCES)], i)
+            a, b = say(sentences[i % len(sentences)], i), say(sentences[(i + 1) % len(sentences)], i)
             pause = np.zeros(int(0.7 * SAMPLE_RATE), np.float32)
             self.clips.append(features_of(np.concatenate([pause[:4000], a, pause, b])[: 9 * SAMPLE_RATE]))
         # 60 s of the voices in turn, with pauses of 0.3 s and 1.2 s
         parts, total, k = [], 0, 0
         while total < 60 * SAMPLE_RATE:
-            parts.append(say(SENTENCES[k % len(SENTENCES)], k))
+            parts.append(say(sentences[k % len(sentences)], k))
             parts.append(np.zeros(int((0.3 + 0.9 * (k % 3 == 2)) * SAMPLE_RATE), np.float32))
             total += len(parts[-1]) + len(parts[-2])
             k += 1
@@ -610,6 +612,9 @@ def main() -> None:
     ap.add_argument("--posture-guidance", type=float, default=None, help="share of the guidance on the posture (pld)")
     ap.add_argument("--posture-seconds", type=float, default=None, help="the posture: motion averaged over this (pld)")
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--sentences", default=None,
+                    help="a JSON list of sentences the test speech says instead of the built-in ones (e.g. a new set "
+                    "no run has heard)")  # fmt: skip
     ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "corpus.npz"))
     ap.add_argument("--threads", type=int, default=2, help="torch threads (the speed target is for 2 cores)")
     ap.add_argument("--out", default=None, help="also write the JSON here")
@@ -641,6 +646,7 @@ def main() -> None:
     noop = lambda *a: None  # noqa: E731
     sets = {k: PROMPT_SETS[k] for k in (args.set or sorted(PROMPT_SETS))}
     families = args.family or list(FAMILIES)
+    sentences = read_sentences(args.sentences) if args.sentences else None
     report: dict[str, object] = {
         "protocol": {"trained": list(TRAIN_FAMILIES), "held_out": HELD_OUT_FAMILY, "test": TEST_FAMILY},
         "voices": {f: [v.describe() for v in EVAL_VOICES[f]] for f in families},
@@ -650,6 +656,9 @@ def main() -> None:
         "steps": args.steps,
         "pause_calm": args.pause_calm,
         "guidance_interval": args.guidance_interval,
+        "posture_guidance": args.posture_guidance,
+        "posture_seconds": args.posture_seconds,
+        "sentences": sentences,
         "seeds": args.seeds,
         "threads": args.threads,
         "weights": weights_label(args.weights),
@@ -658,7 +667,7 @@ def main() -> None:
         texts = {str(t).lower() for t in np.load(args.corpus)["texts"]}
         report["prompts_in_corpus"] = {k: sum(p.lower() in texts for p, _ in v) for k, v in sets.items()}
     t0 = time.time()
-    speech = {f: Speech(f) for f in families}
+    speech = {f: Speech(f, sentences) for f in families}
     for name in args.backend or ["pld", "procedural"]:
         t = time.time()
         backend = backend_of(name, args.weights)
@@ -678,6 +687,15 @@ def main() -> None:
         report[name] = results
     report["seconds_total"] = round(time.time() - t0, 1)
     print_report(report, args.out)
+
+
+def read_sentences(path: str) -> list[str]:
+    """The sentences of a JSON list (at least two, each with words); anything else stops here with one line."""
+    with open(path) as fh:
+        items = json.load(fh)
+    if not isinstance(items, list) or len(items) < 2 or not all(isinstance(x, str) and x.strip() for x in items):
+        raise SystemExit(f"{path}: expected a JSON list of at least two sentences")
+    return [x.strip() for x in items]
 
 
 def print_report(report: dict, out: str | None) -> None:
