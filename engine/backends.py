@@ -69,9 +69,9 @@ def _pld() -> PoseBackend:
 
 BACKENDS: dict[str, Callable[[], PoseBackend]] = {"pld": _pld, "procedural": ProceduralBackend}
 # What "auto" means: the model that scores at least as well on every measure of scripts/eval_pose.py on the voice
-# family held out of training. The shipped diffusion weights do on every measure but one: diversity across seeds
-# (the README's pose backends; docs/pose_model.md has how each gap has changed).
-DEFAULT_BACKEND = "procedural"
+# family held out of training: the diffusion model since 2026-12-05, when its sampler left the slow turns of lively
+# windows to the conditional branch (the README's pose backends; docs/pose_model.md has how each gap closed).
+DEFAULT_BACKEND = "pld"
 _INSTANCES: dict[str, PoseBackend] = {}
 _LOCK = threading.Lock()
 

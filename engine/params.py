@@ -200,9 +200,9 @@ MOTION = (
     Param(
         "posture_seconds",
         "float",
-        0.0,
+        0.64,
         "what counts as the head's posture for posture_guidance: its motion averaged over this many seconds, the "
-        "slow turns with it (0: the mean of each 5-second stretch)",
+        "slow turns with it, except where the prompt asks for calm (0: the mean of each 5-second stretch)",
         0.0,
         5.0,
     ),
