@@ -4,12 +4,14 @@ The validation prompts come from the corpus's own caption generator (scripts/bui
 their own, kept only where each "then" segment names an action (at normal or large size) or a calm or energetic
 mood, so that the evaluation's classifier (scripts/eval_pose.py) has one clear label to expect. The speech is
 the test speech of the families the model trains on (espeak-ng and Piper). Each setting of ``guidance`` (on the
-prompt), ``audio_guidance`` (on the speech), ``steps`` and ``pause_calm`` (quick motion settled in pauses) is
+prompt), ``audio_guidance`` (on the speech), ``steps``, ``pause_calm`` (quick motion settled in pauses), the guidance
+interval and the posture's (``posture_guidance``, ``posture_seconds``) is
 measured with the evaluation's own measures, and the JSON printed lists them per setting, next to the keyword
 model on the same prompts.
 
     .venv/bin/python scripts/tune_pose_sampler.py --guidance 2 3 4 5 --keywords --out data/tune.json
     .venv/bin/python scripts/tune_pose_sampler.py --audio-guidance 1.5 2.5 --out data/tune_audio.json
+    .venv/bin/python scripts/tune_pose_sampler.py --posture-seconds 0 0.64 1.12 --out data/tune_slow.json
     .venv/bin/python scripts/tune_pose_sampler.py --weights data/pld_new.safetensors --out data/tune_new.json
 
 ``--prompts FILE`` validates on a set written for one label instead (a JSON list of [prompt, [label, ...]]);
