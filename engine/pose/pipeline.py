@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -183,14 +184,9 @@ class PLDModel:
         # windows drawn under a calm text keep the guidance on their slow motion (a calm head neither drifts nor
         # turns); the others leave it below posture_seconds to the conditional branch, as they leave the posture
         posture_tokens = round(posture_seconds * MODEL_FPS / DOWN) or None
-        lively = GuidedDenoiser(
-            self.denoiser, guidance, audio_guidance, guidance_interval, posture_guidance, posture_tokens
-        )
-        calm = (
-            lively
-            if posture_tokens is None
-            else GuidedDenoiser(self.denoiser, guidance, audio_guidance, guidance_interval, posture_guidance)
-        )
+        guide = partial(GuidedDenoiser, self.denoiser, guidance, audio_guidance, guidance_interval, posture_guidance)
+        lively = guide(posture_tokens=posture_tokens)
+        calm = guide() if posture_tokens else lively
         groups = []  # windows of one pass never overlap: sampled together, grouped by length and guidance
         for windows in prompt_plan(prompt, weights.numpy(), n_tokens):
             for length in sorted({w.end - w.start for w in windows}, reverse=True):
