@@ -31,6 +31,7 @@ from .video import KILL_POLL_S, FrameStream, VideoInfo, decoded_size
 
 MIN_FOUND = 0.5  # a face in fewer than this share of the frames is refused
 MAX_GAP_S = 0.25  # gaps without a face up to this long are interpolated; longer ones are held and reported
+PORTRAIT_MAX_SIDE, PORTRAIT_MIN_SIDE = 2048, 64  # a portrait scaled to the video's face size stays in these bounds
 PASSES = 2  # face-mesh passes over each frame: the first crops it where the face is, the second measures
 SETTLE_PASSES = PASSES + 1  # passes after the detector's crop where the face has just been found: one to crop it
 # where it is, then as many as a tracked frame gets (so it is read like the frames measured against it)
@@ -181,22 +182,50 @@ class _Follower:
             return self._track(frame, self.had_face)
 
 
-def portrait_landmarks(path: str) -> np.ndarray:
+def portrait_landmarks(path: str, face_height: float | None = None) -> np.ndarray:
     """The landmarks (478, 3) of a portrait's face, measured as capture measures a video frame (the same frame size,
-    crop and passes, so its head pose compares with the video's)."""
+    crop and passes, so its head pose compares with the video's). ``face_height`` (pixels, forehead to chin): the
+    portrait is measured again scaled so that its face is that tall, as the video's face is: the face mesh reads
+    one face a little differently at different sizes (up to 0.7 degrees), and a reference should not differ from
+    the video by its size."""
     from .render.face import read_image  # noqa: PLC0415
 
     img = read_image(path).convert("RGB")
-    size = decoded_size(img.width, img.height)
+    name = os.path.basename(path)
+    measured = decoded_size(img.width, img.height)
+    landmarks = _read_portrait(img, measured, name)
+    if face_height:
+        scale = face_height / max(face_geometry(landmarks).height, 1.0)
+        size = (max(2, round(measured[0] * scale)), max(2, round(measured[1] * scale)))
+        if max(size) <= PORTRAIT_MAX_SIDE and min(size) >= PORTRAIT_MIN_SIDE:
+            landmarks = _read_portrait(img, size, name)
+    return landmarks
+
+
+def _read_portrait(img: Image.Image, size: tuple[int, int], name: str) -> np.ndarray:
     frame = np.asarray(img.resize(size, Image.LANCZOS))
-    follower = _Follower(os.path.basename(path), size, None, None)
+    follower = _Follower(name, size, None, None)
     try:
         landmarks = follower(frame, 0.0)
     finally:
         follower.close()
     if landmarks is None:
-        raise BadInput(f"no face found in {os.path.basename(path)}")
+        raise BadInput(f"no face found in {name}")
     return landmarks
+
+
+def read_frames(frames: list[np.ndarray], face: int | None = None) -> list[np.ndarray | None]:
+    """The landmarks (478, 3) of one face in each of a sequence of RGB frames (uint8 H, W, 3), read as a video's
+    frames are (tracked, measured again where the face is); None where it is not found. ``face`` picks one of
+    several, as ``--face`` does."""
+    if not frames:
+        return []
+    size = (frames[0].shape[1], frames[0].shape[0])
+    follower = _Follower("frames", size, face, "face")
+    try:
+        return [follower(np.ascontiguousarray(frame[..., :3]), i) for i, frame in enumerate(frames)]
+    finally:
+        follower.close()
 
 
 def _load_follower(name: str, size: tuple[int, int], face: int | None, face_flag: str) -> Future[_Follower]:

@@ -13,6 +13,7 @@ from .formats import check_output_path, lips_document, pose_document, write_json
 from .jobs import Job
 from .motion import shape_motion
 from .params import check
+from .render.landmarks import face_geometry
 from .video import probe
 
 
@@ -60,6 +61,9 @@ def capture_op(params: dict[str, Any], job: Job, flags: dict[str, str] | None = 
         info, fps, start, duration, p["face"], keep=() if ref_frame is None else (ref_frame,),
         progress=job.progress, should_stop=lambda: job.cancelled, face_flag=_flag("face", flags),
     )  # fmt: skip
+    if image:  # measured again with its face as tall as the video's reference face
+        reference = track.landmarks_at(track.anchor if ref_frame is None else ref_frame)
+        portrait = portrait_landmarks(image, face_geometry(reference).height)
     result = channels(track, ref_frame, portrait)
     pose = shape_motion(result.pose, fps, p["strength"], p["smoothing"])
     job.check()

@@ -63,10 +63,16 @@ def blink_centres(curve: np.ndarray) -> list[float]:
 def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Test videos: the portrait rendered with known motion, the photo moved by ffmpeg, and bad ones."""
     from engine.render import Renderer
+    from engine.render.turns import IDENTITY_TURNS
 
     tmp = tmp_path_factory.mktemp("videos")
     pose, mouth, blink = known_motion()
-    frames = Renderer(str(PORTRAIT), size=256, device="cpu").render_batch(pose, mouth, blink)
+    renderer = Renderer(str(PORTRAIT), size=256, device="cpu")
+    # the bare warp, without the portrait's turn calibration (tests/test_turns.py, scripts/eval_capture.py): its
+    # turns read short, but alike from any frame, which the re-basing checks here need; calibrated, a reading
+    # from a turned frame differs from one composed through the front by up to a degree
+    renderer.coarse.turns = IDENTITY_TURNS
+    frames = renderer.render_batch(pose, mouth, blink)
     rendered = tmp / "rendered.mp4"
     cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "256x256", "-r", f"{FPS:g}"]
     cmd += ["-i", "-", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(rendered)]
@@ -171,6 +177,16 @@ def test_for_a_portrait_its_own_parted_lips_are_the_mouth_at_rest(run_engine, vi
     assert portrait[still, 3].mean() < 0.1
     assert np.corrcoef(portrait[:, 0], mouth[:, 0])[0, 1] > 0.95
     assert portrait[~still, 0].mean() > 0.5 * mouth[~still, 0].mean()  # the opening beyond the rest gap is kept
+
+
+def test_portrait_is_measured_at_the_video_faces_size() -> None:
+    """With ``face_height`` the portrait is read scaled so that its face is that tall (the video's face size)."""
+    from engine.capture import portrait_landmarks
+    from engine.render.landmarks import face_geometry
+
+    own = face_geometry(portrait_landmarks(str(PORTRAIT))).height
+    for height in (0.6 * own, 1.7 * own):
+        assert face_geometry(portrait_landmarks(str(PORTRAIT), height)).height == pytest.approx(height, rel=0.03)
 
 
 def test_rate_start_duration_reference_frame_and_portrait_reference(run_engine, videos, tmp_path) -> None:
