@@ -227,7 +227,12 @@ PORTRAIT = (
         "where to render: auto (CUDA when there is one), cpu or cuda",
         choices=("auto", "cpu", "cuda"),
     ),
-    Param("cache_dir", "path", None, "keep the per-portrait set-up (face mesh) in this folder between runs"),
+    Param(
+        "cache_dir",
+        "path",
+        None,
+        "keep the per-portrait set-up (face mesh, turn measurement) in this folder between runs",
+    ),
 )
 LIPS = (
     Param("strength", "float", 1.0, "mouth opening strength (above 1: stylised)", 0.0, 3.0),

@@ -20,11 +20,12 @@ from scipy.ndimage import distance_transform_edt, gaussian_filter, grey_dilation
 
 from .face import Portrait
 from .landmarks import CHEEK_L, CHEEK_R, CHIN, FACE_OVAL, face_geometry
+from .turns import IDENTITY_TURNS, TurnMap
 
 NECK_WEIGHT = 0.35  # share of the head motion the neck follows
 SHOULDER_WEIGHT = 0.1  # ... and the shoulders
 DAMPING = 0.6  # fixed-point step of the flow inversion
-DEPTH_GAIN = 1.2  # mesh depth is a little flat: calibrated so re-detected yaw and pitch match (eval_render.py)
+DEPTH_GAIN = 1.2  # mesh depth is a little flat; what the face mesh reads of the turns is measured per portrait (turns)
 
 
 def _ellipse_r2(xx: np.ndarray, yy: np.ndarray, c: np.ndarray, ax: float, ay: float) -> np.ndarray:
@@ -92,6 +93,7 @@ class CoarseWarp:
         depth, weight, pivot = build_maps(portrait)
         self.maps = torch.from_numpy(np.stack([depth, weight]))[None].to(device)  # (1, 2, mh, mw)
         self.pivot = pivot
+        self.turns: TurnMap = IDENTITY_TURNS  # the portrait's own (engine.render.turns), set by the renderer
         self.iterations = iterations
         s = grid / max(self.w, self.h)
         self.gw, self.gh = max(8, int(round(self.w * s))), max(8, int(round(self.h * s)))
@@ -128,6 +130,7 @@ class CoarseWarp:
     def grid(self, pose: torch.Tensor) -> torch.Tensor:
         """Dense sampling grid (B, H, W, 2) for ``grid_sample``: where each output pixel comes from."""
         b = pose.shape[0]
+        pose = self.turns.warp_pose(pose)
         q = self.q.expand(b, -1, -1, -1)
         src = q.clone()
         for _ in range(self.iterations):  # damped: converges even where the warp stretches steeply

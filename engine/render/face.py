@@ -218,7 +218,8 @@ def detect(path: str, face: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     return _refine_small_face(img, faces[int(face)]), person
 
 
-def _disk_key(path: str, face: int | None) -> str:
+def disk_key(path: str, face: int | None) -> str:
+    """The name under which what is measured of a portrait file's face is kept in a cache folder."""
     st = os.stat(path)
     raw = f"{os.path.abspath(path)}|{st.st_mtime_ns}|{st.st_size}|{face}|v2"
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
@@ -227,7 +228,7 @@ def _disk_key(path: str, face: int | None) -> str:
 def _detect_cached(path: str, face: int | None, cache_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
     if not cache_dir:
         return detect(path, face)
-    file = os.path.join(cache_dir, f"face-{_disk_key(path, face)}.npz")
+    file = os.path.join(cache_dir, f"face-{disk_key(path, face)}.npz")
     if os.path.isfile(file):
         try:
             with np.load(file) as data:

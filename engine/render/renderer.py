@@ -15,6 +15,7 @@ from .blinks import eyelid_curve
 from .coarse import CoarseWarp
 from .face import Portrait, load_portrait
 from .refine import Refiner
+from .turns import turn_map
 
 MOUTH_CHANNELS = ("mouth_open", "mouth_wide", "mouth_round", "lips_closed")
 TONGUE_SHAPES = {"H": 1.0}  # visemes with the tongue tip up (H: l); lips.json entries may also say "tongue": true
@@ -89,6 +90,7 @@ class Renderer:
         img = torch.from_numpy(np.ascontiguousarray(self.portrait.image.transpose(2, 0, 1)))
         self.image = img.to(self.device)
         self.coarse = CoarseWarp(self.portrait, self.device)
+        self.coarse.turns = turn_map(self.portrait.path, self.device, face, cache_dir)
         self.refiner = Refiner(self.portrait, self.device)
 
     @torch.inference_mode()
