@@ -1,9 +1,11 @@
 """Measure capture (``python -m engine capture``) against known motion; prints JSON.
 
-1. closed loop: examples/portrait.png rendered by the engine with a known pose (yaw and pitch up to ±20°, roll up
+1. closed loop: examples/portrait.png and a photo (Grace Hopper) rendered by the engine with a known pose (yaw and pitch up to ±20°, roll up
    to ±15°, moves and size changes), mouth (engine lips on examples/speech.wav) and blinks, encoded to MP4 and
-   captured back for that portrait (``--image``: its own pose and its lips' rest gap). Targets: mean angle error ≤ 1.0° per axis, mouth_open correlation ≥ 0.9, ≥ 90 % of the blinks
-   found and no false ones.
+   captured back for that portrait (``--image``: its own pose and its lips' rest gap). Targets: mean angle error
+   ≤ 1.0° per axis, mouth_open correlation ≥ 0.9, ≥ 90 % of the blinks found and no false ones. Then the same with
+   three further motions of the same kind (``other_motions``: random frequencies and phases, seeds 1-3), which
+   nothing was tuned on.
 2. affine: a real photo moved by ffmpeg's own filters (rotate, scale, pad with expressions in t), independent of
    the renderer. Targets: roll error ≤ 0.5° mean, scale error ≤ 1 %, x and y correlation ≥ 0.98.
 3. still: the photo held still (exactly, and with a webcam's temporal noise). Target: std of each angle ≤ 0.1°.
@@ -105,13 +107,28 @@ def match_blinks(truth: list[float], got: list[float], tolerance: float = 2.0) -
     return {"blinks": len(truth), "found": found, "false": len(unmatched), "found_share": found / max(1, len(truth))}
 
 
-def truth_pose(n: int, fps: float = FPS) -> np.ndarray:
-    """The known head motion of the closed loop: each axis a sum of two slow sines, zero at the start."""
+AMPLITUDES = ((14, 6), (15, 5), (11, 4))  # pitch and yaw up to ±20, roll up to ±15: two sines each
+OTHER_MOTIONS = (1, 2, 3)  # seeds of the closed loop's further motions
+
+
+def truth_pose(n: int, fps: float = FPS, seed: int | None = None) -> np.ndarray:
+    """The known head motion of the closed loop: each axis a sum of two slow sines, zero at the start. ``seed``:
+    another motion of the same kind (sines of random frequencies and phases, shifted to start at zero and scaled
+    to the same largest angle)."""
     t = np.arange(n) / fps
     pose = np.zeros((n, 6))
-    pose[:, 0] = 14 * np.sin(2 * np.pi * 0.23 * t) + 6 * np.sin(2 * np.pi * 0.61 * t)  # pitch, up to ±20
-    pose[:, 1] = 15 * np.sin(2 * np.pi * 0.17 * t) + 5 * np.sin(2 * np.pi * 0.53 * t)  # yaw, up to ±20
-    pose[:, 2] = 11 * np.sin(2 * np.pi * 0.29 * t) + 4 * np.sin(2 * np.pi * 0.71 * t)  # roll, up to ±15
+    if seed is None:
+        freqs = ((0.23, 0.61), (0.17, 0.53), (0.29, 0.71))
+        for k, ((a1, a2), (f1, f2)) in enumerate(zip(AMPLITUDES, freqs)):
+            pose[:, k] = a1 * np.sin(2 * np.pi * f1 * t) + a2 * np.sin(2 * np.pi * f2 * t)
+    else:
+        rng = np.random.default_rng(seed)
+        for k, (a1, a2) in enumerate(AMPLITUDES):
+            f1, f2 = rng.uniform(0.12, 0.35), rng.uniform(0.4, 0.8)
+            ph1, ph2 = rng.uniform(0, 2 * np.pi, 2)
+            axis = a1 * np.sin(2 * np.pi * f1 * t + ph1) + a2 * np.sin(2 * np.pi * f2 * t + ph2)
+            axis -= axis[0]
+            pose[:, k] = axis * (a1 + a2) / max(1e-6, float(np.abs(axis).max()))
     pose[:, 3] = 0.06 * np.sin(2 * np.pi * 0.21 * t)
     pose[:, 4] = 0.04 * np.sin(2 * np.pi * 0.27 * t)
     pose[:, 5] = 1 + 0.06 * np.sin(2 * np.pi * 0.19 * t)
@@ -135,12 +152,26 @@ def static_reading(video: Path, n: int) -> np.ndarray:
 
 
 def closed_loop(tmp: Path, size: int = 512) -> dict:
-    """The bundled portrait rendered with known pose, mouth and blinks, captured back."""
+    """Both portraits rendered with known pose, mouth and blinks, captured back; then with further motions."""
+    out = loop_motion(tmp, None, size)
+    out["targets"] = {"angle_error_deg": 1.0, "mouth_open_corr": 0.9, "blinks_found": 0.9, "false_blinks": 0}
+    out["other_motions"] = {}
+    for seed in OTHER_MOTIONS:
+        other = loop_motion(tmp, seed, size)
+        out["other_motions"][str(seed)] = {
+            label: {k: item[k] for k in ("angle_error_deg", "angle_gain", "pass")} for label, item in other.items()
+        }
+    return out
+
+
+def loop_motion(tmp: Path, seed: int | None, size: int) -> dict:
+    """The closed loop of both portraits for the motion ``truth_pose(seed=seed)``."""
     n_speech = None
     out = {}
     for label, image in (("portrait", PORTRAIT), ("grace_hopper", PHOTO)):
-        pose = truth_pose(2000)
-        v = speech_render(image, pose, tmp / f"closed_loop_{label}.mp4", blink_seed=5, size=size)
+        pose = truth_pose(2000, seed=seed)
+        name = f"closed_loop_{label}.mp4" if seed is None else f"closed_loop_{label}_motion{seed}.mp4"
+        v = speech_render(image, pose, tmp / name, blink_seed=5, size=size)
         n_speech = v["n"]
         pose, mouth, blink = v["pose"], v["mouth"], v["blink"]
         res = capture(v["video"], image=str(image))  # as a performance for this portrait: its pose, its mouth
@@ -170,7 +201,6 @@ def closed_loop(tmp: Path, size: int = 512) -> dict:
             and item["blinks"]["false"] == 0
         )
         out[label] = item
-    out["targets"] = {"angle_error_deg": 1.0, "mouth_open_corr": 0.9, "blinks_found": 0.9, "false_blinks": 0}
     return out
 
 
