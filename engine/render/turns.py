@@ -10,7 +10,7 @@ each pose with the warp angles that read as the angles asked and takes the rest 
 what its pose curves say, as the engine's own capture reads a turn; and a pose captured from a video (PC-AVS)
 turns the portrait as far as the video's face.
 
-A map is measured once per image file on the portrait at ``CALIBRATION_SIDE`` pixels (about 2 s on two cores),
+A map is measured once per image file on the portrait at ``CALIBRATION_SIDE`` pixels (about 2.5 s on two cores),
 kept in memory, and on disk next to the portrait's face cache when the renderer has a cache folder.
 """
 
