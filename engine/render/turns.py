@@ -99,21 +99,15 @@ def _solve(curve: tuple[float, float], read: torch.Tensor) -> torch.Tensor:
 IDENTITY_TURNS = TurnMap()
 
 
-def sweep_poses() -> tuple[np.ndarray, np.ndarray]:
-    """The sweep: front, then per axis out to +SWEEP_DEG, back, out to -SWEEP_DEG, back. Poses (n, 6) and the axis
-    each frame turns about (-1 for the first, frontal frame)."""
+def sweep_poses() -> np.ndarray:
+    """The sweep (n, 6): the front, then about each axis out to +SWEEP_DEG, back, out to -SWEEP_DEG and back."""
     side = np.asarray(SWEEP_DEG)
     there_and_back = np.concatenate([side, side[::-1][1:], [0.0]])
     run = np.concatenate([there_and_back, -there_and_back])
-    poses = [np.array([0, 0, 0, 0, 0, 1.0])]
-    axis = [-1]
-    for ax in (0, 1):
-        for a in run:
-            p = np.array([0, 0, 0, 0, 0, 1.0])
-            p[ax] = a
-            poses.append(p)
-            axis.append(ax)
-    return np.array(poses), np.array(axis)
+    poses = np.tile([0, 0, 0, 0, 0, 1.0], (1 + 2 * len(run), 1))
+    poses[1 : 1 + len(run), 0] = run  # pitch
+    poses[1 + len(run) :, 1] = run  # yaw
+    return poses
 
 
 def read_pose(frames: list[np.ndarray], face: int | None) -> np.ndarray:
@@ -157,7 +151,7 @@ def measure(portrait: Portrait, device: torch.device, face: int | None = None) -
 
     warp = CoarseWarp(portrait, device)
     image = torch.from_numpy(np.ascontiguousarray(portrait.image[..., :3].transpose(2, 0, 1)))[None].to(device)
-    asked, _axis = sweep_poses()
+    asked = sweep_poses()
     drawn_all, read_all = [], []
     found = IDENTITY_TURNS
     for _ in range(FIT_PASSES):
