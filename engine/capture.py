@@ -203,25 +203,22 @@ def portrait_landmarks(path: str, face_height: float | None = None) -> np.ndarra
 
 
 def _read_portrait(img: Image.Image, size: tuple[int, int], name: str) -> np.ndarray:
-    frame = np.asarray(img.resize(size, Image.LANCZOS))
-    follower = _Follower(name, size, None, None)
-    try:
-        landmarks = follower(frame, 0.0)
-    finally:
-        follower.close()
+    (landmarks,) = read_frames([np.asarray(img.resize(size, Image.LANCZOS))], None, name, None)
     if landmarks is None:
         raise BadInput(f"no face found in {name}")
     return landmarks
 
 
-def read_frames(frames: list[np.ndarray], face: int | None = None) -> list[np.ndarray | None]:
+def read_frames(
+    frames: list[np.ndarray], face: int | None = None, name: str = "frames", face_flag: str | None = "face"
+) -> list[np.ndarray | None]:
     """The landmarks (478, 3) of one face in each of a sequence of RGB frames (uint8 H, W, 3), read as a video's
     frames are (tracked, measured again where the face is); None where it is not found. ``face`` picks one of
-    several, as ``--face`` does."""
+    several, as ``--face`` does (``face_flag``: its name in the messages; None: several faces are refused)."""
     if not frames:
         return []
     size = (frames[0].shape[1], frames[0].shape[0])
-    follower = _Follower("frames", size, face, "face")
+    follower = _Follower(name, size, face, face_flag)
     try:
         return [follower(np.ascontiguousarray(frame[..., :3]), i) for i, frame in enumerate(frames)]
     finally:
