@@ -1,11 +1,11 @@
 """Measure capture (``python -m engine capture``) against known motion; prints JSON.
 
-1. closed loop: examples/portrait.png and a photo (Grace Hopper) rendered by the engine with a known pose (yaw and pitch up to ±20°, roll up
-   to ±15°, moves and size changes), mouth (engine lips on examples/speech.wav) and blinks, encoded to MP4 and
-   captured back for that portrait (``--image``: its own pose and its lips' rest gap). Targets: mean angle error
-   ≤ 1.0° per axis, mouth_open correlation ≥ 0.9, ≥ 90 % of the blinks found and no false ones. Then the same with
-   three further motions of the same kind (``other_motions``: random frequencies and phases, seeds 1-3), which
-   nothing was tuned on.
+1. closed loop: examples/portrait.png and a photo (Grace Hopper) rendered by the engine with a known pose (yaw and
+   pitch up to ±20°, roll up to ±15°, moves and size changes), mouth (engine lips on examples/speech.wav) and
+   blinks, encoded to MP4 and captured back for that portrait (``--image``: its own pose and its lips' rest gap).
+   Targets: mean angle error ≤ 1.0° per axis, mouth_open correlation ≥ 0.9, ≥ 90 % of the blinks found and no
+   false ones. Then the same with three other motions of that kind (``other_motions``: random frequencies and
+   phases, seeds 1-3; the renderer's turn measurement, engine/render/turns.py, took its form with these in view).
 2. affine: a real photo moved by ffmpeg's own filters (rotate, scale, pad with expressions in t), independent of
    the renderer. Targets: roll error ≤ 0.5° mean, scale error ≤ 1 %, x and y correlation ≥ 0.98.
 3. still: the photo held still (exactly, and with a webcam's temporal noise). Target: std of each angle ≤ 0.1°.

@@ -45,17 +45,22 @@ def test_rendered_turns_read_as_asked(image: Path) -> None:
 
 
 def test_warp_pose_draws_what_reads_as_asked() -> None:
-    m = TurnMap(pitch=(0.8, 0.004), yaw=(0.6, -0.003), nod=(0.05, -0.01), tilt=(0.02, 0.001))
+    m = TurnMap(pitch=(0.8, 0.004), yaw=(0.6, -0.003), nod=(0.05, -0.01), tilt=(0.02, 0.001),
+                shift=(0.002, 0.0001, -0.003, 0.0002))  # fmt: skip
     asked = torch.tensor([[8.0, -10.0, 3.0, 0.1, -0.1, 1.1], [-15.0, 24.0, -12.0, 0.0, 0.0, 0.9], [0, 0, 0, 0, 0, 1.0]])
     drawn = m.warp_pose(asked)
     p, y, r = drawn[:, 0], drawn[:, 1], drawn[:, 2]
-    read_pitch = 0.8 * p + 0.004 * p * p + 0.05 * y - 0.01 * y * y  # the map's model of what the face mesh reads
-    read_yaw = 0.6 * y - 0.003 * y * y
-    read_roll = r + 0.02 * y + 0.001 * y * y
-    for read, axis in ((read_pitch, 0), (read_yaw, 1), (read_roll, 2)):
-        assert torch.allclose(read, asked[:, axis], atol=1e-4), (axis, read)
+    read = [  # the map's model of what the face mesh reads of the drawn poses
+        0.8 * p + 0.004 * p * p + 0.05 * y - 0.01 * y * y,
+        0.6 * y - 0.003 * y * y,
+        r + 0.02 * y + 0.001 * y * y,
+        drawn[:, 3] + 0.002 * y + 0.0001 * y * y,
+        drawn[:, 4] - 0.003 * p + 0.0002 * p * p,
+    ]
+    for axis, channel in enumerate(read):
+        assert torch.allclose(channel, asked[:, axis], atol=1e-4), (axis, channel)
     assert abs(y[1].item()) > 24.0 / 0.6  # a turn that reads short is drawn wider
-    assert torch.equal(drawn[:, 3:], asked[:, 3:]) and torch.equal(drawn[2], asked[2])  # the front stays the front
+    assert torch.equal(drawn[:, 5], asked[:, 5]) and torch.equal(drawn[2], asked[2])  # scale as asked; the front
     assert asked[0, 1].item() == -10.0  # the asked poses are left alone
     assert torch.equal(IDENTITY_TURNS.warp_pose(asked), asked)
 
