@@ -145,6 +145,11 @@ def _curve(coef: np.ndarray | None) -> tuple[float, float]:
     return (gain, float(np.clip(coef[1], -gain * MAX_BEND, gain * MAX_BEND)))
 
 
+def _terms(coef: np.ndarray | None, bounds: tuple[float, float]) -> tuple[float, ...]:
+    """Two fitted coefficients clamped to ``bounds``; none (the face too rarely read) where there is no fit."""
+    return (0.0, 0.0) if coef is None else tuple(float(np.clip(v, *bounds)) for v in coef)
+
+
 def measure(portrait: Portrait, device: torch.device, face: int | None = None) -> TurnMap:
     """Fit the :class:`TurnMap` of ``portrait`` (see the module's docstring)."""
     from .coarse import CoarseWarp  # noqa: PLC0415 (coarse imports this module)
@@ -168,15 +173,11 @@ def measure(portrait: Portrait, device: torch.device, face: int | None = None) -
         p, y = drawn[:, 0], drawn[:, 1]
         yaw = _fit([y, y * y], read[:, 1])
         pitch = _fit([p, p * p, y, y * y], read[:, 0])
-        tilt = _fit([y, y * y], read[:, 2] - drawn[:, 2])
-        nod = (0.0, 0.0) if pitch is None else tuple(float(np.clip(v, *NOD_RANGE)) for v in pitch[2:])
-        tilt = (0.0, 0.0) if tilt is None else tuple(float(np.clip(v, *NOD_RANGE)) for v in tilt)
-        side = _fit([y, y * y], read[:, 3] - drawn[:, 3])
-        up = _fit([p, p * p], read[:, 4] - drawn[:, 4])
-        shift: list[float] = []
-        for coef in (side, up):
-            shift += [0.0, 0.0] if coef is None else [float(np.clip(v, *SHIFT_RANGE)) for v in coef]
-        found = TurnMap(_curve(pitch), _curve(yaw), nod, tilt, tuple(shift))
+        nod = _terms(None if pitch is None else pitch[2:], NOD_RANGE)
+        tilt = _terms(_fit([y, y * y], read[:, 2] - drawn[:, 2]), NOD_RANGE)
+        side = _terms(_fit([y, y * y], read[:, 3] - drawn[:, 3]), SHIFT_RANGE)
+        up = _terms(_fit([p, p * p], read[:, 4] - drawn[:, 4]), SHIFT_RANGE)
+        found = TurnMap(_curve(pitch), _curve(yaw), nod, tilt, side + up)
     return found
 
 
