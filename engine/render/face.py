@@ -25,6 +25,7 @@ CROP_FACES = 2.4  # that crop's side, in face heights
 MAX_PIXELS = 20000 * 20000
 _LOCK = threading.Lock()
 _CACHE: OrderedDict[tuple, Portrait] = OrderedDict()
+_DETECTED: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()  # by disk_key, without a cache_dir
 _CACHE_SIZE = 4
 
 
@@ -226,9 +227,25 @@ def disk_key(path: str, face: int | None) -> str:
 
 
 def _detect_cached(path: str, face: int | None, cache_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-    if not cache_dir:
-        return detect(path, face)
-    file = os.path.join(cache_dir, f"face-{disk_key(path, face)}.npz")
+    """:func:`detect`, kept in ``cache_dir`` between runs, or without one in memory for any working size (the
+    renderer and its turn measurement load one file at two sizes)."""
+    key = disk_key(path, face)
+    if cache_dir:
+        return _detect_on_disk(path, face, cache_dir, key)
+    with _LOCK:
+        if key in _DETECTED:
+            _DETECTED.move_to_end(key)
+            return _DETECTED[key]
+    found = detect(path, face)
+    with _LOCK:
+        _DETECTED[key] = found
+        while len(_DETECTED) > _CACHE_SIZE:
+            _DETECTED.popitem(last=False)
+    return found
+
+
+def _detect_on_disk(path: str, face: int | None, cache_dir: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+    file = os.path.join(cache_dir, f"face-{key}.npz")
     if os.path.isfile(file):
         try:
             with np.load(file) as data:
